@@ -1,0 +1,7 @@
+//! Server functions: thin wrappers that authenticate, authorize, call the service in
+//! `crate::ssr`, and return views from [`models`].
+
+pub mod audit;
+pub mod models;
+pub mod requests;
+pub mod session;

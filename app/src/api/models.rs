@@ -1,0 +1,118 @@
+//! What server functions send to pages: plain serializable views, never database entities.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::request::{ChangeWindow, RequestInput, RequestState};
+use crate::domain::roles::Account;
+use crate::domain::workflow::Decision;
+
+/// A person as shown beside what they did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: i32,
+    pub username: String,
+    pub display_name: String,
+}
+
+/// One line of a request list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestSummary {
+    pub id: i32,
+    pub state: RequestState,
+    pub site_id: String,
+    pub owa_pool_fqdn: String,
+    pub requester: UserRef,
+    pub approvals: u32,
+    pub quorum: u32,
+    pub updated_at: DateTime<Utc>,
+    /// When approvals time out, for a request awaiting approval.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An approver's vote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteView {
+    pub approver: UserRef,
+    pub decision: Decision,
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+    pub revision: i32,
+    /// Withdrawn because the request was edited after the vote.
+    pub withdrawn: bool,
+}
+
+/// What the viewer may do to a request right now, as decided on the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    pub edit: bool,
+    pub submit: bool,
+    pub cancel: bool,
+    pub vote: bool,
+    /// Why the viewer cannot vote, when they are an approver or the requester.
+    pub vote_blocked: Option<String>,
+}
+
+/// The request page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDetail {
+    pub summary: RequestSummary,
+    /// The stored (validated, normalized) values.
+    pub values: RequestInput,
+    pub window: Option<ChangeWindow>,
+    pub revision: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub votes: Vec<VoteView>,
+    pub timeline: Vec<AuditEntry>,
+    pub can: Permissions,
+}
+
+/// One audit event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Filters of the audit log page; empty strings mean "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditFilter {
+    pub actor: String,
+    pub action: String,
+    pub request: String,
+    pub outcome: String,
+    pub page: u32,
+}
+
+/// One page of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub total: u64,
+    pub page: u32,
+    pub pages: u32,
+}
+
+/// The home page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub mine: Vec<RequestSummary>,
+    pub awaiting_me: Vec<RequestSummary>,
+    pub recent: Vec<AuditEntry>,
+}
+
+/// The local sign-in page: the demo accounts, when local sign-in is on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub local_accounts: Option<Vec<Account>>,
+}

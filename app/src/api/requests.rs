@@ -1,0 +1,149 @@
+//! Filing, editing, submitting, cancelling, approving and rejecting requests.
+
+use leptos::prelude::*;
+
+use super::models::{Dashboard, RequestDetail, RequestSummary};
+use crate::domain::request::RequestInput;
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+use crate::ssr::{auth::require_user, requests as service, state::AppState};
+
+/// The home page: my requests, what awaits my approval, recent activity.
+#[server(endpoint = "get_dashboard")]
+pub async fn get_dashboard() -> Result<Dashboard, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_user().await?;
+            service::dashboard(&AppState::current()?, &user).await
+        }
+        .await,
+    )
+}
+
+/// Every request, newest first; `state` filters by lifecycle state (empty for all).
+#[server(endpoint = "list_requests")]
+pub async fn list_requests(state: String) -> Result<Vec<RequestSummary>, AppError> {
+    crate::ssr::reply(
+        async move {
+            require_user().await?;
+            let filter = crate::domain::request::RequestState::parse(&state);
+            service::list(&AppState::current()?, filter).await
+        }
+        .await,
+    )
+}
+
+/// Requests waiting for the caller's approval.
+#[server(endpoint = "approval_inbox")]
+pub async fn approval_inbox() -> Result<Vec<RequestSummary>, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_user().await?;
+            service::inbox(&AppState::current()?, &user).await
+        }
+        .await,
+    )
+}
+
+/// One request with its votes, timeline and what the caller may do.
+#[server(endpoint = "get_request")]
+pub async fn get_request(id: i32) -> Result<RequestDetail, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_user().await?;
+            service::detail(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}
+
+/// Files a new request as a draft and opens it.
+#[server(endpoint = "create_request")]
+pub async fn create_request(input: RequestInput) -> Result<i32, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_user().await?;
+            let id = service::create(&AppState::current()?, &user, &input).await?;
+            leptos_axum::redirect(&format!("/requests/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// Saves changes to a request; votes on a submitted request are withdrawn.
+#[server(endpoint = "update_request")]
+pub async fn update_request(id: i32, version: i32, input: RequestInput) -> Result<i32, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_user().await?;
+            service::update(&AppState::current()?, &user, id, version, &input).await?;
+            leptos_axum::redirect(&format!("/requests/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// Submits a draft for approval.
+#[server(endpoint = "submit_request")]
+pub async fn submit_request(id: i32, version: i32) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            use crate::domain::workflow::Action;
+            let user = require_user().await?;
+            service::transition(&AppState::current()?, &user, id, version, Action::Submit).await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Cancels a request (requester only).
+#[server(endpoint = "cancel_request")]
+pub async fn cancel_request(id: i32, version: i32) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            use crate::domain::workflow::Action;
+            let user = require_user().await?;
+            service::transition(&AppState::current()?, &user, id, version, Action::Cancel).await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Votes on a request: `decision` is `approve` or `reject` (a rejection needs a comment).
+#[server(endpoint = "vote_request")]
+pub async fn vote_request(
+    id: i32,
+    version: i32,
+    decision: String,
+    comment: String,
+) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            use crate::domain::workflow::Decision;
+            let user = require_user().await?;
+            let decision = Decision::parse(&decision).ok_or_else(|| {
+                AppError::invalid_field(
+                    "decision",
+                    "Choose approve or reject.",
+                    [("comment", comment.clone())],
+                )
+            })?;
+            service::vote(
+                &AppState::current()?,
+                &user,
+                id,
+                version,
+                decision,
+                &comment,
+            )
+            .await?;
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,87 @@
+//! Audit events as a list.
+
+use leptos::prelude::*;
+
+use super::feedback::Empty;
+use crate::api::models::AuditEntry;
+use crate::domain::time;
+
+/// A plain-words description of an audit action.
+pub fn describe(action: &str) -> &str {
+    match action {
+        "request.create" => "filed the request as a draft",
+        "request.edit" => "edited the request",
+        "request.submit" => "submitted the request for approval",
+        "request.cancel" => "cancelled the request",
+        "request.approve" => "approved",
+        "request.reject" => "rejected",
+        "request.expire" => "expired the request",
+        "session.sign_in" => "signed in",
+        "session.sign_out" => "signed out",
+        "audit.view" => "opened the audit log",
+        other => other,
+    }
+}
+
+/// Audit events, newest or oldest first as given; `empty` when there are none.
+/// `show_values` adds the before/after values.
+#[component]
+pub fn AuditTable(
+    entries: Vec<AuditEntry>,
+    empty: &'static str,
+    show_values: bool,
+) -> impl IntoView {
+    if entries.is_empty() {
+        return view! { <Empty>{empty}</Empty> }.into_any();
+    }
+    view! {
+        <ol class="events">
+            {entries
+                .into_iter()
+                .map(|e| {
+                    let denied = e.outcome == "denied";
+                    let subject = match (e.entity_type.as_deref(), e.entity_id.clone()) {
+                        (Some("change_request"), Some(id)) => Some(view! {
+                            <a href=format!("/requests/{id}")>{format!("request #{id}")}</a>
+                        }),
+                        _ => None,
+                    };
+                    view! {
+                        <li class="event" class:event-denied=denied data-action=e.action.clone()>
+                            <div class="event-head">
+                                <span class="event-seq mono">{format!("#{}", e.seq)}</span>
+                                <time class="event-time">{time::display(e.at)}</time>
+                                <strong class="event-actor">{e.actor.clone()}</strong>
+                                <span class="event-what">
+                                    {if denied { "was refused: " } else { "" }}
+                                    {describe(&e.action).to_string()}
+                                </span>
+                                {subject}
+                                <code class="event-action">{e.action.clone()}</code>
+                            </div>
+                            {e.detail.clone().map(|d| view! { <p class="event-detail">{d}</p> })}
+                            {show_values
+                                .then(|| {
+                                    view! {
+                                        {e.before.clone().map(|b| view! {
+                                            <details class="event-values">
+                                                <summary>"Before"</summary>
+                                                <pre>{b}</pre>
+                                            </details>
+                                        })}
+                                        {e.after.clone().map(|a| view! {
+                                            <details class="event-values">
+                                                <summary>"After"</summary>
+                                                <pre>{a}</pre>
+                                            </details>
+                                        })}
+                                    }
+                                })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+    .into_any()
+}

@@ -1,0 +1,102 @@
+//! Errors, empty states and loading indicators.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::error::AppError;
+
+/// Shows an error as a page-level notice; an unauthenticated caller is sent to sign in.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(error.status()),
+    ) && error != AppError::Unauthenticated
+    {
+        response.set_status(status);
+    }
+    match error {
+        AppError::Unauthenticated => view! { <Redirect path="/signin" /> }.into_any(),
+        AppError::NotFound => view! {
+            <section class="notice notice-error" role="alert">
+                <h1>"Not found"</h1>
+                <p>"There is nothing at this address. " <a href="/">"Back to the dashboard"</a></p>
+            </section>
+        }
+        .into_any(),
+        other => view! {
+            <section class="notice notice-error" role="alert">
+                <p>{other.to_string()}</p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+/// The outcome of the last submission of a form, when it failed for a reason that is not tied
+/// to one field (a refusal, a conflict, a server error).
+#[component]
+pub fn ActionError(error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        error.get().and_then(|e| match e {
+            AppError::Invalid(ref fe)
+                if fe.errors.len() == 1 && fe.errors.contains_key("comment") =>
+            {
+                None
+            }
+            AppError::Invalid(_) => Some(
+                view! {
+                    <p class="notice notice-error" role="alert">
+                        "Some fields need attention; see the messages below each of them."
+                    </p>
+                }
+                .into_any(),
+            ),
+            other => Some(
+                view! {
+                    <p class="notice notice-error" role="alert" data-testid="action-error">
+                        {other.to_string()}
+                    </p>
+                }
+                .into_any(),
+            ),
+        })
+    }
+}
+
+/// What a list shows when it has nothing in it.
+#[component]
+pub fn Empty(children: Children) -> impl IntoView {
+    view! { <p class="empty">{children()}</p> }
+}
+
+/// The placeholder shown while a section loads.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! {
+        <p class="loading" aria-live="polite">
+            "Loading…"
+        </p>
+    }
+}
+
+/// Renders `children` for a signed-in person; anyone else is sent to the sign-in page.
+#[component]
+pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
+    let user = expect_context::<crate::app::UserResource>();
+    view! {
+        <Suspense fallback=Loading>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(_)) => children().into_any(),
+                        Ok(None) => view! { <ErrorNotice error=AppError::Unauthenticated /> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

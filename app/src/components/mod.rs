@@ -1,0 +1,6 @@
+//! Reusable view pieces. No business logic: they render views from `crate::api::models`.
+
+pub mod audit_table;
+pub mod feedback;
+pub mod request_fields;
+pub mod request_table;

@@ -1,0 +1,197 @@
+//! The fields of the integration request form, shared by "new" and "edit".
+
+use leptos::prelude::*;
+
+use crate::domain::request::{FieldErrors, RequestInput};
+
+/// One labelled input with its hint and, when invalid, its error.
+#[component]
+fn TextField(
+    field: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: String,
+    errors: FieldErrors,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] mono: bool,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let id = format!("f-{field}");
+    let error = errors.get(field).map(str::to_string);
+    let invalid = error.is_some();
+    let described = format!(
+        "{id}-hint{}",
+        if error.is_some() {
+            format!(" {id}-error")
+        } else {
+            String::new()
+        }
+    );
+    view! {
+        <div class="field" class:field-invalid=invalid>
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id.clone()
+                name=format!("input[{field}]")
+                type=kind
+                value=value
+                class:mono=mono
+                required=required
+                aria-invalid=if invalid { "true" } else { "false" }
+                aria-describedby=described
+                autocomplete="off"
+                spellcheck="false"
+            />
+            <p class="hint" id=format!("{id}-hint")>{hint}</p>
+            {error.map(|e| view! { <p class="error" id=format!("{id}-error")>{e}</p> })}
+        </div>
+    }
+}
+
+/// Every field of the request, filled with `values` and annotated with `errors`.
+#[component]
+pub fn RequestFields(values: RequestInput, errors: FieldErrors) -> impl IntoView {
+    let all = values.policy_scope == "all";
+    let policies_error = errors.get("policies").map(str::to_string);
+    let policies_invalid = policies_error.is_some();
+    let justification_error = errors.get("justification").map(str::to_string);
+    let justification_invalid = justification_error.is_some();
+    let e = || errors.clone();
+    view! {
+        <fieldset class="fieldset">
+            <legend>"Lync"</legend>
+            <TextField
+                field="site_id"
+                label="Lync site (SiteId)"
+                hint="The SiteId that Get-CsSite reports for the site, which may differ from its display name."
+                value=values.site_id.clone()
+                errors=e()
+                required=true
+            />
+            <TextField
+                field="registrar_fqdn"
+                label="Lync registrar pool FQDN"
+                hint="The Front End pool that will be the registrar, e.g. atl-cs-001.litwareinc.com. It also becomes IMServerName in OWA's web.config."
+                value=values.registrar_fqdn.clone()
+                errors=e()
+                mono=true
+                required=true
+            />
+            <TextField
+                field="owa_pool_fqdn"
+                label="OWA trusted application pool FQDN"
+                hint="Must match the subject name of the Exchange certificate, e.g. atl-owa-001.litwareinc.com."
+                value=values.owa_pool_fqdn.clone()
+                errors=e()
+                mono=true
+                required=true
+            />
+            <div class="field-row">
+                <TextField
+                    field="application_id"
+                    label="Application ID"
+                    hint="Letters and digits only."
+                    value=values.application_id.clone()
+                    errors=e()
+                    required=true
+                />
+                <TextField
+                    field="port"
+                    label="Port"
+                    hint="1–65535, unused in the pool."
+                    value=values.port.clone()
+                    errors=e()
+                    kind="text"
+                    required=true
+                />
+            </div>
+        </fieldset>
+        <fieldset class="fieldset">
+            <legend>"Exchange"</legend>
+            <TextField
+                field="thumbprint"
+                label="Exchange certificate thumbprint"
+                hint="40 hexadecimal digits, as Get-ExchangeCertificate shows it. Spaces and invisible characters pasted from the certificate dialog are removed."
+                value=values.thumbprint.clone()
+                errors=e()
+                mono=true
+                required=true
+            />
+            <div class="field" class:field-invalid=policies_invalid>
+                <span class="label" id="policies-label">
+                    "OWA mailbox policies to enable for IM"
+                </span>
+                <div class="choices" role="radiogroup" aria-labelledby="policies-label">
+                    <label class="choice">
+                        <input
+                            type="radio"
+                            name="input[policy_scope]"
+                            value="named"
+                            checked=!all
+                        />
+                        "These policies"
+                    </label>
+                    <label class="choice">
+                        <input type="radio" name="input[policy_scope]" value="all" checked=all />
+                        "All policies"
+                    </label>
+                </div>
+                <label for="f-policies" class="sublabel">
+                    "Policy names"
+                </label>
+                <textarea
+                    id="f-policies"
+                    name="input[policies]"
+                    rows="2"
+                    aria-invalid=if policies_invalid { "true" } else { "false" }
+                    aria-describedby="f-policies-hint f-policies-error"
+                >
+                    {values.policies.clone()}
+                </textarea>
+                <p class="hint" id="f-policies-hint">
+                    "Separate names with commas or new lines. Ignored when “All policies” is chosen."
+                </p>
+                {policies_error.map(|e| view! { <p class="error" id="f-policies-error">{e}</p> })}
+            </div>
+        </fieldset>
+        <fieldset class="fieldset">
+            <legend>"Change"</legend>
+            <div class="field" class:field-invalid=justification_invalid>
+                <label for="f-justification">"Justification"</label>
+                <textarea
+                    id="f-justification"
+                    name="input[justification]"
+                    rows="3"
+                    required=true
+                    aria-invalid=if justification_invalid { "true" } else { "false" }
+                    aria-describedby="f-justification-hint f-justification-error"
+                >
+                    {values.justification.clone()}
+                </textarea>
+                <p class="hint" id="f-justification-hint">
+                    "Why this change is needed; approvers read this. At least 10 characters."
+                </p>
+                {justification_error
+                    .map(|e| view! { <p class="error" id="f-justification-error">{e}</p> })}
+            </div>
+            <div class="field-row">
+                <TextField
+                    field="window_start"
+                    label="Change window start (UTC, optional)"
+                    hint="Leave both empty to run whenever approved."
+                    value=values.window_start.clone()
+                    errors=e()
+                    kind="datetime-local"
+                />
+                <TextField
+                    field="window_end"
+                    label="Change window end (UTC, optional)"
+                    hint="At most 30 days after the start."
+                    value=values.window_end.clone()
+                    errors=e()
+                    kind="datetime-local"
+                />
+            </div>
+        </fieldset>
+    }
+}

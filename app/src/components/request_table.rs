@@ -1,0 +1,65 @@
+//! A list of requests.
+
+use leptos::prelude::*;
+
+use super::feedback::Empty;
+use crate::api::models::RequestSummary;
+use crate::domain::request::RequestState;
+use crate::domain::time;
+
+/// A lifecycle state as a coloured badge.
+#[component]
+pub fn StateBadge(state: RequestState) -> impl IntoView {
+    view! { <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span> }
+}
+
+/// Requests as a table, or `empty` when there are none.
+#[component]
+pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <Empty>{empty}</Empty> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"#"</th>
+                        <th scope="col">"Site"</th>
+                        <th scope="col">"OWA pool"</th>
+                        <th scope="col">"Requester"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Approvals"</th>
+                        <th scope="col">"Updated"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|r| {
+                            let href = format!("/requests/{}", r.id);
+                            view! {
+                                <tr>
+                                    <td>
+                                        <a href=href.clone()>{format!("#{}", r.id)}</a>
+                                    </td>
+                                    <td>
+                                        <a href=href>{r.site_id}</a>
+                                    </td>
+                                    <td class="mono">{r.owa_pool_fqdn}</td>
+                                    <td>{r.requester.display_name}</td>
+                                    <td>
+                                        <StateBadge state=r.state />
+                                    </td>
+                                    <td>{format!("{} of {}", r.approvals, r.quorum)}</td>
+                                    <td>{time::display(r.updated_at)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,8 @@
+//! The pure domain: validated values, the change request, the approval workflow and roles.
+//! Compiled on both sides (server and WASM) and tested without any feature.
+
+pub mod fields;
+pub mod request;
+pub mod roles;
+pub mod time;
+pub mod workflow;

@@ -1,0 +1,113 @@
+//! Who someone is and what they may do.
+
+use serde::{Deserialize, Serialize};
+
+/// A role granted to a person. Roles are independent: an admin is not implicitly an approver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Files integration requests.
+    Requester,
+    /// Signs off (or rejects) other people's requests.
+    Approver,
+    /// Reads the full audit trail.
+    Auditor,
+    /// Administers the portal.
+    Admin,
+}
+
+impl Role {
+    /// Every role, in display order.
+    pub const ALL: [Role; 4] = [Role::Requester, Role::Approver, Role::Auditor, Role::Admin];
+
+    /// The stable lower-case name used in configuration and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Requester => "requester",
+            Role::Approver => "approver",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored or configured role name.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name.trim())
+    }
+
+    /// Parses a comma-separated list, ignoring unknown names.
+    pub fn parse_list(list: &str) -> Vec<Role> {
+        let mut roles: Vec<Role> = list.split(',').filter_map(Role::parse).collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    /// Lists roles for people to read: `auditor, admin`.
+    pub fn list(roles: &[Role]) -> String {
+        roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Joins roles into the comma-separated stored form.
+    pub fn join(roles: &[Role]) -> String {
+        roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The signed-in person, as pages and server functions see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: i32,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+}
+
+impl CurrentUser {
+    /// Whether the person holds `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the person holds any of `roles`.
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has(*r))
+    }
+}
+
+/// An account as a sign-in method presents it: who, and with which roles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+        assert_eq!(
+            Role::parse_list("approver, requester,approver,bogus"),
+            vec![Role::Requester, Role::Approver]
+        );
+        assert_eq!(
+            Role::join(&[Role::Requester, Role::Admin]),
+            "requester,admin"
+        );
+    }
+}

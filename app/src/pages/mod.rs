@@ -1,0 +1,10 @@
+//! One module per route.
+
+pub mod approvals;
+pub mod audit;
+pub mod dashboard;
+pub mod request_edit;
+pub mod request_new;
+pub mod request_view;
+pub mod requests;
+pub mod signin;

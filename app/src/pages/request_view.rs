@@ -1,0 +1,260 @@
+//! `/requests/:id`: the request, its votes and timeline, and what the viewer may do.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::models::{RequestDetail, VoteView};
+use crate::api::requests::{CancelRequest, SubmitRequest, VoteRequest, get_request};
+use crate::components::audit_table::AuditTable;
+use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
+use crate::components::request_table::StateBadge;
+use crate::domain::time;
+use crate::domain::workflow::Decision;
+use crate::error::AppError;
+
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i32>().ok());
+    let submit = ServerAction::<SubmitRequest>::new();
+    let cancel = ServerAction::<CancelRequest>::new();
+    let vote = ServerAction::<VoteRequest>::new();
+    let detail = Resource::new(
+        move || {
+            (
+                id(),
+                submit.version().get(),
+                cancel.version().get(),
+                vote.version().get(),
+            )
+        },
+        |(id, ..)| async move {
+            match id {
+                Some(id) => get_request(id).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    let failed = |v: Option<Result<(), AppError>>| v.and_then(Result::err);
+    let submit_error = Signal::derive(move || failed(submit.value().get()));
+    let cancel_error = Signal::derive(move || failed(cancel.value().get()));
+    let vote_error = Signal::derive(move || failed(vote.value().get()));
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => view! {
+                        <Title text=format!("Request #{}", d.summary.id) />
+                        <RequestHeader d=d.clone() />
+                        <ActionError error=submit_error />
+                        <ActionError error=cancel_error />
+                        <ActionError error=vote_error />
+                        <RequesterActions d=d.clone() submit cancel />
+                        <VoteBox d=d.clone() vote error=vote_error />
+                        <div class="columns">
+                            <RequestValues d=d.clone() />
+                            <section class="panel" aria-labelledby="votes-h">
+                                <h2 id="votes-h">"Approvals"</h2>
+                                <VoteList votes=d.votes.clone() />
+                            </section>
+                        </div>
+                        <section class="panel" aria-labelledby="timeline-h">
+                            <h2 id="timeline-h">"Timeline"</h2>
+                            <AuditTable entries=d.timeline.clone() empty="Nothing has happened yet." show_values=true />
+                        </section>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RequestHeader(d: RequestDetail) -> impl IntoView {
+    let s = d.summary;
+    view! {
+        <div class="page-head">
+            <h1>{format!("Request #{} · {}", s.id, s.site_id)}</h1>
+            <StateBadge state=s.state />
+        </div>
+        <p class="meta">
+            {format!(
+                "Filed by {} on {} · revision {} · {} of {} approvals",
+                s.requester.display_name,
+                time::display(d.created_at),
+                d.revision,
+                s.approvals,
+                s.quorum,
+            )}
+            {s.expires_at.map(|at| format!(" · approvals time out at {}", time::display(at)))}
+        </p>
+    }
+}
+
+#[component]
+fn RequesterActions(
+    d: RequestDetail,
+    submit: ServerAction<SubmitRequest>,
+    cancel: ServerAction<CancelRequest>,
+) -> impl IntoView {
+    let (id, version) = (d.summary.id, d.version);
+    let can = d.can;
+    if !(can.edit || can.submit || can.cancel) {
+        return None;
+    }
+    Some(view! {
+        <div class="toolbar" role="group" aria-label="Request actions">
+            {can.submit.then(|| view! {
+                <ActionForm action=submit>
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=version />
+                    <button type="submit" class="button" disabled=move || submit.pending().get()>
+                        "Submit for approval"
+                    </button>
+                </ActionForm>
+            })}
+            {can.edit.then(|| view! {
+                <a class="button-secondary" href=format!("/requests/{id}/edit")>"Edit"</a>
+            })}
+            {can.cancel.then(|| view! {
+                <ActionForm action=cancel>
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=version />
+                    <button type="submit" class="button-danger" disabled=move || cancel.pending().get()>
+                        "Cancel request"
+                    </button>
+                </ActionForm>
+            })}
+        </div>
+    })
+}
+
+#[component]
+fn VoteBox(
+    d: RequestDetail,
+    vote: ServerAction<VoteRequest>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let (id, version) = (d.summary.id, d.version);
+    if let Some(reason) = d.can.vote_blocked {
+        return Some(
+            view! {
+                <p class="notice notice-info" role="note" data-testid="vote-blocked">{reason}</p>
+            }
+            .into_any(),
+        );
+    }
+    if !d.can.vote {
+        return None;
+    }
+    let field = move || error.get().and_then(|e| e.field_errors().cloned());
+    let comment_error = move || field().and_then(|f| f.get("comment").map(str::to_string));
+    let typed = move || {
+        field()
+            .and_then(|f| f.value("comment").map(str::to_string))
+            .unwrap_or_default()
+    };
+    Some(view! {
+        <section class="panel vote" aria-labelledby="vote-h">
+            <h2 id="vote-h">"Your decision"</h2>
+            <ActionForm action=vote attr:class="form">
+                <input type="hidden" name="id" value=id />
+                <input type="hidden" name="version" value=version />
+                <div class="field" class:field-invalid=move || comment_error().is_some()>
+                    <label for="f-comment">"Comment"</label>
+                    <textarea
+                        id="f-comment"
+                        name="comment"
+                        rows="2"
+                        aria-invalid=move || if comment_error().is_some() { "true" } else { "false" }
+                        aria-describedby="f-comment-hint f-comment-error"
+                    >
+                        {typed}
+                    </textarea>
+                    <p class="hint" id="f-comment-hint">"Optional when approving; required when rejecting."</p>
+                    {move || comment_error().map(|e| view! { <p class="error" id="f-comment-error">{e}</p> })}
+                </div>
+                <div class="actions">
+                    <button type="submit" name="decision" value=Decision::Approve.as_str() class="button" disabled=move || vote.pending().get()>
+                        "Approve"
+                    </button>
+                    <button type="submit" name="decision" value=Decision::Reject.as_str() class="button-danger" disabled=move || vote.pending().get()>
+                        "Reject"
+                    </button>
+                </div>
+            </ActionForm>
+        </section>
+    }
+    .into_any())
+}
+
+#[component]
+fn RequestValues(d: RequestDetail) -> impl IntoView {
+    let v = d.values;
+    let policies = if v.policy_scope == "all" {
+        "All OWA mailbox policies".to_string()
+    } else {
+        v.policies.clone()
+    };
+    let window = d
+        .window
+        .map(|w| format!("{} – {}", time::display(w.start), time::display(w.end)))
+        .unwrap_or_else(|| "Any time after approval".into());
+    let rows: Vec<(&str, String, bool)> = vec![
+        ("Lync site (SiteId)", v.site_id, false),
+        ("Lync registrar pool", v.registrar_fqdn, true),
+        ("OWA trusted application pool", v.owa_pool_fqdn, true),
+        ("Application ID", v.application_id, true),
+        ("Port", v.port, true),
+        ("Certificate thumbprint", v.thumbprint, true),
+        ("OWA mailbox policies", policies, false),
+        ("Change window", window, false),
+        ("Justification", v.justification, false),
+    ];
+    view! {
+        <section class="panel" aria-labelledby="values-h">
+            <h2 id="values-h">"What is requested"</h2>
+            <dl class="values">
+                {rows
+                    .into_iter()
+                    .map(|(k, value, mono)| view! {
+                        <dt>{k}</dt>
+                        <dd class:mono=mono>{value}</dd>
+                    })
+                    .collect_view()}
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn VoteList(votes: Vec<VoteView>) -> impl IntoView {
+    if votes.is_empty() {
+        return view! { <Empty>"No votes yet."</Empty> }.into_any();
+    }
+    view! {
+        <ul class="votes">
+            {votes
+                .into_iter()
+                .map(|v| {
+                    let label = match v.decision {
+                        Decision::Approve => "approved",
+                        Decision::Reject => "rejected",
+                    };
+                    view! {
+                        <li class="vote-item" class:withdrawn=v.withdrawn>
+                            <strong>{v.approver.display_name}</strong>
+                            {format!(" {label} revision {} on {}", v.revision, time::display(v.at))}
+                            {v.withdrawn.then_some(" (withdrawn by a later edit)")}
+                            {v.comment.map(|c| view! { <blockquote>{c}</blockquote> })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
+}

@@ -1,0 +1,8 @@
+//! SeaORM entities, mirroring the `migrations` crate. Server-only: never sent to the browser.
+
+pub mod approvals;
+pub mod audit_events;
+pub mod audit_head;
+pub mod change_requests;
+pub mod sessions;
+pub mod users;

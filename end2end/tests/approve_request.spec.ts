@@ -1,0 +1,79 @@
+// Deciding on a request: an approver approves one from the inbox; a rejection needs a comment.
+
+import {
+  USERS,
+  button,
+  expect,
+  expectQuorumOfOne,
+  field,
+  fieldError,
+  fileAndSubmitRequest,
+  input,
+  openRequest,
+  signIn,
+  signOut,
+  stateBadge,
+  test,
+  waitForHydration,
+} from './fixtures';
+
+test('Bob approves a submitted request from his approvals inbox', async ({ page }) => {
+  await signIn(page, USERS.alice);
+  const { id, siteId } = await fileAndSubmitRequest(page);
+  await expectQuorumOfOne(page);
+  await signOut(page);
+
+  await signIn(page, USERS.bob);
+  await page.goto('/approvals');
+  await waitForHydration(page);
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: `#${id}`, exact: true }) });
+  await expect(row).toContainText(siteId);
+  await expect(row).toContainText(USERS.alice);
+  await expect(row).toContainText('Awaiting approval');
+  await row.getByRole('link', { name: `#${id}`, exact: true }).click();
+
+  await expect(page).toHaveURL(new RegExp(`/requests/${id}$`));
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { name: 'Your decision' })).toBeVisible();
+  await button(page, 'Approve').click();
+
+  await expect(stateBadge(page)).toHaveText('Approved');
+  const votes = page.getByRole('region', { name: 'Approvals', exact: true }).locator('li.vote-item');
+  await expect(votes).toHaveCount(1);
+  await expect(votes.first()).toContainText(`${USERS.bob} approved revision 1`);
+  // Once decided, there is nothing left to vote on.
+  await expect(button(page, 'Approve')).toHaveCount(0);
+  await expect(button(page, 'Reject')).toHaveCount(0);
+
+  // And it has left Bob's inbox.
+  await page.goto('/approvals');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Waiting for my approval');
+  await expect(page.getByRole('link', { name: `#${id}`, exact: true })).toHaveCount(0);
+});
+
+test('Carol must give a reason to reject; with one the request is rejected', async ({ page, browserErrors }) => {
+  // The reject without a comment is a refused server function call, which Chromium logs.
+  browserErrors.expectRefusedApiCalls();
+  await signIn(page, USERS.alice);
+  const { id } = await fileAndSubmitRequest(page);
+  await signOut(page);
+
+  await signIn(page, USERS.carol);
+  await openRequest(page, id);
+  await button(page, 'Reject').click();
+
+  await expect(fieldError(page, 'Comment')).toContainText('Say why you are rejecting');
+  await expect(field(page, 'Comment')).toHaveClass(/\bfield-invalid\b/);
+  await expect(stateBadge(page)).toHaveText('Awaiting approval');
+  await expect(page.getByRole('region', { name: 'Approvals', exact: true })).toContainText('No votes yet.');
+
+  const reason = 'Port 5199 is already used by another trusted application in this pool.';
+  await input(page, 'Comment').fill(reason);
+  await button(page, 'Reject').click();
+
+  await expect(stateBadge(page)).toHaveText('Rejected');
+  const vote = page.getByRole('region', { name: 'Approvals', exact: true }).locator('li.vote-item');
+  await expect(vote).toHaveCount(1);
+  await expect(vote).toContainText(`${USERS.carol} rejected revision 1`);
+  await expect(vote.locator('blockquote')).toHaveText(reason);
+});

@@ -1,0 +1,267 @@
+//! Command-line entry points: `serve` (the default), `migrate`, `check-config`, `audit verify`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use clap::{Parser, Subcommand};
+use leptos::config::LeptosOptions;
+
+use app::domain::roles::{Account, Role};
+use app::domain::workflow::ApprovalPolicy;
+use app::ssr::state::{AppState, Settings};
+
+use crate::config::{Config, redacted_url};
+use crate::{database, http, telemetry};
+
+/// imlink: governed Lync Server 2013 ↔ Outlook Web App 2013 integration.
+#[derive(Debug, Parser)]
+#[command(name = "imlink", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Every key can also be set as an IMLINK_… variable.
+    #[arg(long, env = "IMLINK_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve the portal (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and report every problem, line by line.
+    CheckConfig,
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and name the first broken link.
+    Verify,
+}
+
+/// Parses the command line and runs the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |k: &str| std::env::var(k).ok();
+    if let Some(Command::CheckConfig) = cli.command {
+        return check_config(cli.config);
+    }
+    let config = match Config::load(cli.config.as_deref(), &env) {
+        Ok(c) => c,
+        Err(problems) => {
+            eprintln!("imlink: the configuration has problems:\n{problems}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log.format, &config.log.filter);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("imlink: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate_only(&config).await,
+            Command::Audit {
+                command: AuditCommand::Verify,
+            } => audit_verify(&config).await,
+            Command::CheckConfig => unreachable!("handled above"),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("imlink: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: Option<PathBuf>) -> ExitCode {
+    let env = |k: &str| std::env::var(k).ok();
+    let result = match &path {
+        Some(p) => Config::check(p, &env),
+        None => Config::load(None, &env).and_then(|c| {
+            let problems = c.validate();
+            if problems.is_empty() {
+                Ok(c)
+            } else {
+                Err(crate::config::ConfigErrors(problems))
+            }
+        }),
+    };
+    match result {
+        Ok(config) => {
+            let db = config
+                .database
+                .resolve_url(&config.data_dir)
+                .map(|u| redacted_url(u.expose()))
+                .unwrap_or_else(|e| e.to_string());
+            println!(
+                "configuration OK: listen {}, database {db}, local sign-in {}",
+                config.listen,
+                if config.local_signin.enabled {
+                    "on"
+                } else {
+                    "off"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            println!("{problems}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let url = config
+        .database
+        .resolve_url(&config.data_dir)
+        .map_err(|e| anyhow!("database.{}: {e}", e.key()))?;
+    tracing::info!(database = %redacted_url(url.expose()), "connecting to the database");
+    database::connect(url.expose(), config.database.max_connections)
+        .await
+        .with_context(|| format!("cannot connect to {}", redacted_url(url.expose())))
+}
+
+async fn migrate_database(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    database::migrate(db).await.map_err(|e| {
+        anyhow!("could not apply the database migrations ({e}); refusing to start on a database in an unknown state")
+    })
+}
+
+async fn migrate_only(config: &Config) -> anyhow::Result<ExitCode> {
+    let db = open_database(config).await?;
+    migrate_database(&db).await?;
+    println!("migrations applied");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let db = open_database(config).await?;
+    let report = app::ssr::audit::verify(&db).await?;
+    match report.broken {
+        None => {
+            println!(
+                "audit chain intact: {} events, head {}",
+                report.events, report.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(link) => {
+            println!(
+                "audit chain BROKEN at event #{}: {} ({} events verified before it)",
+                link.seq, link.reason, report.events
+            );
+            Ok(ExitCode::from(3))
+        }
+    }
+}
+
+/// The portal settings derived from the configuration.
+pub fn settings(config: &Config) -> Settings {
+    let roles = |names: &[String]| names.iter().filter_map(|n| Role::parse(n)).collect();
+    Settings {
+        approval: ApprovalPolicy {
+            quorum: config.approval.quorum,
+            expiry_hours: config.approval.expiry_hours,
+            approver_roles: roles(&config.approval.approver_roles),
+        },
+        local_accounts: config.local_signin.enabled.then(|| {
+            config
+                .local_signin
+                .effective_users()
+                .into_iter()
+                .map(|u| Account {
+                    username: u.username,
+                    display_name: u.display_name,
+                    roles: roles(&u.roles),
+                })
+                .collect()
+        }),
+        session_ttl: chrono::Duration::hours(i64::from(config.session.ttl_hours)),
+        secure_cookie: config.session.secure_cookie,
+    }
+}
+
+/// Where the compiled site (WASM, JS, CSS, assets) is served from: cargo-leptos's environment
+/// when present, otherwise `target/site`.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
+    LeptosOptions::builder()
+        .output_name(var("LEPTOS_OUTPUT_NAME", "imlink"))
+        .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(config.listen)
+        .build()
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let db = open_database(&config).await?;
+    migrate_database(&db).await?;
+    let state = AppState {
+        leptos_options: leptos_options(&config),
+        db,
+        settings: Arc::new(settings(&config)),
+    };
+    spawn_expiry_sweep(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, local_signin = config.local_signin.enabled, "imlink is serving");
+    println!("imlink is ready: open http://{address}/");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("imlink stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Expires requests whose approvals timed out, once a minute.
+fn spawn_expiry_sweep(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match app::ssr::requests::expire_due(&state, chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired requests whose approvals timed out"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,7 @@
+//! The `imlink` server: configuration, the HTTP service, and the command-line entry points.
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod http;
+pub mod telemetry;

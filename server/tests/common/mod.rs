@@ -1,0 +1,185 @@
+//! Test harness: a fresh database per test on SQLite (a temporary file) or PostgreSQL (its own
+//! schema in the database named by `IMLINK_TEST_DATABASE_URL`), with migrations applied.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use app::domain::request::RequestInput;
+use app::domain::roles::{Account, CurrentUser, Role};
+use app::domain::workflow::ApprovalPolicy;
+use app::ssr::state::{AppState, Settings};
+use leptos::config::LeptosOptions;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// Which database a scenario runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A migrated, empty database that is removed when dropped.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/imlink.db?mode=rwc", dir.path().display());
+                let db = server::database::connect(&url, 5).await.expect("sqlite");
+                server::database::migrate(&db)
+                    .await
+                    .expect("migrate sqlite");
+                TestDb {
+                    db,
+                    backend,
+                    _dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Backend::Postgres => {
+                let url = std::env::var("IMLINK_TEST_DATABASE_URL").expect(
+                    "IMLINK_TEST_DATABASE_URL must name a PostgreSQL database for these tests \
+                     (.ci/test.sh starts a throwaway cluster when it is unset)",
+                );
+                let schema = format!("t_{}", unique());
+                let admin = server::database::connect(&url, 1).await.expect("postgres");
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create schema");
+                admin.close().await.ok();
+                let db = server::database::connect_in_schema(&url, &schema, 5)
+                    .await
+                    .expect("postgres in schema");
+                server::database::migrate(&db)
+                    .await
+                    .expect("migrate postgres");
+                TestDb {
+                    db,
+                    backend,
+                    _dir: None,
+                    schema: Some((url, schema)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.schema.take() {
+            // Async cleanup from a synchronous Drop: a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Runtime::new().expect("runtime");
+                rt.block_on(async {
+                    if let Ok(db) = server::database::connect(&url, 1).await {
+                        let _ = db
+                            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A process-unique suffix.
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Portal state over `db` with `policy`.
+pub fn state(db: &DatabaseConnection, policy: ApprovalPolicy) -> AppState {
+    AppState {
+        leptos_options: LeptosOptions::builder().output_name("imlink").build(),
+        db: db.clone(),
+        settings: Arc::new(Settings {
+            approval: policy,
+            local_accounts: Some(accounts()),
+            session_ttl: chrono::Duration::hours(1),
+            secure_cookie: false,
+        }),
+    }
+}
+
+/// The demo accounts.
+pub fn accounts() -> Vec<Account> {
+    let a = |u: &str, n: &str, r: &[Role]| Account {
+        username: u.into(),
+        display_name: n.into(),
+        roles: r.to_vec(),
+    };
+    vec![
+        a("alice", "Alice Martin", &[Role::Requester]),
+        a("bob", "Bob Chen", &[Role::Approver]),
+        a("carol", "Carol Diaz", &[Role::Approver]),
+        a("dave", "Dave Okafor", &[Role::Auditor]),
+        a("erin", "Erin Novak", &Role::ALL),
+    ]
+}
+
+/// Creates (or refreshes) the demo user `username`.
+pub async fn user(db: &DatabaseConnection, username: &str) -> CurrentUser {
+    let account = accounts()
+        .into_iter()
+        .find(|a| a.username == username)
+        .expect("demo account");
+    app::ssr::users::upsert(db, &account, "local")
+        .await
+        .expect("upsert user")
+}
+
+/// A valid request with the article's example values.
+pub fn article_request() -> RequestInput {
+    RequestInput {
+        site_id: "Redmond".into(),
+        owa_pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+        registrar_fqdn: "atl-cs-001.litwareinc.com".into(),
+        thumbprint: "EA5A332496CC05DA69B75B66111C0F78A110D22d".into(),
+        justification: "Show presence and IM in OWA for the Redmond site.".into(),
+        ..RequestInput::default()
+    }
+}
+
+/// Runs each named scenario as two tests, one per backend.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,208 @@
+//! The HTTP service end to end in-process: health endpoints, local sign-in, role checks in
+//! server functions, and the cross-origin guard.
+
+mod common;
+
+use app::domain::workflow::ApprovalPolicy;
+use common::{Backend, TestDb, state};
+
+struct Served {
+    base: String,
+    _db: TestDb,
+}
+
+async fn serve(local_signin: bool) -> Served {
+    let t = TestDb::new(Backend::Sqlite).await;
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    if !local_signin {
+        let mut settings = (*s.settings).clone();
+        settings.local_accounts = None;
+        s.settings = std::sync::Arc::new(settings);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, server::http::router(s))
+            .await
+            .unwrap();
+    });
+    Served { base, _db: t }
+}
+
+/// A minimal HTTP/1.1 client over a TCP stream, enough for these checks.
+async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+const JSON: (&str, &str) = ("Accept", "application/json");
+
+#[tokio::test]
+async fn health_endpoints() {
+    let s = serve(true).await;
+    assert_eq!(request(&s.base, "GET", "/healthz", &[], "").await.0, 200);
+    let (status, _, body) = request(&s.base, "GET", "/readyz", &[], "").await;
+    assert_eq!((status, body.trim()), (200, "ready"));
+}
+
+#[tokio::test]
+async fn sign_in_then_role_checked_server_functions() {
+    let s = serve(true).await;
+    // Signed out: refused.
+    let (status, _, _) = request(&s.base, "POST", "/api/get_dashboard", &[FORM, JSON], "").await;
+    assert_eq!(status, 401);
+    let (status, head, _) = request(
+        &s.base,
+        "POST",
+        "/api/sign_in_local",
+        &[FORM, JSON],
+        "username=dave",
+    )
+    .await;
+    assert!(status < 400, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    assert!(head.to_lowercase().contains("httponly"));
+    let auth = ("Cookie", cookie.as_str());
+    let (status, _, body) = request(
+        &s.base,
+        "POST",
+        "/api/get_current_user",
+        &[FORM, JSON, auth],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"dave\""), "{body}");
+    // Dave is an auditor: he may read the audit log but not file requests.
+    let (status, _, _) = request(
+        &s.base,
+        "POST",
+        "/api/audit_log",
+        &[FORM, JSON, auth],
+        "filter[page]=1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let form = "input[site_id]=Redmond&input[owa_pool_fqdn]=atl-owa-001.litwareinc.com&input[registrar_fqdn]=atl-cs-001.litwareinc.com&input[application_id]=OutlookWebApp&input[port]=5199&input[thumbprint]=EA5A332496CC05DA69B75B66111C0F78A110D22D&input[policy_scope]=named&input[policies]=Default&input[justification]=Presence+in+OWA+please&input[window_start]=&input[window_end]=";
+    let (status, _, body) = request(
+        &s.base,
+        "POST",
+        "/api/create_request",
+        &[FORM, JSON, auth],
+        form,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // Unknown account.
+    let (status, _, _) = request(
+        &s.base,
+        "POST",
+        "/api/sign_in_local",
+        &[FORM, JSON],
+        "username=mallory",
+    )
+    .await;
+    assert_eq!(status, 422);
+    // Sign out ends the session on the server.
+    request(&s.base, "POST", "/api/sign_out", &[FORM, JSON, auth], "").await;
+    let (status, _, _) = request(
+        &s.base,
+        "POST",
+        "/api/get_dashboard",
+        &[FORM, JSON, auth],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn local_sign_in_can_be_off() {
+    let s = serve(false).await;
+    let (status, _, _) = request(
+        &s.base,
+        "POST",
+        "/api/sign_in_local",
+        &[FORM, JSON],
+        "username=alice",
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let s = serve(true).await;
+    let (status, _, _) = request(
+        &s.base,
+        "POST",
+        "/api/sign_in_local",
+        &[FORM, JSON, ("Sec-Fetch-Site", "cross-site")],
+        "username=alice",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = request(
+        &s.base,
+        "POST",
+        "/api/sign_in_local",
+        &[FORM, JSON, ("Origin", "http://evil.example")],
+        "username=alice",
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server() {
+    let s = serve(true).await;
+    let (status, head, body) = request(&s.base, "GET", "/signin", &[], "").await;
+    assert_eq!(status, 200, "{head}\n{body}");
+    assert!(body.contains("Sign in as Alice Martin"), "{body}");
+    // A page that needs a session redirects to sign-in.
+    let (status, head, _) = request(
+        &s.base,
+        "GET",
+        "/requests/new",
+        &[("Accept", "text/html")],
+        "",
+    )
+    .await;
+    assert!(status == 302 || status == 303 || status == 307, "{head}");
+}
