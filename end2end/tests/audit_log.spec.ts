@@ -53,7 +53,9 @@ test('Dave finds the create, submit and approve events of a request by its numbe
   await expect(input(page, 'Request #')).toHaveValue(String(id));
 });
 
-test('Alice may not read the audit log, and Dave sees her refused attempt', async ({ page }) => {
+test('Alice may not read the audit log, and Dave sees her refused attempt', async ({ page, browserErrors }) => {
+  // The refusal is served with status 403, which Chromium logs.
+  browserErrors.expectRefusedPage('/audit');
   await signIn(page, USERS.alice);
   await expect(page.getByRole('link', { name: 'Audit log' })).toHaveCount(0);
   await page.goto('/audit');

@@ -52,6 +52,7 @@ const FAILED_RESOURCE = 'Failed to load resource: the server responded with a st
 export class BrowserErrors {
   private readonly problems: BrowserProblem[] = [];
   private allowFailedApi = false;
+  private refusedPages: string[] = [];
 
   /** Starts collecting from `context` and every page opened in it. */
   watch(context: BrowserContext, where: string): void {
@@ -79,17 +80,22 @@ export class BrowserErrors {
     this.allowFailedApi = true;
   }
 
+  /**
+   * Declares that the page at `path` is expected to answer with an error status (for example
+   * 403 for a role refusal), which Chromium also logs as "Failed to load resource".
+   */
+  expectRefusedPage(path: string): void {
+    this.refusedPages.push(path);
+  }
+
   /** The problems that this test did not declare as expected. */
   unexpected(): BrowserProblem[] {
-    return this.problems.filter(
-      (p) =>
-        !(
-          this.allowFailedApi &&
-          p.kind === 'console.error' &&
-          p.text.startsWith(FAILED_RESOURCE) &&
-          new URL(p.url || 'about:blank', 'http://x').pathname.startsWith('/api/')
-        ),
-    );
+    return this.problems.filter((p) => {
+      if (p.kind !== 'console.error' || !p.text.startsWith(FAILED_RESOURCE)) return true;
+      const path = new URL(p.url || 'about:blank', 'http://x').pathname;
+      const refusedApi = this.allowFailedApi && path.startsWith('/api/');
+      return !(refusedApi || this.refusedPages.includes(path));
+    });
   }
 
   /** A readable list for the failure message. */

@@ -107,7 +107,8 @@ pub struct AuditPage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub mine: Vec<RequestSummary>,
-    pub awaiting_me: Vec<RequestSummary>,
+    /// `None` when the viewer cannot approve.
+    pub awaiting_me: Option<Vec<RequestSummary>>,
     pub recent: Vec<AuditEntry>,
 }
 

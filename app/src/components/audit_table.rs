@@ -23,6 +23,16 @@ pub fn describe(action: &str) -> &str {
     }
 }
 
+/// Stored JSON, indented for reading; `—` when absent.
+fn pretty(json: Option<&str>) -> String {
+    match json {
+        None => "—".into(),
+        Some(text) => serde_json::from_str::<serde_json::Value>(text)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| text.to_string()),
+    }
+}
+
 /// Audit events, newest or oldest first as given; `empty` when there are none.
 /// `show_values` adds the before/after values.
 #[component]
@@ -60,21 +70,22 @@ pub fn AuditTable(
                                 <code class="event-action">{e.action.clone()}</code>
                             </div>
                             {e.detail.clone().map(|d| view! { <p class="event-detail">{d}</p> })}
-                            {show_values
+                            {(show_values && (e.before.is_some() || e.after.is_some()))
                                 .then(|| {
                                     view! {
-                                        {e.before.clone().map(|b| view! {
-                                            <details class="event-values">
-                                                <summary>"Before"</summary>
-                                                <pre>{b}</pre>
-                                            </details>
-                                        })}
-                                        {e.after.clone().map(|a| view! {
-                                            <details class="event-values">
-                                                <summary>"After"</summary>
-                                                <pre>{a}</pre>
-                                            </details>
-                                        })}
+                                        <details class="event-values">
+                                            <summary>"Values before and after"</summary>
+                                            <div class="event-diff">
+                                                <div>
+                                                    <h3>"Before"</h3>
+                                                    <pre>{pretty(e.before.as_deref())}</pre>
+                                                </div>
+                                                <div>
+                                                    <h3>"After"</h3>
+                                                    <pre>{pretty(e.after.as_deref())}</pre>
+                                                </div>
+                                            </div>
+                                        </details>
                                     }
                                 })}
                         </li>

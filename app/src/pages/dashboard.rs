@@ -25,10 +25,12 @@ pub fn DashboardPage() -> impl IntoView {
                             </div>
                             <RequestTable rows=d.mine empty="You have not filed any requests yet." />
                         </section>
-                        <section class="panel" aria-labelledby="waiting-h">
-                            <h2 id="waiting-h">"Waiting for my approval"</h2>
-                            <RequestTable rows=d.awaiting_me empty="Nothing is waiting for your approval." />
-                        </section>
+                        {d.awaiting_me.map(|rows| view! {
+                            <section class="panel" aria-labelledby="waiting-h">
+                                <h2 id="waiting-h">"Waiting for my approval"</h2>
+                                <RequestTable rows empty="Nothing is waiting for your approval." />
+                            </section>
+                        })}
                         <section class="panel" aria-labelledby="recent-h">
                             <h2 id="recent-h">"Recent activity"</h2>
                             <AuditTable entries=d.recent empty="No activity yet." show_values=false />

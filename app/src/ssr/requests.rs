@@ -399,7 +399,11 @@ pub async fn dashboard(state: &AppState, viewer: &CurrentUser) -> Result<Dashboa
         .all(&state.db)
         .await?;
     let mine = summaries(state, mine).await?;
-    let awaiting_me = inbox(state, viewer).await?;
+    let awaiting_me = if state.settings.approval.is_approver(viewer) {
+        Some(inbox(state, viewer).await?)
+    } else {
+        None
+    };
     let recent = audit_events::Entity::find()
         .filter(audit_events::Column::EntityType.eq(ENTITY))
         .order_by_desc(audit_events::Column::Id)
