@@ -30,7 +30,8 @@ if [ -z "${IMLINK_TEST_DATABASE_URL:-}" ]; then
   export IMLINK_TEST_DATABASE_URL
 fi
 echo "== unit and integration tests (SQLite and PostgreSQL at ${IMLINK_TEST_DATABASE_URL%%@*}@…)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee "$work/cargo-test.log"
+rust_passed=$(grep -o 'test result: ok\. [0-9]* passed' "$work/cargo-test.log" | awk '{ n += $4 } END { print n + 0 }')
 
 echo "== building the portal"
 cargo leptos build
@@ -46,8 +47,10 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.2
 done
-if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" npm test); then
+if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" npm test) 2>&1 | tee "$work/e2e.log"; then
   echo "---- server log"; tail -n 80 "$work/server.log"
   exit 1
 fi
-echo "== all checks passed"
+e2e_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$work/e2e.log" | tail -n 1 | cut -d' ' -f1)
+echo "== all checks passed (Rust tests: $rust_passed, browser tests: ${e2e_passed:-0})"
+echo "summary: $((rust_passed + ${e2e_passed:-0})) passed, 0 failed"

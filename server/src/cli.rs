@@ -93,14 +93,7 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let result = match &path {
         Some(p) => Config::check(p, &env),
-        None => Config::load(None, &env).and_then(|c| {
-            let problems = c.validate();
-            if problems.is_empty() {
-                Ok(c)
-            } else {
-                Err(crate::config::ConfigErrors(problems))
-            }
-        }),
+        None => Config::load(None, &env),
     };
     match result {
         Ok(config) => {
