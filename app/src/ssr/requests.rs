@@ -113,31 +113,19 @@ pub async fn update(
 ) -> Result<(), AppError> {
     let now = Utc::now();
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
-    let txn = begin_write(&state.db).await?;
-    let (row, facts) = load_facts(&txn, id).await?;
-    let next = match check(state, user, Action::Edit, &row, &facts, version, now) {
-        Ok(next) => next,
-        Err(r) => return Err(refuse(state, txn, user, id, Action::Edit, r).await),
-    };
+    let d = decide_in_txn(state, user, id, version, Action::Edit, now).await?;
+    let (row, next) = (d.row.clone(), d.next);
     let before = spec_json(&spec_of(&row)?);
-    let withdrawn = withdraw_votes(&txn, &row, now).await?;
+    let withdrawn = withdraw_votes(&d.txn, &row, now).await?;
     let resubmitted = next == RequestState::Submitted;
-    let updated = guarded_update(
-        &txn,
-        &row,
-        change_requests::ActiveModel {
-            state: Set(next.as_str().into()),
-            revision: Set(row.revision + 1),
-            submitted_at: Set(if resubmitted { Some(now) } else { None }),
-            decided_at: Set(None),
-            ..spec_columns(&spec)
-        },
-        now,
-    )
-    .await?;
-    if !updated {
-        return Err(refuse(state, txn, user, id, Action::Edit, Refusal::Conflict).await);
-    }
+    let change = change_requests::ActiveModel {
+        state: Set(next.as_str().into()),
+        revision: Set(row.revision + 1),
+        submitted_at: Set(if resubmitted { Some(now) } else { None }),
+        decided_at: Set(None),
+        ..spec_columns(&spec)
+    };
+    let txn = d.write(state, user, change, now).await?;
     let mut record = AuditRecord::ok(&user.username, "request.edit")
         .entity(ENTITY, id)
         .before(json!({ "state": row.state, "revision": row.revision, "request": before }))
@@ -162,12 +150,8 @@ pub async fn transition(
 ) -> Result<RequestState, AppError> {
     debug_assert!(matches!(action, Action::Submit | Action::Cancel));
     let now = Utc::now();
-    let txn = begin_write(&state.db).await?;
-    let (row, facts) = load_facts(&txn, id).await?;
-    let next = match check(state, user, action, &row, &facts, version, now) {
-        Ok(next) => next,
-        Err(r) => return Err(refuse(state, txn, user, id, action, r).await),
-    };
+    let d = decide_in_txn(state, user, id, version, action, now).await?;
+    let (row, next) = (d.row.clone(), d.next);
     let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),
         ..Default::default()
@@ -176,9 +160,7 @@ pub async fn transition(
         Action::Submit => change.submitted_at = Set(Some(now)),
         _ => change.decided_at = Set(Some(now)),
     }
-    if !guarded_update(&txn, &row, change, now).await? {
-        return Err(refuse(state, txn, user, id, action, Refusal::Conflict).await);
-    }
+    let txn = d.write(state, user, change, now).await?;
     audit::append(
         &txn,
         AuditRecord::ok(&user.username, &format!("request.{}", action.as_str()))
@@ -222,12 +204,8 @@ pub async fn vote(
         ));
     }
     let now = Utc::now();
-    let txn = begin_write(&state.db).await?;
-    let (row, facts) = load_facts(&txn, id).await?;
-    let next = match check(state, user, action, &row, &facts, version, now) {
-        Ok(next) => next,
-        Err(r) => return Err(refuse(state, txn, user, id, action, r).await),
-    };
+    let d = decide_in_txn(state, user, id, version, action, now).await?;
+    let (row, facts, next) = (d.row.clone(), d.facts.clone(), d.next);
     let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),
         ..Default::default()
@@ -236,9 +214,7 @@ pub async fn vote(
         change.decided_at = Set(Some(now));
     }
     let audit_action = format!("request.{}", action.as_str());
-    if !guarded_update(&txn, &row, change, now).await? {
-        return Err(refuse(state, txn, user, id, action, Refusal::Conflict).await);
-    }
+    let txn = d.write(state, user, change, now).await?;
     approvals::ActiveModel {
         request_id: Set(id),
         requester_id: Set(row.requester_id),
@@ -555,6 +531,65 @@ fn state_of(row: &change_requests::Model) -> Result<RequestState, AppError> {
         tracing::error!(request = row.id, state = %row.state, "unknown stored state");
         AppError::Internal
     })
+}
+
+/// An action the workflow allows, inside the write transaction that will carry it out.
+struct Decided {
+    txn: DatabaseTransaction,
+    row: change_requests::Model,
+    facts: RequestFacts,
+    action: Action,
+    next: RequestState,
+}
+
+impl Decided {
+    /// Writes `change` unless someone else wrote the request since it was read; the loser of
+    /// such a race is refused with a conflict.
+    async fn write(
+        self,
+        state: &AppState,
+        user: &CurrentUser,
+        change: change_requests::ActiveModel,
+        now: DateTime<Utc>,
+    ) -> Result<DatabaseTransaction, AppError> {
+        if guarded_update(&self.txn, &self.row, change, now).await? {
+            Ok(self.txn)
+        } else {
+            Err(refuse(
+                state,
+                self.txn,
+                user,
+                self.row.id,
+                self.action,
+                Refusal::Conflict,
+            )
+            .await)
+        }
+    }
+}
+
+/// Opens a write transaction on request `id` and decides `action` against the version the
+/// caller saw; a refusal is rolled back and audited.
+async fn decide_in_txn(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i32,
+    seen_version: i32,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Result<Decided, AppError> {
+    let txn = begin_write(&state.db).await?;
+    let (row, facts) = load_facts(&txn, id).await?;
+    match check(state, user, action, &row, &facts, seen_version, now) {
+        Ok(next) => Ok(Decided {
+            txn,
+            row,
+            facts,
+            action,
+            next,
+        }),
+        Err(refusal) => Err(refuse(state, txn, user, id, action, refusal).await),
+    }
 }
 
 /// Why an action on a request did not happen.
