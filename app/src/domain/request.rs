@@ -302,6 +302,82 @@ impl RequestInput {
     }
 }
 
+/// A request as a JSON file, for `imlink plan --request` (format in the README).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFile {
+    pub site: String,
+    pub owa_pool_fqdn: String,
+    pub registrar_pool_fqdn: String,
+    #[serde(default = "default_application_id")]
+    pub application_id: String,
+    #[serde(default = "default_port")]
+    pub port: u32,
+    pub certificate_thumbprint: String,
+    #[serde(default = "default_policies")]
+    pub mailbox_policies: PolicyList,
+    pub justification: String,
+    #[serde(default)]
+    pub window_start: String,
+    #[serde(default)]
+    pub window_end: String,
+}
+
+/// `"all"` or a list of OWA mailbox policy names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PolicyList {
+    Keyword(String),
+    Names(Vec<String>),
+}
+
+fn default_application_id() -> String {
+    "OutlookWebApp".into()
+}
+
+fn default_port() -> u32 {
+    5199
+}
+
+fn default_policies() -> PolicyList {
+    PolicyList::Names(vec!["Default".into()])
+}
+
+impl RequestFile {
+    /// The form input this file stands for.
+    pub fn to_input(&self) -> RequestInput {
+        let (policy_scope, policies) = match &self.mailbox_policies {
+            PolicyList::Keyword(k) if k.eq_ignore_ascii_case("all") => ("all", String::new()),
+            PolicyList::Keyword(k) => ("named", k.clone()),
+            PolicyList::Names(names) => ("named", names.join("\n")),
+        };
+        RequestInput {
+            site_id: self.site.clone(),
+            owa_pool_fqdn: self.owa_pool_fqdn.clone(),
+            registrar_fqdn: self.registrar_pool_fqdn.clone(),
+            application_id: self.application_id.clone(),
+            port: self.port.to_string(),
+            thumbprint: self.certificate_thumbprint.clone(),
+            policy_scope: policy_scope.into(),
+            policies,
+            justification: self.justification.clone(),
+            window_start: self.window_start.clone(),
+            window_end: self.window_end.clone(),
+        }
+    }
+
+    /// The file's name for a form field, for error messages.
+    pub fn field_name(form_field: &str) -> &str {
+        match form_field {
+            "site_id" => "site",
+            "registrar_fqdn" => "registrar_pool_fqdn",
+            "thumbprint" => "certificate_thumbprint",
+            "policies" => "mailbox_policies",
+            other => other,
+        }
+    }
+}
+
 /// `Some(None)` for no window, `Some(Some(w))` for a valid one, `None` after recording errors.
 fn validate_window(
     input: &RequestInput,

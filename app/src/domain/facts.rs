@@ -1,0 +1,357 @@
+//! Environment facts: what the read-only probes found in the Lync and Exchange organization.
+//! The plan is decided against these. They serialize to the JSON format documented in the
+//! README ("Environment facts"), so a plan can be replayed and reviewed.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The version of the facts format.
+pub const FORMAT: u32 = 1;
+
+/// Everything the plan depends on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    /// Always [`FORMAT`].
+    pub format: u32,
+    /// When the probes ran.
+    #[serde(default)]
+    pub collected_at: Option<DateTime<Utc>>,
+    pub lync: LyncFacts,
+    pub exchange: ExchangeFacts,
+}
+
+/// The Lync Server 2013 side (Lync Server Management Shell).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LyncFacts {
+    /// `Get-CsSite`.
+    pub sites: Vec<Site>,
+    /// `Get-CsPool`.
+    pub pools: Vec<Pool>,
+    /// `Get-CsTrustedApplicationPool`.
+    pub trusted_pools: Vec<TrustedPool>,
+    /// `Get-CsTrustedApplication`.
+    pub trusted_applications: Vec<TrustedApplication>,
+}
+
+/// A Lync site. `site_id` is what `New-CsTrustedApplicationPool -Site` takes; it need not equal
+/// the display name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// e.g. `Site:Redmond`.
+    pub identity: String,
+    pub site_id: String,
+    pub display_name: String,
+}
+
+/// A Lync pool and the services it runs (e.g. `Registrar:atl-cs-001.litwareinc.com`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    pub fqdn: String,
+    /// The site's Identity, e.g. `Site:Redmond`.
+    pub site: String,
+    pub services: Vec<String>,
+}
+
+impl Pool {
+    /// Whether the pool offers a Registrar service.
+    pub fn is_registrar(&self) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.to_ascii_lowercase().starts_with("registrar:"))
+    }
+}
+
+/// A trusted application pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedPool {
+    /// e.g. `TrustedApplicationPool:atl-owa-001.litwareinc.com`.
+    pub identity: String,
+    pub pool_fqdn: String,
+    /// The registrar service, e.g. `Registrar:atl-cs-001.litwareinc.com`; empty when none.
+    pub registrar: String,
+    /// The site Identity, e.g. `Site:Redmond`.
+    pub site: String,
+}
+
+/// A trusted application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedApplication {
+    /// e.g. `atl-owa-001.litwareinc.com/urn:application:outlookwebapp`.
+    pub identity: String,
+    /// Without the `urn:application:` prefix.
+    pub application_id: String,
+    pub pool_fqdn: String,
+    pub port: u16,
+}
+
+/// The Exchange side (Exchange Management Shell, and each back-end server).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeFacts {
+    /// `Get-ExchangeServer`.
+    pub servers: Vec<ExchangeServer>,
+    /// `Get-UMDialPlan`.
+    pub dial_plans: Vec<DialPlan>,
+    /// `Get-UMService`: Mailbox servers running the UM service, with their dial plans.
+    pub um_services: Vec<UmAssignment>,
+    /// `Get-UMCallRouterSettings`: Client Access servers running the UM Call Router.
+    pub um_call_routers: Vec<UmAssignment>,
+    /// `Get-OwaVirtualDirectory` (front end) and `-ShowMailboxVirtualDirectories` (back end).
+    pub owa_virtual_directories: Vec<OwaVirtualDirectory>,
+    /// `Get-OwaMailboxPolicy`.
+    pub owa_mailbox_policies: Vec<OwaMailboxPolicy>,
+    /// What was read on each back-end (Mailbox) server.
+    pub backends: Vec<Backend>,
+}
+
+/// An Exchange server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeServer {
+    pub name: String,
+    pub fqdn: String,
+    /// e.g. `Mailbox`, `ClientAccess`.
+    pub roles: Vec<String>,
+    /// e.g. `Version 15.0 (Build 1497.2)`.
+    pub admin_display_version: String,
+}
+
+impl ExchangeServer {
+    /// Major and minor version parsed from `AdminDisplayVersion`.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        let rest = self.admin_display_version.trim().strip_prefix("Version ")?;
+        let number = rest.split_whitespace().next()?;
+        let mut parts = number.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    }
+
+    /// Exchange 2013 (version 15.0).
+    pub fn is_exchange_2013(&self) -> bool {
+        self.version() == Some((15, 0))
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
+    }
+}
+
+/// A UM dial plan. `uri_type` is `TelExtn`, `E164` or `SipName`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialPlan {
+    pub name: String,
+    pub uri_type: String,
+}
+
+impl DialPlan {
+    pub fn is_sip_name(&self) -> bool {
+        self.uri_type.eq_ignore_ascii_case("SipName")
+    }
+}
+
+/// A server's UM service or UM Call Router and the dial plans it is in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UmAssignment {
+    /// The server's FQDN.
+    pub server: String,
+    pub dial_plans: Vec<String>,
+}
+
+/// An OWA virtual directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwaVirtualDirectory {
+    /// e.g. `EX01\owa (Default Web Site)`.
+    pub identity: String,
+    /// The server's FQDN.
+    pub server: String,
+    /// `true` for back-end (Exchange Back End site) directories.
+    pub backend: bool,
+    pub instant_messaging_enabled: bool,
+    /// `None` or `Ocs`.
+    pub instant_messaging_type: String,
+}
+
+impl OwaVirtualDirectory {
+    pub fn im_ready(&self) -> bool {
+        self.instant_messaging_enabled && self.instant_messaging_type.eq_ignore_ascii_case("Ocs")
+    }
+}
+
+/// An OWA mailbox policy's IM settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwaMailboxPolicy {
+    pub name: String,
+    pub instant_messaging_enabled: bool,
+    pub instant_messaging_type: String,
+}
+
+impl OwaMailboxPolicy {
+    pub fn im_ready(&self) -> bool {
+        self.instant_messaging_enabled && self.instant_messaging_type.eq_ignore_ascii_case("Ocs")
+    }
+}
+
+/// What was read on one back-end (Mailbox) server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// The server's FQDN.
+    pub server: String,
+    /// `ImplementationDLLPath` under `HKLM\SYSTEM\CurrentControlSet\Services\MSExchange OWA\InstantMessaging`.
+    pub ucma_dll_path: Option<String>,
+    /// Whether the file named by `ucma_dll_path` exists.
+    pub ucma_dll_exists: bool,
+    /// `appSettings` of `ClientAccess\Owa\web.config` (key, value), in file order.
+    pub owa_app_settings: Vec<(String, String)>,
+    /// `Get-ExchangeCertificate -Server`.
+    pub certificates: Vec<Certificate>,
+}
+
+impl Backend {
+    /// The value of an `appSettings` key (matched case-insensitively, as IIS does).
+    pub fn app_setting(&self, key: &str) -> Option<&str> {
+        self.owa_app_settings
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An Exchange certificate on one server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    /// Upper-case hex.
+    pub thumbprint: String,
+    /// X.500 subject, e.g. `CN=atl-owa-001.litwareinc.com`.
+    pub subject: String,
+    /// `CertificateDomains` (subject alternative names).
+    pub domains: Vec<String>,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub has_private_key: bool,
+    /// e.g. `Valid`, `Invalid`, `DateInvalid`.
+    pub status: String,
+}
+
+impl Certificate {
+    /// The subject's CN, if any.
+    pub fn common_name(&self) -> Option<&str> {
+        self.subject.split(',').map(str::trim).find_map(|part| {
+            part.strip_prefix("CN=")
+                .or_else(|| part.strip_prefix("cn="))
+        })
+    }
+
+    /// Whether the subject CN or a SAN names `fqdn`.
+    pub fn names(&self, fqdn: &str) -> bool {
+        self.common_name()
+            .is_some_and(|cn| cn.eq_ignore_ascii_case(fqdn))
+            || self.domains.iter().any(|d| d.eq_ignore_ascii_case(fqdn))
+    }
+}
+
+impl Facts {
+    /// Exchange 2013 servers with the Mailbox role: where OWA's back end runs.
+    pub fn backend_servers(&self) -> Vec<&ExchangeServer> {
+        self.exchange
+            .servers
+            .iter()
+            .filter(|s| s.has_role("Mailbox"))
+            .collect()
+    }
+
+    /// The probe results for back-end `server`.
+    pub fn backend(&self, server: &str) -> Option<&Backend> {
+        self.exchange
+            .backends
+            .iter()
+            .find(|b| b.server.eq_ignore_ascii_case(server))
+    }
+
+    /// SIP URI (`SipName`) dial plans.
+    pub fn sip_dial_plans(&self) -> Vec<&DialPlan> {
+        self.exchange
+            .dial_plans
+            .iter()
+            .filter(|d| d.is_sip_name())
+            .collect()
+    }
+
+    /// Servers Lync autodiscovers: the UM service and the UM Call Router run on the same
+    /// computer, which hosts a SipName dial plan (ARTICLE §1.4).
+    pub fn autodiscovered_servers(&self) -> Vec<&str> {
+        let sip: Vec<&str> = self
+            .sip_dial_plans()
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        let in_sip = |a: &UmAssignment| {
+            a.dial_plans
+                .iter()
+                .any(|p| sip.iter().any(|s| s.eq_ignore_ascii_case(p)))
+        };
+        self.exchange
+            .um_services
+            .iter()
+            .filter(|um| {
+                self.exchange
+                    .um_call_routers
+                    .iter()
+                    .any(|cr| cr.server.eq_ignore_ascii_case(&um.server))
+                    && (in_sip(um)
+                        || self
+                            .exchange
+                            .um_call_routers
+                            .iter()
+                            .filter(|cr| cr.server.eq_ignore_ascii_case(&um.server))
+                            .any(in_sip))
+            })
+            .map(|um| um.server.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchange_versions() {
+        let server = |v: &str| ExchangeServer {
+            name: "EX01".into(),
+            fqdn: "ex01.litwareinc.com".into(),
+            roles: vec!["Mailbox".into()],
+            admin_display_version: v.into(),
+        };
+        assert!(server("Version 15.0 (Build 1497.2)").is_exchange_2013());
+        assert!(!server("Version 14.3 (Build 123.4)").is_exchange_2013());
+        assert!(!server("Version 15.1 (Build 225.42)").is_exchange_2013());
+        assert_eq!(server("garbage").version(), None);
+    }
+
+    #[test]
+    fn certificate_names() {
+        let cert = Certificate {
+            thumbprint: "A".repeat(40),
+            subject: "CN=atl-owa-001.litwareinc.com, OU=IT, O=Litware".into(),
+            domains: vec!["mail.litwareinc.com".into()],
+            not_before: Utc::now(),
+            not_after: Utc::now(),
+            has_private_key: true,
+            status: "Valid".into(),
+        };
+        assert!(cert.names("ATL-OWA-001.litwareinc.com"));
+        assert!(cert.names("mail.litwareinc.com"));
+        assert!(!cert.names("atl-cs-001.litwareinc.com"));
+    }
+}

@@ -1,0 +1,1530 @@
+//! The integration plan: the documented procedure (`lync-owa-integration.md` §1, "ARTICLE"),
+//! decided step by step against the environment facts.
+//!
+//! [`plan`] is pure: the same request and facts always give the same plan, and its
+//! [`Plan::hash`] is what approvers sign.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::facts::{Backend, Facts, Site};
+use super::fields::PolicySelection;
+use super::powershell::{Command, Value, quote};
+use super::request::IntegrationSpec;
+
+/// The version of the plan format (part of the hash).
+pub const FORMAT: u32 = 1;
+/// The DLL the UCMA 4.0 registry value must name (ARTICLE §1.2).
+pub const UCMA_DLL: &str = "Microsoft.Rtc.Internal.Ucweb.dll";
+/// The registry key holding `ImplementationDLLPath`.
+pub const UCMA_KEY: &str =
+    r"HKLM:\SYSTEM\CurrentControlSet\Services\MSExchange OWA\InstantMessaging";
+/// The line `appcmd` prints when the OWA application pool was recycled.
+pub const RECYCLED: &str = "\"MSExchangeOWAAppPool\" successfully recycled";
+/// The documented recycle command (ARTICLE §1.6 step 4).
+pub const RECYCLE_COMMAND: &str = r#"C:\Windows\System32\Inetsrv\Appcmd.exe recycle apppool /apppool.name:"MSExchangeOWAAppPool""#;
+
+/// Where a step runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "server", rename_all = "snake_case")]
+pub enum Target {
+    /// The Lync Server Management Shell.
+    LyncShell,
+    /// The Exchange Management Shell.
+    ExchangeShell,
+    /// One Exchange back-end (Mailbox) server, by FQDN.
+    Backend(String),
+}
+
+impl Target {
+    pub fn label(&self) -> String {
+        match self {
+            Target::LyncShell => "Lync Server Management Shell".into(),
+            Target::ExchangeShell => "Exchange Management Shell".into(),
+            Target::Backend(server) => format!("Exchange back-end server {server}"),
+        }
+    }
+}
+
+/// What the plan will do with a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "reason", rename_all = "snake_case")]
+pub enum Decision {
+    /// The step will change the environment.
+    Change,
+    /// The environment is already as the step would leave it.
+    Satisfied(String),
+    /// The step does not apply here.
+    Skipped(String),
+}
+
+impl Decision {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Change => "will change",
+            Decision::Satisfied(_) => "already satisfied",
+            Decision::Skipped(_) => "skipped",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Decision::Change => None,
+            Decision::Satisfied(r) | Decision::Skipped(r) => Some(r),
+        }
+    }
+}
+
+/// One step of the procedure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable key, e.g. `trusted-pool` or `web-config:ex01.litwareinc.com`.
+    pub id: String,
+    pub title: String,
+    pub target: Target,
+    /// The commands that make the change.
+    pub apply: Vec<String>,
+    /// A read-only script that prints `True` when the change is already in place.
+    pub check: String,
+    /// Text the apply output must contain for the step to count as done, when there is one.
+    pub expect_output: Option<String>,
+    /// What the step does and why, in plain words.
+    pub explanation: String,
+    /// Where the procedure says so.
+    pub reference: String,
+    pub decision: Decision,
+    /// The commands that undo the step (empty when it is not undone, with the reason in
+    /// `explanation`).
+    pub rollback: Vec<String>,
+}
+
+/// One preflight check. A failed one blocks submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preflight {
+    pub id: String,
+    pub title: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Evidence to collect after the first OWA sign-in (ARTICLE §1.9).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub target: Target,
+    pub script: String,
+    pub explanation: String,
+}
+
+/// The whole plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    /// The SiteId passed to `-Site` (resolved from a display name when needed).
+    pub site_id: String,
+    pub owa_pool_fqdn: String,
+    pub registrar_fqdn: String,
+    /// Things the approver should know (site resolution, autodiscovery).
+    pub notes: Vec<String>,
+    pub preflight: Vec<Preflight>,
+    pub steps: Vec<Step>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Plan {
+    /// The failed preflight checks; any blocks submission.
+    pub fn failures(&self) -> Vec<&Preflight> {
+        self.preflight.iter().filter(|p| !p.passed).collect()
+    }
+
+    /// Steps that will change something.
+    pub fn changes(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.decision == Decision::Change)
+    }
+
+    /// SHA-256 of the plan's canonical JSON, hex-encoded: what an approval is bound to.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        hex::encode(Sha256::digest(json.as_bytes()))
+    }
+}
+
+/// Decides the plan for `spec` against `facts` at time `now` (certificate validity).
+pub fn plan(spec: &IntegrationSpec, facts: &Facts, now: DateTime<Utc>) -> Plan {
+    Planner {
+        spec,
+        facts,
+        now,
+        notes: Vec::new(),
+        preflight: Vec::new(),
+    }
+    .run()
+}
+
+struct Planner<'a> {
+    spec: &'a IntegrationSpec,
+    facts: &'a Facts,
+    now: DateTime<Utc>,
+    notes: Vec<String>,
+    preflight: Vec<Preflight>,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The FQDN inside a Lync service id such as `Registrar:atl-cs-001.litwareinc.com`.
+fn service_fqdn(service: &str) -> &str {
+    service.split_once(':').map_or(service, |(_, fqdn)| fqdn)
+}
+
+impl<'a> Planner<'a> {
+    fn check(
+        &mut self,
+        id: impl Into<String>,
+        title: impl Into<String>,
+        passed: bool,
+        detail: impl Into<String>,
+    ) {
+        self.preflight.push(Preflight {
+            id: id.into(),
+            title: title.into(),
+            passed,
+            detail: detail.into(),
+        });
+    }
+
+    fn owa(&self) -> &'a str {
+        self.spec.owa_pool_fqdn.as_str()
+    }
+
+    fn registrar(&self) -> &'a str {
+        self.spec.registrar_fqdn.as_str()
+    }
+
+    fn run(mut self) -> Plan {
+        let site = self.resolve_site();
+        self.check_exchange();
+        self.check_registrar();
+        let backends = self.check_backends();
+        let dial_plans = self.dial_plan_step();
+        let autodiscovered = self.owa_autodiscovered(&dial_plans.1);
+        let mut steps = Vec::new();
+        steps.extend(self.lync_steps(site.as_ref().map(|s| s.site_id.as_str()), autodiscovered));
+        steps.push(dial_plans.0);
+        steps.extend(self.vdir_step());
+        for backend in &backends {
+            steps.push(self.web_config_step(backend));
+            let changed = steps.last().is_some_and(|s| s.decision == Decision::Change);
+            steps.push(self.recycle_step(&backend.server, changed));
+        }
+        steps.extend(self.policy_step());
+        let evidence = backends.iter().map(|b| evidence(&b.server)).collect();
+        Plan {
+            format: FORMAT,
+            site_id: site
+                .map(|s| s.site_id)
+                .unwrap_or_else(|| self.spec.site_id.to_string()),
+            owa_pool_fqdn: self.owa().to_string(),
+            registrar_fqdn: self.registrar().to_string(),
+            notes: self.notes,
+            preflight: self.preflight,
+            steps,
+            evidence,
+        }
+    }
+
+    /// The site whose SiteId was given; a display name or Identity is resolved with a note.
+    fn resolve_site(&mut self) -> Option<Site> {
+        let given = self.spec.site_id.as_str();
+        let sites = &self.facts.lync.sites;
+        if let Some(site) = sites.iter().find(|s| s.site_id == given) {
+            self.check(
+                "site",
+                "The Lync site exists",
+                true,
+                format!(
+                    "SiteId {} is {} ({}).",
+                    site.site_id, site.display_name, site.identity
+                ),
+            );
+            return Some(site.clone());
+        }
+        let by_name = sites.iter().find(|s| {
+            same(&s.display_name, given) || same(&s.identity, given) || same(&s.site_id, given)
+        });
+        match by_name {
+            Some(site) => {
+                self.notes.push(format!(
+                    "“{given}” is how site {} is named, but its SiteId is “{}”. New-CsTrustedApplicationPool \
+                     needs the SiteId, which is not necessarily the display name (ARTICLE §1.5), so the plan passes “{}”.",
+                    site.identity, site.site_id, site.site_id
+                ));
+                self.check(
+                    "site",
+                    "The Lync site exists",
+                    true,
+                    format!(
+                        "Resolved “{given}” to SiteId {} ({}).",
+                        site.site_id, site.display_name
+                    ),
+                );
+                Some(site.clone())
+            }
+            None => {
+                let known = sites
+                    .iter()
+                    .map(|s| format!("{} (SiteId {})", s.display_name, s.site_id))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.check(
+                    "site",
+                    "The Lync site exists",
+                    false,
+                    format!(
+                        "Get-CsSite knows no site “{given}”. Known sites: {}.",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known
+                        }
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn check_exchange(&mut self) {
+        let servers = &self.facts.exchange.servers;
+        let other: Vec<String> = servers
+            .iter()
+            .filter(|s| !s.is_exchange_2013())
+            .map(|s| format!("{} ({})", s.fqdn, s.admin_display_version))
+            .collect();
+        let (passed, detail) = if servers.is_empty() {
+            (false, "No Exchange server was found.".to_string())
+        } else if other.is_empty() {
+            (
+                true,
+                format!(
+                    "All {} Exchange servers run Exchange 2013 (15.0).",
+                    servers.len()
+                ),
+            )
+        } else {
+            (
+                false,
+                format!(
+                    "Not Exchange 2013: {}. This procedure (web.config keys, ARTICLE §1.6) is for Exchange 2013; \
+                 Exchange 2010 is configured differently and Exchange 2016 and later are not supported with Lync Server 2013.",
+                    other.join(", ")
+                ),
+            )
+        };
+        self.check(
+            "exchange-version",
+            "Every Exchange server runs Exchange 2013",
+            passed,
+            detail,
+        );
+    }
+
+    fn check_registrar(&mut self) {
+        let registrar = self.registrar();
+        let pool = self
+            .facts
+            .lync
+            .pools
+            .iter()
+            .find(|p| same(&p.fqdn, registrar));
+        let (passed, detail) = match pool {
+            Some(p) if p.is_registrar() => (
+                true,
+                format!("{registrar} is a Lync pool with a Registrar service."),
+            ),
+            Some(_) => (
+                false,
+                format!("{registrar} is a Lync pool but runs no Registrar service."),
+            ),
+            None => (false, format!("Get-CsPool knows no pool {registrar}.")),
+        };
+        self.check(
+            "registrar-pool",
+            "The Lync registrar pool exists",
+            passed,
+            detail,
+        );
+    }
+
+    /// Checks UCMA and the certificate on every back-end; returns the back-ends to configure.
+    fn check_backends(&mut self) -> Vec<Backend> {
+        let servers: Vec<String> = self
+            .facts
+            .backend_servers()
+            .iter()
+            .map(|s| s.fqdn.clone())
+            .collect();
+        if servers.is_empty() {
+            self.check("backends", "Exchange back-end servers were found", false,
+                "No Exchange 2013 server with the Mailbox role was found; OWA's web.config lives there.");
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for server in servers {
+            let Some(backend) = self.facts.backend(&server).cloned() else {
+                self.check(
+                    format!("probe:{server}"),
+                    format!("{server} was probed"),
+                    false,
+                    "The back-end probe returned nothing for this server.",
+                );
+                continue;
+            };
+            self.check_ucma(&backend);
+            self.check_certificate(&backend);
+            found.push(backend);
+        }
+        found
+    }
+
+    fn check_ucma(&mut self, b: &Backend) {
+        let (passed, detail) = match &b.ucma_dll_path {
+            None => (
+                false,
+                format!(
+                    "ImplementationDLLPath is missing under {UCMA_KEY}: install the UCMA 4.0 Runtime (ARTICLE §1.2)."
+                ),
+            ),
+            Some(path)
+                if !path
+                    .to_ascii_lowercase()
+                    .ends_with(&UCMA_DLL.to_ascii_lowercase()) =>
+            {
+                (
+                    false,
+                    format!("ImplementationDLLPath is “{path}”, which does not name {UCMA_DLL}."),
+                )
+            }
+            Some(path) if !b.ucma_dll_exists => (
+                false,
+                format!("ImplementationDLLPath names {path}, but that file does not exist."),
+            ),
+            Some(path) => (
+                true,
+                format!("ImplementationDLLPath is {path}, and the file exists."),
+            ),
+        };
+        self.check(
+            format!("ucma:{}", b.server),
+            format!("UCMA 4.0 Runtime on {}", b.server),
+            passed,
+            detail,
+        );
+    }
+
+    fn check_certificate(&mut self, b: &Backend) {
+        let thumbprint = self.spec.thumbprint.as_str();
+        let owa = self.owa();
+        let cert = b
+            .certificates
+            .iter()
+            .find(|c| same(&c.thumbprint, thumbprint));
+        let (passed, detail) = match cert {
+            None => (
+                false,
+                format!(
+                    "No certificate with thumbprint {thumbprint} is installed on {}.",
+                    b.server
+                ),
+            ),
+            Some(c) if !c.status.eq_ignore_ascii_case("Valid") => {
+                (false, format!("The certificate's status is {}.", c.status))
+            }
+            Some(c) if c.not_after <= self.now => (
+                false,
+                format!(
+                    "The certificate expired on {}.",
+                    c.not_after.format("%Y-%m-%d")
+                ),
+            ),
+            Some(c) if c.not_before > self.now => (
+                false,
+                format!(
+                    "The certificate is not valid before {}.",
+                    c.not_before.format("%Y-%m-%d")
+                ),
+            ),
+            Some(c) if !c.has_private_key => {
+                (false, "The certificate has no private key.".to_string())
+            }
+            Some(c) if !c.names(owa) => (
+                false,
+                format!(
+                    "The certificate ({}) does not name {owa} in its subject or subject alternative names; the trusted \
+                 application pool FQDN must match them (ARTICLE §1.5).",
+                    c.subject
+                ),
+            ),
+            Some(c) => (
+                true,
+                format!(
+                    "{} is valid until {}, has a private key and names {owa}.",
+                    c.subject,
+                    c.not_after.format("%Y-%m-%d")
+                ),
+            ),
+        };
+        self.check(
+            format!("certificate:{}", b.server),
+            format!("Certificate {thumbprint} on {}", b.server),
+            passed,
+            detail,
+        );
+    }
+
+    /// Whether Lync autodiscovers the OWA server, once the dial-plan step has run.
+    fn owa_autodiscovered(&mut self, after: &Facts) -> bool {
+        let owa = self.owa();
+        let found = after.autodiscovered_servers().iter().any(|s| same(s, owa));
+        if found {
+            self.notes.push(format!(
+                "{owa} runs both the Exchange UM Call Router and the UM service and hosts a SipName dial plan, so Lync \
+                 autodiscovers it and adds it to its Known Servers List. No trusted application pool is created for it: \
+                 a manual one would give the topology two entries for the same computer and stop OWA integration from \
+                 working (ARTICLE §1.4)."
+            ));
+        }
+        found
+    }
+
+    fn lync_steps(&mut self, site_id: Option<&str>, autodiscovered: bool) -> Vec<Step> {
+        let (owa, registrar) = (self.owa(), self.registrar());
+        let app_id = self.spec.application_id.as_str();
+        let port = self.spec.port.get();
+        let lync = &self.facts.lync;
+        let existing_pool = lync
+            .trusted_pools
+            .iter()
+            .find(|p| same(&p.pool_fqdn, owa))
+            .cloned();
+        let apps_in_pool: Vec<_> = lync
+            .trusted_applications
+            .iter()
+            .filter(|a| same(&a.pool_fqdn, owa))
+            .cloned()
+            .collect();
+        let mut steps = Vec::new();
+        let skip = |why: &str| Decision::Skipped(why.to_string());
+
+        if autodiscovered {
+            let why = "Lync autodiscovers this server (UM Call Router and UM service on the same computer, hosting a SipName dial plan); a trusted application pool must not be created (ARTICLE §1.4).";
+            if let Some(pool) = &existing_pool {
+                steps.push(self.remove_duplicate_step(pool, &apps_in_pool));
+            }
+            steps.push(pool_step(owa, registrar, site_id.unwrap_or(""), skip(why)));
+            steps.push(app_step(owa, app_id, port, skip(why)));
+            steps.push(publish_step(skip(why)));
+            return steps;
+        }
+
+        let pool_decision = match &existing_pool {
+            None => Decision::Change,
+            Some(p) => {
+                let registrar_ok = same(service_fqdn(&p.registrar), registrar);
+                let site_ok = site_id.is_some_and(|id| {
+                    lync.sites
+                        .iter()
+                        .any(|s| s.site_id == id && same(&s.identity, &p.site))
+                });
+                self.check("existing-pool", "An existing trusted application pool matches the request",
+                    registrar_ok && site_ok,
+                    if registrar_ok && site_ok {
+                        format!("{} already exists with registrar {registrar} in the requested site.", p.identity)
+                    } else {
+                        format!("{} already exists with registrar “{}” in {}; imlink does not change an existing pool. \
+                                 Fix the request or the pool first.", p.identity, p.registrar, p.site)
+                    });
+                Decision::Satisfied(format!("{} already exists.", p.identity))
+            }
+        };
+        let ours = apps_in_pool
+            .iter()
+            .find(|a| same(&a.application_id, app_id));
+        let clash = apps_in_pool
+            .iter()
+            .find(|a| a.port == port && !same(&a.application_id, app_id));
+        self.check(
+            "port",
+            format!("Port {port} is free in the pool"),
+            clash.is_none(),
+            match clash {
+                Some(a) => format!(
+                    "{} already uses port {port}; ports are unique per pool.",
+                    a.identity
+                ),
+                None => format!("No other trusted application in {owa} uses port {port}."),
+            },
+        );
+        let app_decision = match ours {
+            None => Decision::Change,
+            Some(a) if a.port == port => {
+                Decision::Satisfied(format!("{} already exists on port {port}.", a.identity))
+            }
+            Some(a) => {
+                self.check(
+                    "existing-application",
+                    "An existing trusted application matches the request",
+                    false,
+                    format!(
+                        "{} already exists on port {}, not {port}; imlink does not change it.",
+                        a.identity, a.port
+                    ),
+                );
+                Decision::Satisfied(format!("{} already exists.", a.identity))
+            }
+        };
+        let publish = if pool_decision == Decision::Change || app_decision == Decision::Change {
+            Decision::Change
+        } else {
+            Decision::Satisfied(
+                "The trusted application pool and application are already published.".into(),
+            )
+        };
+        steps.push(pool_step(
+            owa,
+            registrar,
+            site_id.unwrap_or(self.spec.site_id.as_str()),
+            pool_decision,
+        ));
+        steps.push(app_step(owa, app_id, port, app_decision));
+        steps.push(publish_step(publish));
+        steps
+    }
+
+    fn remove_duplicate_step(
+        &mut self,
+        pool: &super::facts::TrustedPool,
+        apps: &[super::facts::TrustedApplication],
+    ) -> Step {
+        let mut apply = Vec::new();
+        if pool.registrar.trim().is_empty() {
+            // A pool without a registrar cannot be removed (Remove-CsTrustedApplicationPool).
+            apply.push(
+                Command::new("Set-CsTrustedApplicationPool")
+                    .arg("Identity", Value::text(&pool.pool_fqdn))
+                    .arg("Registrar", Value::text(self.registrar()))
+                    .to_string(),
+            );
+        }
+        for app in apps {
+            apply.push(
+                Command::new("Remove-CsTrustedApplication")
+                    .arg(
+                        "Identity",
+                        Value::text(format!("{}/{}", app.pool_fqdn, app.application_id)),
+                    )
+                    .switch("Force")
+                    .to_string(),
+            );
+        }
+        apply.push(
+            Command::new("Remove-CsTrustedApplicationPool")
+                .arg("Identity", Value::text(&pool.pool_fqdn))
+                .switch("Force")
+                .to_string(),
+        );
+        apply.push("Enable-CsTopology".to_string());
+        Step {
+            id: "remove-duplicate-pool".into(),
+            title: format!(
+                "Remove the manual trusted application pool {}",
+                pool.pool_fqdn
+            ),
+            target: Target::LyncShell,
+            apply,
+            check: format!(
+                "$null -eq (Get-CsTrustedApplicationPool -Identity {} -ErrorAction SilentlyContinue)",
+                quote(&pool.pool_fqdn)
+            ),
+            expect_output: None,
+            explanation: format!(
+                "{} is autodiscovered by Lync, yet a trusted application pool was also created for it. The topology now \
+                 holds two entries for the same computer, which stops OWA integration from working. The documented remedy \
+                 is to remove the trusted application and the pool, then publish the topology. This repair is not rolled \
+                 back: restoring the duplicate would restore the failure.",
+                pool.pool_fqdn
+            ),
+            reference:
+                "ARTICLE §1.4 (Remove-CsTrustedApplication, Remove-CsTrustedApplicationPool)".into(),
+            decision: Decision::Change,
+            rollback: Vec::new(),
+        }
+    }
+
+    /// Adds every Exchange 2013 Client Access and Mailbox server to every SIP URI dial plan;
+    /// returns the step and the facts as they will be after it.
+    fn dial_plan_step(&mut self) -> (Step, Facts) {
+        let mut after = self.facts.clone();
+        let sip: Vec<String> = self
+            .facts
+            .sip_dial_plans()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        let (mut apply, mut rollback) = (Vec::new(), Vec::new());
+        for server in self
+            .facts
+            .exchange
+            .servers
+            .iter()
+            .filter(|s| s.is_exchange_2013())
+        {
+            for (role, cmdlet, parameter, list) in [
+                (
+                    "Mailbox",
+                    "Set-UMService",
+                    "Identity",
+                    &mut after.exchange.um_services,
+                ),
+                (
+                    "ClientAccess",
+                    "Set-UMCallRouterSettings",
+                    "Server",
+                    &mut after.exchange.um_call_routers,
+                ),
+            ] {
+                if !server.has_role(role) {
+                    continue;
+                }
+                let entry = match list.iter().position(|a| same(&a.server, &server.fqdn)) {
+                    Some(i) => &mut list[i],
+                    None => {
+                        list.push(super::facts::UmAssignment {
+                            server: server.fqdn.clone(),
+                            dial_plans: Vec::new(),
+                        });
+                        list.last_mut().expect("just pushed")
+                    }
+                };
+                for plan in &sip {
+                    if entry.dial_plans.iter().any(|p| same(p, plan)) {
+                        continue;
+                    }
+                    entry.dial_plans.push(plan.clone());
+                    let change = |add| {
+                        Command::new(cmdlet)
+                            .arg(parameter, Value::text(&server.fqdn))
+                            .arg(
+                                "DialPlans",
+                                Value::Change {
+                                    add,
+                                    item: plan.clone(),
+                                },
+                            )
+                            .to_string()
+                    };
+                    apply.push(change(true));
+                    rollback.push(change(false));
+                }
+            }
+        }
+        let decision = if sip.is_empty() {
+            Decision::Skipped("There is no SIP URI dial plan.".into())
+        } else if apply.is_empty() {
+            Decision::Satisfied(
+                "Every Client Access and Mailbox server is already in every SIP URI dial plan."
+                    .into(),
+            )
+        } else {
+            Decision::Change
+        };
+        let check = if sip.is_empty() {
+            "$True".to_string()
+        } else {
+            let plans = sip.iter().map(|p| quote(p)).collect::<Vec<_>>().join(", ");
+            format!(
+                "$plans = @({plans}); @(Get-UMService) + @(Get-UMCallRouterSettings) | ForEach-Object {{ $d = @($_.DialPlans); \
+                 $plans | Where-Object {{ $d -notcontains $_ }} }} | Measure-Object | ForEach-Object {{ $_.Count -eq 0 }}"
+            )
+        };
+        let step = Step {
+            id: "sip-dial-plans".into(),
+            title: "Add the Exchange Client Access and Mailbox servers to every SIP URI dial plan".into(),
+            target: Target::ExchangeShell,
+            apply,
+            check,
+            expect_output: None,
+            explanation: "Lync needs the Exchange Client Access and Mailbox servers in all SIP URI dial plans, which makes \
+                them trusted SIP peers (ExUmRouting). The servers are added to each missing plan; existing memberships are kept."
+                .into(),
+            reference: "ARTICLE §1.5 step 4; Set-UMService, Set-UMCallRouterSettings".into(),
+            decision,
+            rollback,
+        };
+        (step, after)
+    }
+
+    fn vdir_step(&mut self) -> Option<Step> {
+        let front: Vec<_> = self
+            .facts
+            .exchange
+            .owa_virtual_directories
+            .iter()
+            .filter(|v| !v.backend)
+            .collect();
+        self.check(
+            "owa-front-end",
+            "Front-end OWA virtual directories were found",
+            !front.is_empty(),
+            if front.is_empty() {
+                "Get-OwaVirtualDirectory returned no front-end (Client Access) virtual directory."
+                    .to_string()
+            } else {
+                format!("{} front-end OWA virtual directories.", front.len())
+            },
+        );
+        if front.is_empty() {
+            return None;
+        }
+        let pending = front.iter().filter(|v| !v.im_ready()).count();
+        let rollback = front
+            .iter()
+            .filter(|v| !v.im_ready())
+            .map(|v| {
+                Command::new("Set-OwaVirtualDirectory")
+                    .arg("Identity", Value::text(&v.identity))
+                    .arg(
+                        "InstantMessagingEnabled",
+                        Value::Bool(v.instant_messaging_enabled),
+                    )
+                    .arg(
+                        "InstantMessagingType",
+                        Value::text(&v.instant_messaging_type),
+                    )
+                    .to_string()
+            })
+            .collect();
+        Some(Step {
+            id: "owa-virtual-directories".into(),
+            title: "Turn on Lync instant messaging in OWA's front-end virtual directories".into(),
+            target: Target::ExchangeShell,
+            apply: vec!["Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS".into()],
+            check: "@(Get-OwaVirtualDirectory | Where-Object { -not ($_.InstantMessagingEnabled -and $_.InstantMessagingType -eq 'Ocs') }).Count -eq 0".into(),
+            expect_output: None,
+            explanation: "Get-OwaVirtualDirectory returns the front-end (Client Access) virtual directories; each gets \
+                InstantMessagingType OCS (the default is None) and IM enabled. Back-end virtual directories are left alone, \
+                as the procedure recommends.".into(),
+            reference: "ARTICLE §1.6 step 1".into(),
+            decision: if pending == 0 {
+                Decision::Satisfied("Every front-end OWA virtual directory already has IM enabled with type OCS.".into())
+            } else {
+                Decision::Change
+            },
+            rollback,
+        })
+    }
+
+    fn web_config_step(&mut self, b: &Backend) -> Step {
+        let keys = [
+            ("IMCertificateThumbprint", self.spec.thumbprint.as_str()),
+            ("IMServerName", self.registrar()),
+        ];
+        let satisfied = keys
+            .iter()
+            .all(|(k, v)| b.app_setting(k).is_some_and(|have| same(have.trim(), v)));
+        let mut apply = vec![
+            "$path = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'".to_string(),
+            "Copy-Item -LiteralPath $path -Destination ($path + '.imlink-' + (Get-Date -Format 'yyyyMMddHHmmss') + '.bak')".to_string(),
+            "$config = [xml](Get-Content -LiteralPath $path -Raw)".to_string(),
+            "$settings = $config.SelectSingleNode('/configuration/appSettings')".to_string(),
+        ];
+        let mut rollback = vec![
+            "$path = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'"
+                .to_string(),
+            "$config = [xml](Get-Content -LiteralPath $path -Raw)".to_string(),
+            "$settings = $config.SelectSingleNode('/configuration/appSettings')".to_string(),
+        ];
+        for (key, value) in keys {
+            let k = quote(key);
+            apply.push(format!(
+                "$node = @($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }})[0]; \
+                 if ($null -eq $node) {{ $node = $config.CreateElement('add'); $node.SetAttribute('key', {k}); [void]$settings.AppendChild($node) }}; \
+                 $node.SetAttribute('value', {})",
+                quote(value)
+            ));
+            rollback.push(match b.app_setting(key) {
+                Some(previous) => format!(
+                    "@($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }}) | ForEach-Object {{ $_.SetAttribute('value', {}) }}",
+                    quote(previous)
+                ),
+                None => format!(
+                    "@($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }}) | ForEach-Object {{ [void]$settings.RemoveChild($_) }}"
+                ),
+            });
+        }
+        apply.push("$config.Save($path)".to_string());
+        rollback.push("$config.Save($path)".to_string());
+        rollback.push(RECYCLE_COMMAND.to_string());
+        let check = format!(
+            "$config = [xml](Get-Content -LiteralPath (Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config') -Raw); \
+             $s = @($config.configuration.appSettings.add); \
+             [bool](@($s | Where-Object {{ $_.key -eq 'IMCertificateThumbprint' -and $_.value -eq {} }}).Count -and \
+             @($s | Where-Object {{ $_.key -eq 'IMServerName' -and $_.value -eq {} }}).Count)",
+            quote(self.spec.thumbprint.as_str()),
+            quote(self.registrar())
+        );
+        Step {
+            id: format!("web-config:{}", b.server),
+            title: format!(
+                "Set IMCertificateThumbprint and IMServerName in OWA's web.config on {}",
+                b.server
+            ),
+            target: Target::Backend(b.server.clone()),
+            apply,
+            check,
+            expect_output: None,
+            explanation: format!(
+                "OWA on the back end reads the certificate thumbprint ({}) and the Lync pool ({}) from appSettings in \
+                 ClientAccess\\Owa\\web.config. Existing keys are updated in place, missing ones added, and the file is \
+                 copied to a timestamped .bak first. Exchange cumulative updates rewrite this file, so re-run the plan after each CU.",
+                self.spec.thumbprint,
+                self.registrar()
+            ),
+            reference: "ARTICLE §1.6 step 2".into(),
+            decision: if satisfied {
+                Decision::Satisfied("Both keys already hold these values.".into())
+            } else {
+                Decision::Change
+            },
+            rollback,
+        }
+    }
+
+    fn recycle_step(&self, server: &str, config_changed: bool) -> Step {
+        Step {
+            id: format!("recycle:{server}"),
+            title: format!("Recycle MSExchangeOWAAppPool on {server}"),
+            target: Target::Backend(server.to_string()),
+            apply: vec![RECYCLE_COMMAND.to_string()],
+            check: "$False".into(),
+            expect_output: Some(RECYCLED.to_string()),
+            explanation: "OWA reads web.config when its application pool starts; appcmd recycles it and must print \
+                \"MSExchangeOWAAppPool\" successfully recycled. Rolling back web.config recycles the pool again.".into(),
+            reference: "ARTICLE §1.6 step 4".into(),
+            decision: if config_changed {
+                Decision::Change
+            } else {
+                Decision::Satisfied("web.config is unchanged on this server, so OWA needs no recycle.".into())
+            },
+            rollback: Vec::new(),
+        }
+    }
+
+    fn policy_step(&mut self) -> Option<Step> {
+        let policies = &self.facts.exchange.owa_mailbox_policies;
+        let set = |identity: Option<&str>| {
+            let mut cmd = Command::new("Set-OwaMailboxPolicy");
+            if let Some(name) = identity {
+                cmd = cmd.arg("Identity", Value::text(name));
+            }
+            cmd.arg("InstantMessagingEnabled", Value::Bool(true))
+                .arg("InstantMessagingType", Value::text("OCS"))
+                .to_string()
+        };
+        let restore = |p: &super::facts::OwaMailboxPolicy| {
+            Command::new("Set-OwaMailboxPolicy")
+                .arg("Identity", Value::text(&p.name))
+                .arg(
+                    "InstantMessagingEnabled",
+                    Value::Bool(p.instant_messaging_enabled),
+                )
+                .arg(
+                    "InstantMessagingType",
+                    Value::text(&p.instant_messaging_type),
+                )
+                .to_string()
+        };
+        let (apply, pending, names, check) = match &self.spec.policies {
+            PolicySelection::All => {
+                let pending: Vec<_> = policies.iter().filter(|p| !p.im_ready()).collect();
+                (
+                    vec![format!("Get-OwaMailboxPolicy | {}", set(None))],
+                    pending,
+                    "every OWA mailbox policy".to_string(),
+                    "@(Get-OwaMailboxPolicy | Where-Object { -not ($_.InstantMessagingEnabled -and $_.InstantMessagingType -eq 'Ocs') }).Count -eq 0".to_string(),
+                )
+            }
+            PolicySelection::Named(names) => {
+                let mut pending = Vec::new();
+                let mut missing = Vec::new();
+                for name in names {
+                    match policies.iter().find(|p| same(&p.name, name.as_str())) {
+                        Some(p) if !p.im_ready() => pending.push(p),
+                        Some(_) => {}
+                        None => missing.push(name.to_string()),
+                    }
+                }
+                self.check(
+                    "mailbox-policies",
+                    "The OWA mailbox policies exist",
+                    missing.is_empty(),
+                    if missing.is_empty() {
+                        format!(
+                            "Found {}.",
+                            names
+                                .iter()
+                                .map(|n| n.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    } else {
+                        format!(
+                            "Get-OwaMailboxPolicy knows no policy {}.",
+                            missing.join(", ")
+                        )
+                    },
+                );
+                let checks = names
+                    .iter()
+                    .map(|n| format!("$p = Get-OwaMailboxPolicy -Identity {}; ($p.InstantMessagingEnabled -and $p.InstantMessagingType -eq 'Ocs')", quote(n.as_str())))
+                    .collect::<Vec<_>>();
+                (
+                    pending.iter().map(|p| set(Some(&p.name))).collect(),
+                    pending,
+                    names
+                        .iter()
+                        .map(|n| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    format!("@(& {{ {} }}) -notcontains $False", checks.join("; ")),
+                )
+            }
+        };
+        let decision = if pending.is_empty() {
+            Decision::Satisfied(format!("IM is already enabled with type OCS in {names}."))
+        } else {
+            Decision::Change
+        };
+        Some(Step {
+            id: "owa-mailbox-policies".into(),
+            title: format!("Enable Lync instant messaging in {names}"),
+            target: Target::ExchangeShell,
+            apply: if pending.is_empty() { apply.into_iter().take(1).collect() } else { apply },
+            check,
+            expect_output: None,
+            explanation: "Users get IM in OWA only when their OWA mailbox policy enables it with type OCS (and they have \
+                an Exchange 2013 mailbox, are enabled for Lync, and have a SIP proxy address).".into(),
+            reference: "ARTICLE §1.7".into(),
+            decision,
+            rollback: pending.into_iter().map(restore).collect(),
+        })
+    }
+}
+
+fn pool_step(owa: &str, registrar: &str, site_id: &str, decision: Decision) -> Step {
+    Step {
+        id: "trusted-pool".into(),
+        title: format!("Create the trusted application pool {owa}"),
+        target: Target::LyncShell,
+        apply: vec![
+            Command::new("New-CsTrustedApplicationPool")
+                .arg("Identity", Value::text(owa))
+                .arg("Registrar", Value::text(registrar))
+                .arg("Site", Value::text(site_id))
+                .arg("RequiresReplication", Value::Bool(false))
+                .to_string(),
+        ],
+        check: format!(
+            "$null -ne (Get-CsTrustedApplicationPool -Identity {} -ErrorAction SilentlyContinue)",
+            quote(owa)
+        ),
+        expect_output: None,
+        explanation: format!(
+            "Adds the OWA server {owa} to Lync's Known Servers List as a trusted application pool homed on the \
+             registrar {registrar}, in the site whose SiteId is {site_id}. Replication is off, as for any manually \
+             provisioned application. The FQDN must match the Exchange certificate's subject and SAN."
+        ),
+        reference: "ARTICLE §1.5 step 1".into(),
+        decision,
+        rollback: vec![
+            Command::new("Remove-CsTrustedApplicationPool")
+                .arg("Identity", Value::text(owa))
+                .switch("Force")
+                .to_string(),
+            "Enable-CsTopology".into(),
+        ],
+    }
+}
+
+fn app_step(owa: &str, app_id: &str, port: u16, decision: Decision) -> Step {
+    Step {
+        id: "trusted-application".into(),
+        title: format!("Create the trusted application {app_id} on port {port}"),
+        target: Target::LyncShell,
+        apply: vec![
+            Command::new("New-CsTrustedApplication")
+                .arg("ApplicationId", Value::text(app_id))
+                .arg("TrustedApplicationPoolFqdn", Value::text(owa))
+                .arg("Port", Value::Int(i64::from(port)))
+                .to_string(),
+        ],
+        check: format!(
+            "$null -ne (Get-CsTrustedApplication -ApplicationId {} -TrustedApplicationPoolFqdn {} -ErrorAction SilentlyContinue)",
+            quote(app_id),
+            quote(owa)
+        ),
+        expect_output: None,
+        explanation: format!(
+            "Registers OWA as trusted application {app_id} in the pool, listening on port {port}. The port must be unique \
+             in the pool; the cmdlet does not open it in any firewall."
+        ),
+        reference: "ARTICLE §1.5 step 2".into(),
+        decision,
+        rollback: vec![
+            Command::new("Remove-CsTrustedApplication")
+                .arg("Identity", Value::text(format!("{owa}/{app_id}")))
+                .switch("Force")
+                .to_string(),
+        ],
+    }
+}
+
+fn publish_step(decision: Decision) -> Step {
+    Step {
+        id: "publish-topology".into(),
+        title: "Publish the Lync topology".into(),
+        target: Target::LyncShell,
+        apply: vec!["Enable-CsTopology".into()],
+        check: "$False".into(),
+        expect_output: None,
+        explanation: "Changes made outside Topology Builder take effect only when the topology is published. Rolling \
+            back the pool publishes again.".into(),
+        reference: "ARTICLE §1.5 step 3".into(),
+        decision,
+        rollback: Vec::new(),
+    }
+}
+
+fn evidence(server: &str) -> Evidence {
+    Evidence {
+        target: Target::Backend(server.to_string()),
+        script: "[pscustomobject]@{ Event112 = [bool](Get-EventLog -LogName Application -Source 'MSExchange OWA' -ErrorAction SilentlyContinue | Where-Object { $_.EventID -eq 112 } | Select-Object -First 1); \
+                 LogFolder = (Test-Path -LiteralPath (Join-Path $env:ExchangeInstallPath 'Logging\\OWA\\InstantMessaging')) } | ConvertTo-Json".into(),
+        explanation: "After the first OWA sign-in, event 112 from MSExchange OWA says the IM endpoint manager started, and \
+            Logging\\OWA\\InstantMessaging exists. If either is missing, integration failed (ARTICLE §1.9).".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::facts::{Certificate, TrustedApplication, TrustedPool};
+    use crate::domain::request::{RequestFile, RequestInput};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap()
+    }
+
+    pub(crate) fn litware() -> Facts {
+        serde_json::from_str(include_str!("testdata/litware-facts.json")).unwrap()
+    }
+
+    fn article() -> RequestInput {
+        serde_json::from_str::<RequestFile>(include_str!("testdata/article-request.json"))
+            .unwrap()
+            .to_input()
+    }
+
+    fn plan_for(input: &RequestInput, facts: &Facts) -> Plan {
+        let spec = IntegrationSpec::validate(input, now()).unwrap();
+        plan(&spec, facts, now())
+    }
+
+    fn step<'p>(plan: &'p Plan, id: &str) -> &'p Step {
+        plan.steps.iter().find(|s| s.id == id).unwrap_or_else(|| {
+            panic!(
+                "no step {id} in {:?}",
+                plan.steps.iter().map(|s| &s.id).collect::<Vec<_>>()
+            )
+        })
+    }
+
+    fn failed(plan: &Plan) -> Vec<&str> {
+        plan.failures().iter().map(|p| p.id.as_str()).collect()
+    }
+
+    /// Removes PowerShell quoting so commands can be compared with the article's text.
+    fn unquoted(command: &str) -> String {
+        command
+            .replace(['\'', '"'], "")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn the_articles_example_gives_the_articles_commands() {
+        let p = plan_for(&article(), &litware());
+        assert!(p.failures().is_empty(), "{:?}", p.failures());
+        let article = [
+            (
+                "trusted-pool",
+                "New-CsTrustedApplicationPool -Identity atl-owa-001.litwareinc.com -Registrar atl-cs-001.litwareinc.com -Site Redmond -RequiresReplication $False",
+            ),
+            (
+                "trusted-application",
+                "New-CsTrustedApplication -ApplicationId OutlookWebApp -TrustedApplicationPoolFqdn atl-owa-001.litwareinc.com  -Port 5199",
+            ),
+            ("publish-topology", "Enable-CsTopology"),
+            (
+                "owa-virtual-directories",
+                "Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS",
+            ),
+            (
+                "recycle:atl-mbx-001.litwareinc.com",
+                r#"C:\Windows\System32\Inetsrv\Appcmd.exe recycle apppool /apppool.name:"MSExchangeOWAAppPool""#,
+            ),
+            (
+                "owa-mailbox-policies",
+                r#"Set-OwaMailboxPolicy -Identity "Default" -InstantMessagingEnabled $True -InstantMessagingType "OCS""#,
+            ),
+        ];
+        let changed: Vec<&str> = p.changes().map(|s| s.id.as_str()).collect();
+        let mut last = 0;
+        for (id, command) in article {
+            let s = step(&p, id);
+            assert_eq!(s.decision, Decision::Change, "{id}");
+            assert_eq!(unquoted(&s.apply[0]), unquoted(command), "{id}");
+            let at = changed.iter().position(|c| *c == id).unwrap();
+            assert!(at >= last, "{id} is out of the article's order");
+            last = at;
+        }
+        // The web.config values are the article's (the thumbprint normalized to upper case).
+        let web = step(&p, "web-config:atl-mbx-001.litwareinc.com")
+            .apply
+            .join("\n");
+        assert!(
+            web.contains("'IMCertificateThumbprint'")
+                && web.contains("'EA5A332496CC05DA69B75B66111C0F78A110D22D'")
+        );
+        assert!(web.contains("'IMServerName'") && web.contains("'atl-cs-001.litwareinc.com'"));
+        assert_eq!(
+            step(&p, "recycle:atl-mbx-001.litwareinc.com")
+                .expect_output
+                .as_deref(),
+            Some(RECYCLED)
+        );
+        // Lync comes first, then Exchange, as in the article.
+        assert_eq!(changed.first(), Some(&"trusted-pool"));
+    }
+
+    #[test]
+    fn dial_plans_get_the_missing_servers_only() {
+        let p = plan_for(&article(), &litware());
+        let s = step(&p, "sip-dial-plans");
+        assert_eq!(s.decision, Decision::Change);
+        assert_eq!(
+            s.apply,
+            vec![
+                "Set-UMCallRouterSettings -Server 'atl-owa-001.litwareinc.com' -DialPlans @{Add='RedmondDialPlan'}"
+            ]
+        );
+        assert_eq!(
+            s.rollback,
+            vec![
+                "Set-UMCallRouterSettings -Server 'atl-owa-001.litwareinc.com' -DialPlans @{Remove='RedmondDialPlan'}"
+            ]
+        );
+    }
+
+    fn colocated() -> Facts {
+        let mut f = litware();
+        let owa = &mut f.exchange.servers[0];
+        owa.roles = vec!["ClientAccess".into(), "Mailbox".into()];
+        f.exchange
+            .um_services
+            .push(crate::domain::facts::UmAssignment {
+                server: "atl-owa-001.litwareinc.com".into(),
+                dial_plans: vec!["RedmondDialPlan".into()],
+            });
+        let mut backend = f.exchange.backends[0].clone();
+        backend.server = "atl-owa-001.litwareinc.com".into();
+        f.exchange.backends.push(backend);
+        f
+    }
+
+    #[test]
+    fn colocated_um_creates_no_trusted_pool() {
+        let p = plan_for(&article(), &colocated());
+        assert!(p.failures().is_empty(), "{:?}", p.failures());
+        for id in ["trusted-pool", "trusted-application", "publish-topology"] {
+            assert!(
+                matches!(step(&p, id).decision, Decision::Skipped(ref why) if why.contains("autodiscovers")),
+                "{id}"
+            );
+        }
+        assert!(p.notes.iter().any(|n| n.contains("Known Servers List")));
+        assert!(p.steps.iter().all(|s| s.id != "remove-duplicate-pool"));
+        // Both back-ends get web.config and a recycle.
+        assert_eq!(
+            p.steps
+                .iter()
+                .filter(|s| s.id.starts_with("web-config:"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_multi_role_server_becomes_autodiscovered_by_the_dial_plan_step() {
+        // UM and the call router on one server, but not yet in the SipName plan: the plan adds
+        // it, which makes Lync autodiscover it, so no trusted pool may be created.
+        let mut f = colocated();
+        f.exchange
+            .um_services
+            .retain(|u| u.server != "atl-owa-001.litwareinc.com");
+        let p = plan_for(&article(), &f);
+        assert!(matches!(
+            step(&p, "trusted-pool").decision,
+            Decision::Skipped(_)
+        ));
+        assert_eq!(step(&p, "sip-dial-plans").decision, Decision::Change);
+    }
+
+    #[test]
+    fn a_duplicate_manual_pool_is_removed() {
+        let mut f = colocated();
+        f.lync.trusted_pools.push(TrustedPool {
+            identity: "TrustedApplicationPool:atl-owa-001.litwareinc.com".into(),
+            pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+            registrar: "Registrar:atl-cs-001.litwareinc.com".into(),
+            site: "Site:Redmond".into(),
+        });
+        f.lync.trusted_applications.push(TrustedApplication {
+            identity: "atl-owa-001.litwareinc.com/urn:application:outlookwebapp".into(),
+            application_id: "outlookwebapp".into(),
+            pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+            port: 5199,
+        });
+        let p = plan_for(&article(), &f);
+        let s = step(&p, "remove-duplicate-pool");
+        assert_eq!(
+            s.apply,
+            vec![
+                "Remove-CsTrustedApplication -Identity 'atl-owa-001.litwareinc.com/outlookwebapp' -Force",
+                "Remove-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Force",
+                "Enable-CsTopology",
+            ]
+        );
+        assert!(s.explanation.contains("two entries for the same computer"));
+        assert!(s.rollback.is_empty());
+        assert_eq!(p.steps[0].id, "remove-duplicate-pool");
+    }
+
+    #[test]
+    fn an_integrated_environment_is_fully_satisfied() {
+        let mut f = litware();
+        f.lync.trusted_pools.push(TrustedPool {
+            identity: "TrustedApplicationPool:atl-owa-001.litwareinc.com".into(),
+            pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+            registrar: "Registrar:atl-cs-001.litwareinc.com".into(),
+            site: "Site:Redmond".into(),
+        });
+        f.lync.trusted_applications.push(TrustedApplication {
+            identity: "atl-owa-001.litwareinc.com/urn:application:outlookwebapp".into(),
+            application_id: "OutlookWebApp".into(),
+            pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+            port: 5199,
+        });
+        f.exchange.um_call_routers[0]
+            .dial_plans
+            .push("RedmondDialPlan".into());
+        for v in &mut f.exchange.owa_virtual_directories {
+            v.instant_messaging_type = "Ocs".into();
+        }
+        for p in &mut f.exchange.owa_mailbox_policies {
+            p.instant_messaging_type = "Ocs".into();
+        }
+        f.exchange.backends[0].owa_app_settings.push((
+            "IMCertificateThumbprint".into(),
+            "ea5a332496cc05da69b75b66111c0f78a110d22d".into(),
+        ));
+        f.exchange.backends[0]
+            .owa_app_settings
+            .push(("IMServerName".into(), "atl-cs-001.litwareinc.com".into()));
+        let p = plan_for(&article(), &f);
+        assert!(p.failures().is_empty(), "{:?}", p.failures());
+        let changing: Vec<&str> = p.changes().map(|s| s.id.as_str()).collect();
+        assert!(changing.is_empty(), "{changing:?}");
+    }
+
+    #[test]
+    fn preflight_failures_name_the_check() {
+        type Breaker = fn(&mut Facts);
+        let cases: &[(&str, Breaker, &str)] = &[
+            (
+                "ucma missing",
+                |f| f.exchange.backends[0].ucma_dll_path = None,
+                "ucma:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "ucma file gone",
+                |f| f.exchange.backends[0].ucma_dll_exists = false,
+                "ucma:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "old dll",
+                |f| {
+                    f.exchange.backends[0].ucma_dll_path =
+                        Some(r"C:\x\Microsoft.Rtc.UCWeb.dll".into())
+                },
+                "ucma:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "exchange 2010",
+                |f| {
+                    f.exchange.servers[1].admin_display_version =
+                        "Version 14.3 (Build 123.4)".into()
+                },
+                "exchange-version",
+            ),
+            ("no registrar", |f| f.lync.pools.clear(), "registrar-pool"),
+            (
+                "unknown site",
+                |f| {
+                    f.lync.sites[0] = crate::domain::facts::Site {
+                        identity: "Site:Paris".into(),
+                        site_id: "Paris".into(),
+                        display_name: "Paris".into(),
+                    }
+                },
+                "site",
+            ),
+            (
+                "no certificate",
+                |f| f.exchange.backends[0].certificates.clear(),
+                "certificate:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "expired",
+                |f| {
+                    f.exchange.backends[0].certificates[0].not_after =
+                        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+                },
+                "certificate:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "no private key",
+                |f| f.exchange.backends[0].certificates[0].has_private_key = false,
+                "certificate:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "wrong name",
+                |f| {
+                    let c: &mut Certificate = &mut f.exchange.backends[0].certificates[0];
+                    c.subject = "CN=mail.litwareinc.com".into();
+                    c.domains = vec!["mail.litwareinc.com".into()];
+                },
+                "certificate:atl-mbx-001.litwareinc.com",
+            ),
+            (
+                "port taken",
+                |f| {
+                    f.lync.trusted_applications.push(TrustedApplication {
+                        identity: "atl-owa-001.litwareinc.com/urn:application:other".into(),
+                        application_id: "other".into(),
+                        pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+                        port: 5199,
+                    })
+                },
+                "port",
+            ),
+            (
+                "policy missing",
+                |f| {
+                    f.exchange
+                        .owa_mailbox_policies
+                        .retain(|p| p.name != "Default")
+                },
+                "mailbox-policies",
+            ),
+            (
+                "no front end",
+                |f| f.exchange.owa_virtual_directories.retain(|v| v.backend),
+                "owa-front-end",
+            ),
+        ];
+        for (name, breaker, id) in cases {
+            let mut f = litware();
+            breaker(&mut f);
+            let p = plan_for(&article(), &f);
+            assert_eq!(failed(&p), vec![*id], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_site_display_name_is_resolved_to_its_site_id() {
+        let mut f = litware();
+        f.lync.sites[0].site_id = "1".into();
+        let p = plan_for(&article(), &f);
+        assert!(p.failures().is_empty(), "{:?}", p.failures());
+        assert_eq!(p.site_id, "1");
+        assert!(step(&p, "trusted-pool").apply[0].contains("-Site '1'"));
+        assert!(p.notes.iter().any(|n| n.contains("SiteId is “1”")));
+    }
+
+    #[test]
+    fn all_policies_use_the_pipeline() {
+        let input = RequestInput {
+            policy_scope: "all".into(),
+            policies: String::new(),
+            ..article()
+        };
+        let p = plan_for(&input, &litware());
+        let s = step(&p, "owa-mailbox-policies");
+        assert_eq!(
+            s.apply,
+            vec![
+                "Get-OwaMailboxPolicy | Set-OwaMailboxPolicy -InstantMessagingEnabled $True -InstantMessagingType 'OCS'"
+            ]
+        );
+        assert_eq!(s.rollback.len(), 2);
+    }
+
+    #[test]
+    fn the_hash_changes_with_the_plan_and_only_with_it() {
+        let a = plan_for(&article(), &litware());
+        assert_eq!(a.hash(), plan_for(&article(), &litware()).hash());
+        assert_eq!(a.hash().len(), 64);
+        let b = plan_for(
+            &RequestInput {
+                port: "5200".into(),
+                ..article()
+            },
+            &litware(),
+        );
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn hostile_facts_stay_inside_literals() {
+        let mut f = litware();
+        f.exchange.owa_virtual_directories[0].identity =
+            "x\u{2019}; Stop-Computer; \u{2018}".into();
+        f.exchange.backends[0]
+            .owa_app_settings
+            .push(("IMServerName".into(), "a'$(Stop-Computer)".into()));
+        let p = plan_for(&article(), &f);
+        let rollback = step(&p, "owa-virtual-directories").rollback.join("\n");
+        assert!(
+            rollback.contains("'x\u{2019}\u{2019}; Stop-Computer; \u{2018}\u{2018}'"),
+            "{rollback}"
+        );
+        let web = step(&p, "web-config:atl-mbx-001.litwareinc.com")
+            .rollback
+            .join("\n");
+        assert!(web.contains("'a''$(Stop-Computer)'"), "{web}");
+    }
+}
