@@ -34,11 +34,35 @@ enum Command {
     Migrate,
     /// Validate the configuration and report every problem, line by line.
     CheckConfig,
+    /// Print the integration plan for a request against environment facts.
+    Plan {
+        /// The request (JSON; format in the README).
+        #[arg(long)]
+        request: PathBuf,
+        /// The environment facts (JSON; format in the README).
+        #[arg(long)]
+        facts: PathBuf,
+        /// text for people, ps1 for the runbook script, json for tools.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Plan as of this time (RFC 3339, e.g. 2026-11-27T10:00:00Z) instead of now, to replay
+        /// a plan; it decides certificate validity.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+/// Output formats of `imlink plan`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PlanFormat {
+    Text,
+    Ps1,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,8 +75,22 @@ enum AuditCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = |k: &str| std::env::var(k).ok();
-    if let Some(Command::CheckConfig) = cli.command {
-        return check_config(cli.config);
+    match cli.command {
+        Some(Command::CheckConfig) => return check_config(cli.config),
+        Some(Command::Plan {
+            request,
+            facts,
+            format,
+            at,
+        }) => {
+            return plan_command(
+                &request,
+                &facts,
+                format,
+                at.unwrap_or_else(chrono::Utc::now),
+            );
+        }
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref(), &env) {
         Ok(c) => c,
@@ -76,7 +114,7 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify,
             } => audit_verify(&config).await,
-            Command::CheckConfig => unreachable!("handled above"),
+            Command::CheckConfig | Command::Plan { .. } => unreachable!("handled above"),
         }
     });
     match result {
@@ -257,4 +295,96 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
+}
+
+/// Why `imlink plan` could not plan.
+#[derive(Debug, thiserror::Error)]
+enum PlanInputError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Json {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, PlanInputError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PlanInputError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| PlanInputError::Json {
+        path: shown,
+        source,
+    })
+}
+
+/// Reads and validates both files and decides the plan.
+fn plan_from_files(
+    request: &std::path::Path,
+    facts: &std::path::Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<app::domain::plan::Plan, PlanInputError> {
+    use app::domain::request::{IntegrationSpec, RequestFile};
+    let file: RequestFile = read_json(request)?;
+    let facts_path = facts;
+    let facts: app::domain::facts::Facts = read_json(facts)?;
+    facts
+        .validate()
+        .map_err(|e| PlanInputError::Invalid(format!("{}: {e}", facts_path.display())))?;
+    let spec = IntegrationSpec::validate(&file.to_input(), now).map_err(|errors| {
+        PlanInputError::Invalid(
+            errors
+                .errors
+                .iter()
+                .map(|(field, message)| {
+                    format!(
+                        "{}: field `{}`: {message}",
+                        request.display(),
+                        RequestFile::field_name(field)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    Ok(app::domain::plan::plan(&spec, &facts, now))
+}
+
+fn plan_command(
+    request: &std::path::Path,
+    facts: &std::path::Path,
+    format: PlanFormat,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ExitCode {
+    let plan = match plan_from_files(request, facts, now) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("imlink plan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match format {
+        PlanFormat::Text => print!("{}", crate::render::text(&plan)),
+        PlanFormat::Ps1 => print!("{}", crate::render::runbook(&plan)),
+        PlanFormat::Json => println!("{}", crate::render::json(&plan)),
+    }
+    let failures = plan.failures();
+    if failures.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for check in failures {
+        eprintln!(
+            "imlink plan: preflight `{}` failed: {}",
+            check.id, check.detail
+        );
+    }
+    ExitCode::from(3)
 }

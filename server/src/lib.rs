@@ -4,4 +4,5 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod http;
+pub mod render;
 pub mod telemetry;

@@ -260,7 +260,57 @@ impl Certificate {
     }
 }
 
+/// Facts that cannot be planned against.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FactsError {
+    #[error("unsupported facts format {0}; this imlink reads format {FORMAT}")]
+    Format(u32),
+    #[error("{path}: {source}")]
+    Text {
+        path: String,
+        source: super::powershell::ForbiddenCharacter,
+    },
+}
+
 impl Facts {
+    /// Checks the format version and that no text holds a character that may not go into a
+    /// script; names the first offending field by its JSON path.
+    pub fn validate(&self) -> Result<(), FactsError> {
+        if self.format != FORMAT {
+            return Err(FactsError::Format(self.format));
+        }
+        fn walk(value: &serde_json::Value, path: &mut String) -> Result<(), FactsError> {
+            match value {
+                serde_json::Value::String(text) => {
+                    super::powershell::check_text(text).map_err(|source| FactsError::Text {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().enumerate().try_for_each(|(i, v)| {
+                        let len = path.len();
+                        path.push_str(&format!("[{i}]"));
+                        let result = walk(v, path);
+                        path.truncate(len);
+                        result
+                    })
+                }
+                serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(k);
+                    let result = walk(v, path);
+                    path.truncate(len);
+                    result
+                }),
+                _ => Ok(()),
+            }
+        }
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        walk(&value, &mut String::from("facts"))
+    }
+
     /// Exchange 2013 servers with the Mailbox role: where OWA's back end runs.
     pub fn backend_servers(&self) -> Vec<&ExchangeServer> {
         self.exchange
@@ -337,6 +387,27 @@ mod tests {
         assert!(!server("Version 14.3 (Build 123.4)").is_exchange_2013());
         assert!(!server("Version 15.1 (Build 225.42)").is_exchange_2013());
         assert_eq!(server("garbage").version(), None);
+    }
+
+    #[test]
+    fn facts_with_control_characters_are_refused() {
+        let mut facts = Facts {
+            format: FORMAT,
+            ..Facts::default()
+        };
+        assert_eq!(facts.validate(), Ok(()));
+        facts.lync.sites.push(Site {
+            identity: "Site:Red\0mond".into(),
+            site_id: "1".into(),
+            display_name: "Redmond".into(),
+        });
+        let err = facts.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "facts.lync.sites[0].identity: contains the control character U+0000, which imlink never puts into a script"
+        );
+        facts.format = 2;
+        assert!(matches!(facts.validate(), Err(FactsError::Format(2))));
     }
 
     #[test]

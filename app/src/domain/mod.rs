@@ -7,5 +7,7 @@ pub mod plan;
 pub mod powershell;
 pub mod request;
 pub mod roles;
+#[cfg(any(test, feature = "samples"))]
+pub mod samples;
 pub mod time;
 pub mod workflow;

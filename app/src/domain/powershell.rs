@@ -11,6 +11,26 @@ use std::fmt;
 /// The characters that open or close a PowerShell verbatim string (language spec §2.3.5.2).
 pub const SINGLE_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
 
+/// A character that never goes into a script: NUL and the other control characters except tab,
+/// carriage return and line feed. Some hosts end a script at NUL, and no Lync or Exchange name
+/// contains such characters, so values holding them are refused before any script is built.
+pub fn is_forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\r' | '\n')
+}
+
+/// Text that contains a forbidden character (see [`is_forbidden`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("contains the control character U+{:04X}, which imlink never puts into a script", *.0 as u32)]
+pub struct ForbiddenCharacter(pub char);
+
+/// Checks that `value` may become a literal.
+pub fn check_text(value: &str) -> Result<(), ForbiddenCharacter> {
+    match value.chars().find(|c| is_forbidden(*c)) {
+        Some(c) => Err(ForbiddenCharacter(c)),
+        None => Ok(()),
+    }
+}
+
 /// `value` as a verbatim string literal: `'…'`, each single-quote character doubled.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);

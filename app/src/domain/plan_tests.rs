@@ -1,0 +1,340 @@
+//! Table and branch tests of the plan engine.
+
+use super::*;
+use crate::domain::facts::{Certificate, TrustedApplication};
+use crate::domain::request::RequestInput;
+use crate::domain::samples::{self, litware, now};
+use chrono::TimeZone;
+
+fn article() -> RequestInput {
+    samples::article_request()
+}
+
+fn plan_for(input: &RequestInput, facts: &Facts) -> Plan {
+    let spec = IntegrationSpec::validate(input, now()).unwrap();
+    plan(&spec, facts, now())
+}
+
+fn step<'p>(plan: &'p Plan, id: &str) -> &'p Step {
+    plan.steps.iter().find(|s| s.id == id).unwrap_or_else(|| {
+        panic!(
+            "no step {id} in {:?}",
+            plan.steps.iter().map(|s| &s.id).collect::<Vec<_>>()
+        )
+    })
+}
+
+fn failed(plan: &Plan) -> Vec<&str> {
+    plan.failures().iter().map(|p| p.id.as_str()).collect()
+}
+
+/// Removes PowerShell quoting so commands can be compared with the article's text.
+fn unquoted(command: &str) -> String {
+    command
+        .replace(['\'', '"'], "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_articles_example_gives_the_articles_commands() {
+    let p = plan_for(&article(), &litware());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    let article = [
+        (
+            "trusted-pool",
+            "New-CsTrustedApplicationPool -Identity atl-owa-001.litwareinc.com -Registrar atl-cs-001.litwareinc.com -Site Redmond -RequiresReplication $False",
+        ),
+        (
+            "trusted-application",
+            "New-CsTrustedApplication -ApplicationId OutlookWebApp -TrustedApplicationPoolFqdn atl-owa-001.litwareinc.com  -Port 5199",
+        ),
+        ("publish-topology", "Enable-CsTopology"),
+        (
+            "owa-virtual-directories",
+            "Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS",
+        ),
+        (
+            "recycle:atl-mbx-001.litwareinc.com",
+            r#"C:\Windows\System32\Inetsrv\Appcmd.exe recycle apppool /apppool.name:"MSExchangeOWAAppPool""#,
+        ),
+        (
+            "owa-mailbox-policies",
+            r#"Set-OwaMailboxPolicy -Identity "Default" -InstantMessagingEnabled $True -InstantMessagingType "OCS""#,
+        ),
+    ];
+    let changed: Vec<&str> = p.changes().map(|s| s.id.as_str()).collect();
+    let mut last = 0;
+    for (id, command) in article {
+        let s = step(&p, id);
+        assert_eq!(s.decision, Decision::Change, "{id}");
+        assert_eq!(unquoted(&s.apply[0]), unquoted(command), "{id}");
+        let at = changed.iter().position(|c| *c == id).unwrap();
+        assert!(at >= last, "{id} is out of the article's order");
+        last = at;
+    }
+    // The web.config values are the article's (the thumbprint normalized to upper case).
+    let web = step(&p, "web-config:atl-mbx-001.litwareinc.com")
+        .apply
+        .join("\n");
+    assert!(
+        web.contains("'IMCertificateThumbprint'")
+            && web.contains("'EA5A332496CC05DA69B75B66111C0F78A110D22D'")
+    );
+    assert!(web.contains("'IMServerName'") && web.contains("'atl-cs-001.litwareinc.com'"));
+    assert_eq!(
+        step(&p, "recycle:atl-mbx-001.litwareinc.com")
+            .expect_output
+            .as_deref(),
+        Some(RECYCLED)
+    );
+    // Lync comes first, then Exchange, as in the article.
+    assert_eq!(changed.first(), Some(&"trusted-pool"));
+}
+
+#[test]
+fn dial_plans_get_the_missing_servers_only() {
+    let p = plan_for(&article(), &litware());
+    let s = step(&p, "sip-dial-plans");
+    assert_eq!(s.decision, Decision::Change);
+    assert_eq!(
+        s.apply,
+        vec![
+            "Set-UMCallRouterSettings -Server 'atl-owa-001.litwareinc.com' -DialPlans @{Add='RedmondDialPlan'}"
+        ]
+    );
+    assert_eq!(
+        s.rollback,
+        vec![
+            "Set-UMCallRouterSettings -Server 'atl-owa-001.litwareinc.com' -DialPlans @{Remove='RedmondDialPlan'}"
+        ]
+    );
+}
+
+#[test]
+fn colocated_um_creates_no_trusted_pool() {
+    let p = plan_for(&article(), &samples::colocated_um());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    for id in ["trusted-pool", "trusted-application", "publish-topology"] {
+        assert!(
+            matches!(step(&p, id).decision, Decision::Skipped(ref why) if why.contains("autodiscovers")),
+            "{id}"
+        );
+    }
+    assert!(p.notes.iter().any(|n| n.contains("Known Servers List")));
+    assert!(p.steps.iter().all(|s| s.id != "remove-duplicate-pool"));
+    // Both back-ends get web.config and a recycle.
+    assert_eq!(
+        p.steps
+            .iter()
+            .filter(|s| s.id.starts_with("web-config:"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_multi_role_server_becomes_autodiscovered_by_the_dial_plan_step() {
+    // UM and the call router on one server, but not yet in the SipName plan: the plan adds
+    // it, which makes Lync autodiscover it, so no trusted pool may be created.
+    let mut f = samples::colocated_um();
+    f.exchange
+        .um_services
+        .retain(|u| u.server != "atl-owa-001.litwareinc.com");
+    let p = plan_for(&article(), &f);
+    assert!(matches!(
+        step(&p, "trusted-pool").decision,
+        Decision::Skipped(_)
+    ));
+    assert_eq!(step(&p, "sip-dial-plans").decision, Decision::Change);
+}
+
+#[test]
+fn a_duplicate_manual_pool_is_removed() {
+    let f = samples::duplicate_pool();
+    let p = plan_for(&article(), &f);
+    let s = step(&p, "remove-duplicate-pool");
+    assert_eq!(
+        s.apply,
+        vec![
+            "Remove-CsTrustedApplication -Identity 'atl-owa-001.litwareinc.com/outlookwebapp' -Force",
+            "Remove-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Force",
+            "Enable-CsTopology",
+        ]
+    );
+    assert!(s.explanation.contains("two entries for the same computer"));
+    assert!(s.rollback.is_empty());
+    assert_eq!(p.steps[0].id, "remove-duplicate-pool");
+}
+
+#[test]
+fn an_integrated_environment_is_fully_satisfied() {
+    let mut f = samples::integrated();
+    // A thumbprint written in lower case still counts.
+    f.exchange.backends[0].owa_app_settings[2].1 =
+        "ea5a332496cc05da69b75b66111c0f78a110d22d".into();
+    let p = plan_for(&article(), &f);
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    let changing: Vec<&str> = p.changes().map(|s| s.id.as_str()).collect();
+    assert!(changing.is_empty(), "{changing:?}");
+}
+
+#[test]
+fn preflight_failures_name_the_check() {
+    type Breaker = fn(&mut Facts);
+    let cases: &[(&str, Breaker, &str)] = &[
+        (
+            "ucma missing",
+            |f| f.exchange.backends[0].ucma_dll_path = None,
+            "ucma:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "ucma file gone",
+            |f| f.exchange.backends[0].ucma_dll_exists = false,
+            "ucma:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "old dll",
+            |f| f.exchange.backends[0].ucma_dll_path = Some(r"C:\x\Microsoft.Rtc.UCWeb.dll".into()),
+            "ucma:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "exchange 2010",
+            |f| f.exchange.servers[1].admin_display_version = "Version 14.3 (Build 123.4)".into(),
+            "exchange-version",
+        ),
+        ("no registrar", |f| f.lync.pools.clear(), "registrar-pool"),
+        (
+            "unknown site",
+            |f| {
+                f.lync.sites[0] = crate::domain::facts::Site {
+                    identity: "Site:Paris".into(),
+                    site_id: "Paris".into(),
+                    display_name: "Paris".into(),
+                }
+            },
+            "site",
+        ),
+        (
+            "no certificate",
+            |f| f.exchange.backends[0].certificates.clear(),
+            "certificate:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "expired",
+            |f| {
+                f.exchange.backends[0].certificates[0].not_after =
+                    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+            },
+            "certificate:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "no private key",
+            |f| f.exchange.backends[0].certificates[0].has_private_key = false,
+            "certificate:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "wrong name",
+            |f| {
+                let c: &mut Certificate = &mut f.exchange.backends[0].certificates[0];
+                c.subject = "CN=mail.litwareinc.com".into();
+                c.domains = vec!["mail.litwareinc.com".into()];
+            },
+            "certificate:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "port taken",
+            |f| {
+                f.lync.trusted_applications.push(TrustedApplication {
+                    identity: "atl-owa-001.litwareinc.com/urn:application:other".into(),
+                    application_id: "other".into(),
+                    pool_fqdn: "atl-owa-001.litwareinc.com".into(),
+                    port: 5199,
+                })
+            },
+            "port",
+        ),
+        (
+            "policy missing",
+            |f| {
+                f.exchange
+                    .owa_mailbox_policies
+                    .retain(|p| p.name != "Default")
+            },
+            "mailbox-policies",
+        ),
+        (
+            "no front end",
+            |f| f.exchange.owa_virtual_directories.retain(|v| v.backend),
+            "owa-front-end",
+        ),
+    ];
+    for (name, breaker, id) in cases {
+        let mut f = litware();
+        breaker(&mut f);
+        let p = plan_for(&article(), &f);
+        assert_eq!(failed(&p), vec![*id], "{name}");
+    }
+}
+
+#[test]
+fn a_site_display_name_is_resolved_to_its_site_id() {
+    let p = plan_for(&article(), &samples::site_id_differs());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    assert_eq!(p.site_id, "1");
+    assert!(step(&p, "trusted-pool").apply[0].contains("-Site '1'"));
+    assert!(p.notes.iter().any(|n| n.contains("SiteId is “1”")));
+}
+
+#[test]
+fn all_policies_use_the_pipeline() {
+    let input = RequestInput {
+        policy_scope: "all".into(),
+        policies: String::new(),
+        ..article()
+    };
+    let p = plan_for(&input, &litware());
+    let s = step(&p, "owa-mailbox-policies");
+    assert_eq!(
+        s.apply,
+        vec![
+            "Get-OwaMailboxPolicy | Set-OwaMailboxPolicy -InstantMessagingEnabled $True -InstantMessagingType 'OCS'"
+        ]
+    );
+    assert_eq!(s.rollback.len(), 2);
+}
+
+#[test]
+fn the_hash_changes_with_the_plan_and_only_with_it() {
+    let a = plan_for(&article(), &litware());
+    assert_eq!(a.hash(), plan_for(&article(), &litware()).hash());
+    assert_eq!(a.hash().len(), 64);
+    let b = plan_for(
+        &RequestInput {
+            port: "5200".into(),
+            ..article()
+        },
+        &litware(),
+    );
+    assert_ne!(a.hash(), b.hash());
+}
+
+#[test]
+fn hostile_facts_stay_inside_literals() {
+    let mut f = litware();
+    f.exchange.owa_virtual_directories[0].identity = "x\u{2019}; Stop-Computer; \u{2018}".into();
+    f.exchange.backends[0]
+        .owa_app_settings
+        .push(("IMServerName".into(), "a'$(Stop-Computer)".into()));
+    let p = plan_for(&article(), &f);
+    let rollback = step(&p, "owa-virtual-directories").rollback.join("\n");
+    assert!(
+        rollback.contains("'x\u{2019}\u{2019}; Stop-Computer; \u{2018}\u{2018}'"),
+        "{rollback}"
+    );
+    let web = step(&p, "web-config:atl-mbx-001.litwareinc.com")
+        .rollback
+        .join("\n");
+    assert!(web.contains("'a''$(Stop-Computer)'"), "{web}");
+}

@@ -1,0 +1,163 @@
+//! Renders a plan with askama: the human-readable text and the executable runbook come from
+//! the same [`Plan`]. Every value in the runbook is already a literal built by
+//! `app::domain::powershell`; text placed in comments is flattened to one line.
+
+use askama::Template;
+
+use app::domain::plan::{Decision, Plan, Step, Target};
+use app::domain::powershell::quote;
+
+/// One step as the templates show it.
+struct StepView {
+    number: usize,
+    title: String,
+    heading: String,
+    decision: &'static str,
+    reason: Option<String>,
+    target: String,
+    explanation: String,
+    reference: String,
+    apply: Vec<String>,
+    check: String,
+    expect_output: Option<String>,
+    rollback: Vec<String>,
+    run: bool,
+    open: String,
+    expect_check: Option<String>,
+}
+
+struct EvidenceView {
+    target: String,
+    explanation: String,
+    script: String,
+}
+
+#[derive(Template)]
+#[template(path = "plan.txt", escape = "none")]
+struct PlanText<'a> {
+    hash: String,
+    plan: &'a Plan,
+    failures: usize,
+    steps: Vec<StepView>,
+    evidence: Vec<EvidenceView>,
+}
+
+#[derive(Template)]
+#[template(path = "runbook.ps1", escape = "none")]
+struct Runbook {
+    hash: String,
+    owa: String,
+    registrar: String,
+    site: String,
+    steps: Vec<StepView>,
+}
+
+/// Text fit for a PowerShell `#` comment: line breaks and other control characters become
+/// spaces, so nothing after them can become code.
+pub fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn step_view(number: usize, step: &Step) -> StepView {
+    let reason = step.decision.reason().map(str::to_string);
+    let heading = comment(&match &reason {
+        Some(r) => format!("{} ({}: {r})", step.title, step.decision.label()),
+        None => format!("{} ({})", step.title, step.decision.label()),
+    });
+    let open = match &step.target {
+        Target::Backend(server) => format!(
+            "Invoke-Command -ComputerName {} -ScriptBlock {{",
+            quote(server)
+        ),
+        Target::LyncShell | Target::ExchangeShell => "& {".to_string(),
+    };
+    let expect_check = step.expect_output.as_ref().map(|expected| {
+        format!(
+            "if (-not (($output | Out-String).Contains({}))) {{ throw {} }}",
+            quote(expected),
+            quote(&comment(&format!(
+                "Step {number} did not print the expected output: {expected}"
+            )))
+        )
+    });
+    StepView {
+        number,
+        title: step.title.clone(),
+        heading,
+        decision: step.decision.label(),
+        reason,
+        target: step.target.label(),
+        explanation: step.explanation.clone(),
+        reference: step.reference.clone(),
+        apply: step.apply.clone(),
+        check: step.check.clone(),
+        expect_output: step.expect_output.clone(),
+        rollback: step.rollback.clone(),
+        run: step.decision == Decision::Change,
+        open,
+        expect_check,
+    }
+}
+
+fn steps(plan: &Plan) -> Vec<StepView> {
+    plan.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| step_view(i + 1, s))
+        .collect()
+}
+
+/// The plan for people to read.
+pub fn text(plan: &Plan) -> String {
+    PlanText {
+        hash: plan.hash(),
+        plan,
+        failures: plan.failures().len(),
+        steps: steps(plan),
+        evidence: plan
+            .evidence
+            .iter()
+            .map(|e| EvidenceView {
+                target: e.target.label(),
+                explanation: e.explanation.clone(),
+                script: e.script.clone(),
+            })
+            .collect(),
+    }
+    .render()
+    .unwrap_or_else(|e| format!("(the plan could not be rendered: {e})"))
+}
+
+/// The whole plan as one runbook script: UTF-8 with a byte-order mark, so Windows PowerShell
+/// reads non-ASCII literals correctly.
+pub fn runbook(plan: &Plan) -> String {
+    let body = Runbook {
+        hash: plan.hash(),
+        owa: comment(&plan.owa_pool_fqdn),
+        registrar: comment(&plan.registrar_fqdn),
+        site: comment(&plan.site_id),
+        steps: steps(plan),
+    }
+    .render()
+    .unwrap_or_else(|e| {
+        format!(
+            "throw 'the runbook could not be rendered: {}'",
+            comment(&e.to_string()).replace('\'', "''")
+        )
+    });
+    format!("\u{FEFF}{body}\n")
+}
+
+/// The plan as JSON, with its hash.
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({ "hash": plan.hash(), "plan": plan }))
+        .unwrap_or_default()
+}

@@ -1,0 +1,20 @@
+# imlink runbook for integration plan {{ hash }}
+# OWA trusted application pool {{ owa }}, Lync registrar pool {{ registrar }}, SiteId {{ site }}.
+# Run in one PowerShell session that has the Lync Server and Exchange management shells loaded.
+# Only the steps the plan will change are run; the others are listed as comments.
+$ErrorActionPreference = 'Stop'
+{%- for step in steps %}
+
+# Step {{ step.number }}: {{ step.heading }}
+{%- if step.run %}
+$output = {{ step.open }}
+{%- for line in step.apply %}
+    {{ line }}
+{%- endfor %}
+}
+$output
+{%- if let Some(check) = step.expect_check %}
+{{ check }}
+{%- endif %}
+{%- endif %}
+{%- endfor %}

@@ -1,0 +1,130 @@
+//! The plan for every sample environment, rendered as text and compared with the reviewed
+//! snapshot in `tests/snapshots/`. After an intended change, accept the new output with
+//! `UPDATE_SNAPSHOTS=1 cargo test -p server --test plans` and review the diff.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use app::domain::plan::plan;
+use app::domain::request::IntegrationSpec;
+use app::domain::samples;
+
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; create it with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or(expected.lines().count().min(actual.lines().count()), |i| i);
+        panic!(
+            "{name} differs from its snapshot at line {}:\n  snapshot: {:?}\n  now:      {:?}\n\
+             (UPDATE_SNAPSHOTS=1 accepts the new output)",
+            line + 1,
+            expected.lines().nth(line),
+            actual.lines().nth(line)
+        );
+    }
+}
+
+#[test]
+fn every_branch_matches_its_snapshot() {
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    for (name, facts) in samples::all() {
+        let p = plan(&spec, &facts, samples::now());
+        assert_snapshot(&format!("{name}.txt"), &server::render::text(&p));
+    }
+    let p = plan(&spec, &samples::litware(), samples::now());
+    assert_snapshot("litware.ps1", &server::render::runbook(&p));
+}
+
+fn imlink() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_imlink"))
+}
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../app/src/domain/testdata")
+        .join(name)
+}
+
+#[test]
+fn the_cli_prints_the_plan_in_each_format() {
+    for (format, needle) in [
+        (
+            "text",
+            "New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com'",
+        ),
+        ("ps1", "\u{FEFF}# imlink runbook"),
+        ("json", "\"hash\""),
+    ] {
+        let out = imlink()
+            .args(["plan", "--format", format, "--request"])
+            .arg(testdata("article-request.json"))
+            .arg("--facts")
+            .arg(testdata("litware-facts.json"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // The certificate in the sample is valid until 2028; planning happens now.
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(needle), "{format}: {stdout}");
+    }
+}
+
+#[test]
+fn the_cli_names_bad_fields_and_failed_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let request = dir.path().join("request.json");
+    std::fs::write(
+        &request,
+        r#"{"site":"Redmond","owa_pool_fqdn":"atl-owa-001.litwareinc.com","registrar_pool_fqdn":"atl-cs-001.litwareinc.com",
+            "port":70000,"certificate_thumbprint":"EA5A332496CC05DA69B75B66111C0F78A110D22D","mailbox_policies":"all",
+            "justification":"Presence in OWA for Redmond."}"#,
+    )
+    .unwrap();
+    let out = imlink()
+        .args(["plan", "--request"])
+        .arg(&request)
+        .arg("--facts")
+        .arg(testdata("litware-facts.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("field `port`"), "{stderr}");
+
+    let facts = dir.path().join("facts.json");
+    let mut broken = samples::ucma_missing();
+    broken.collected_at = None;
+    std::fs::write(&facts, serde_json::to_string(&broken).unwrap()).unwrap();
+    let out = imlink()
+        .args(["plan", "--request"])
+        .arg(testdata("article-request.json"))
+        .arg("--facts")
+        .arg(&facts)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("preflight `ucma:atl-mbx-001.litwareinc.com` failed"),
+        "{stderr}"
+    );
+}
