@@ -25,6 +25,8 @@ pub enum AppError {
     Internal,
     #[error("The server could not be reached: {0}")]
     Transport(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -37,6 +39,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::Internal | AppError::Transport(_) => 500,
+            AppError::Unavailable(_) => 503,
         }
     }
 

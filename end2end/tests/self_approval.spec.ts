@@ -27,8 +27,11 @@ test('Erin, who holds every role, cannot approve her own request', async ({ page
   expect(requestIdFromUrl(page)).toBe(id);
   const version = await page.locator('input[type=hidden][name=version]').first().getAttribute('value');
   expect(version, 'the request page carries the version it shows in a hidden input').toMatch(/^\d+$/);
+  // The plan the page shows (its full hash is the title of the short one).
+  const planHash = await page.getByTestId('plan-hash').getAttribute('title');
+  expect(planHash, 'the request page shows the plan hash').toMatch(/^[0-9a-f]{64}$/);
   const response = await page.request.post('/api/vote_request', {
-    form: { id: String(id), version: version!, decision: 'approve', comment: '' },
+    form: { id: String(id), version: version!, plan_hash: planHash!, decision: 'approve', comment: '' },
     headers: { Accept: 'application/json' },
   });
   const body = await response.text();

@@ -18,7 +18,7 @@ import {
   signIn,
   stateBadge,
   test,
-  uniqueSiteId,
+  SITE_ID,
   waitForHydration,
 } from './fixtures';
 
@@ -84,6 +84,12 @@ async function expectSavedRequest(page: Page, siteId: string): Promise<number> {
   await expect(requestValue(page, 'Certificate thumbprint')).toHaveText(THUMBPRINT_NORMALIZED);
   await expect(requestValue(page, 'Lync registrar pool')).toHaveText('atl-cs-001.litwareinc.com');
   await expect(requestValue(page, 'Port')).toHaveText('5199');
+  // The draft carries its plan, decided against the environment, before it is submitted.
+  const plan = page.locator('section.plan');
+  await expect(plan).toContainText('Preflight: every check passed');
+  await expect(plan).toContainText(
+    "New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com' -Site 'Redmond' -RequiresReplication $False",
+  );
   return id;
 }
 
@@ -101,8 +107,12 @@ test('Alice files a request: errors beside each bad field, values kept, then sav
   await button(page, 'Save draft').click();
   await expectBadValuesReported(page);
 
-  const siteId = uniqueSiteId();
+  const siteId = SITE_ID;
   await fixBadValues(page, siteId);
+  // With JavaScript, the plan is previewed live once every field is valid.
+  await expect(page.getByTestId('plan-preview')).toContainText(
+    'Create the trusted application pool atl-owa-001.litwareinc.com',
+  );
   await button(page, 'Save draft').click();
   await expectSavedRequest(page, siteId);
 
@@ -122,7 +132,7 @@ test('without JavaScript the plain form reports errors, keeps the values and sav
   await expectBadValuesReported(page);
   await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
 
-  const siteId = uniqueSiteId();
+  const siteId = SITE_ID;
   await fixBadValues(page, siteId);
   await button(page, 'Save draft').click();
   await expectSavedRequest(page, siteId);

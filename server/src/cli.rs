@@ -226,6 +226,11 @@ pub fn settings(config: &Config) -> Settings {
         }),
         session_ttl: chrono::Duration::hours(i64::from(config.session.ttl_hours)),
         secure_cookie: config.session.secure_cookie,
+        environment: config
+            .environment
+            .facts_file
+            .clone()
+            .map(app::ssr::environment::Environment::FactsFile),
     }
 }
 

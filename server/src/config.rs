@@ -25,6 +25,7 @@ const OPTIONAL_LEAVES: &[(&str, Kind)] = &[
     ("database.url", Kind::String),
     ("database.url_file", Kind::String),
     ("database.password_file", Kind::String),
+    ("environment.facts_file", Kind::String),
 ];
 
 /// Keys whose values must never appear in messages.
@@ -48,6 +49,8 @@ pub struct Config {
     pub approval: ApprovalConfig,
     /// Session cookie settings.
     pub session: SessionConfig,
+    /// The Lync/Exchange environment that plans are made against.
+    pub environment: EnvironmentConfig,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             local_signin: LocalSigninConfig::default(),
             approval: ApprovalConfig::default(),
             session: SessionConfig::default(),
+            environment: EnvironmentConfig::default(),
         }
     }
 }
@@ -249,6 +253,15 @@ impl Default for SessionConfig {
             secure_cookie: false,
         }
     }
+}
+
+/// Where the environment facts come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvironmentConfig {
+    /// A facts file (the JSON format in the README), read each time a plan is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts_file: Option<PathBuf>,
 }
 
 /// A secret string whose `Debug`, `Display` and `Serialize` output is `***`.
@@ -1325,6 +1338,9 @@ secure_cookie = true
                 ttl_hours: 1,
                 secure_cookie: true,
             },
+            environment: EnvironmentConfig {
+                facts_file: Some(PathBuf::from("facts.json")),
+            },
         };
         let mut leaves = Vec::new();
         collect_leaves("", &toml::Table::try_from(&full).unwrap(), &mut leaves);
@@ -1373,6 +1389,11 @@ secure_cookie = true
             ),
             ("session.ttl_hours", "8", "8"),
             ("session.secure_cookie", "true", "true"),
+            (
+                "environment.facts_file",
+                "/etc/imlink/facts.json",
+                r#""/etc/imlink/facts.json""#,
+            ),
         ];
         let sampled: BTreeSet<String> = samples.iter().map(|(k, _, _)| (*k).to_owned()).collect();
         assert_eq!(sampled, keys);

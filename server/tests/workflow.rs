@@ -51,6 +51,19 @@ async fn actions(t: &TestDb, id: i32) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Votes on the plan the request carries now, as the request page would.
+async fn vote(
+    s: &app::ssr::state::AppState,
+    user: &app::domain::roles::CurrentUser,
+    id: i32,
+    version: i32,
+    decision: Decision,
+    comment: &str,
+) -> Result<RequestState, AppError> {
+    let hash = common::plan_hash(&s.db, id).await;
+    service::vote(s, user, id, version, decision, comment, &hash).await
+}
+
 /// Alice files and submits the article's request; returns its id.
 async fn filed(t: &TestDb, s: &app::ssr::state::AppState) -> i32 {
     let alice = user(&t.db, "alice").await;
@@ -71,7 +84,7 @@ async fn file_submit_approve(backend: Backend) {
     assert_eq!(state_of(&t, id).await, RequestState::Submitted);
     let bob = user(&t.db, "bob").await;
     let v = version(&t, id).await;
-    let next = service::vote(&s, &bob, id, v, Decision::Approve, "looks right")
+    let next = vote(&s, &bob, id, v, Decision::Approve, "looks right")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -113,9 +126,7 @@ async fn requester_never_approves_own_request(backend: Backend) {
         .unwrap();
     let v = version(&t, id).await;
     for decision in [Decision::Approve, Decision::Reject] {
-        let err = service::vote(&s, &erin, id, v, decision, "mine")
-            .await
-            .unwrap_err();
+        let err = vote(&s, &erin, id, v, decision, "mine").await.unwrap_err();
         assert!(
             matches!(err, AppError::Forbidden(ref m) if m.contains("your own request")),
             "{err:?}"
@@ -175,13 +186,13 @@ async fn rejecting_needs_a_comment(backend: Backend) {
     let id = filed(&t, &s).await;
     let bob = user(&t.db, "bob").await;
     let v = version(&t, id).await;
-    let err = service::vote(&s, &bob, id, v, Decision::Reject, "   ")
+    let err = vote(&s, &bob, id, v, Decision::Reject, "   ")
         .await
         .unwrap_err();
     let fields = err.field_errors().expect("field error");
     assert!(fields.get("comment").is_some());
     assert_eq!(state_of(&t, id).await, RequestState::Submitted);
-    let next = service::vote(&s, &bob, id, v, Decision::Reject, "wrong certificate")
+    let next = vote(&s, &bob, id, v, Decision::Reject, "wrong certificate")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Rejected);
@@ -197,18 +208,16 @@ async fn quorum_of_two_distinct_approvers(backend: Backend) {
     let id = filed(&t, &s).await;
     let (bob, carol) = (user(&t.db, "bob").await, user(&t.db, "carol").await);
     let v = version(&t, id).await;
-    let next = service::vote(&s, &bob, id, v, Decision::Approve, "")
-        .await
-        .unwrap();
+    let next = vote(&s, &bob, id, v, Decision::Approve, "").await.unwrap();
     assert_eq!(next, RequestState::Submitted);
-    let err = service::vote(&s, &bob, id, v + 1, Decision::Approve, "")
+    let err = vote(&s, &bob, id, v + 1, Decision::Approve, "")
         .await
         .unwrap_err();
     assert!(
         matches!(err, AppError::Forbidden(ref m) if m.contains("already voted")),
         "{err:?}"
     );
-    let next = service::vote(&s, &carol, id, v + 1, Decision::Approve, "")
+    let next = vote(&s, &carol, id, v + 1, Decision::Approve, "")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -224,9 +233,7 @@ async fn editing_withdraws_approvals(backend: Backend) {
         user(&t.db, "carol").await,
     );
     let v = version(&t, id).await;
-    service::vote(&s, &bob, id, v, Decision::Approve, "")
-        .await
-        .unwrap();
+    vote(&s, &bob, id, v, Decision::Approve, "").await.unwrap();
     let edited = RequestInput {
         port: "5200".into(),
         ..article_request()
@@ -244,11 +251,11 @@ async fn editing_withdraws_approvals(backend: Backend) {
     assert_eq!(detail.values.port, "5200");
     // Carol's approval alone is now 1 of 2; Bob must vote again on the new revision.
     let v = version(&t, id).await;
-    let next = service::vote(&s, &carol, id, v, Decision::Approve, "")
+    let next = vote(&s, &carol, id, v, Decision::Approve, "")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Submitted);
-    let next = service::vote(&s, &bob, id, v + 1, Decision::Approve, "")
+    let next = vote(&s, &bob, id, v + 1, Decision::Approve, "")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -267,8 +274,8 @@ async fn racing_approvers_get_one_outcome(backend: Backend) {
         let (bob, carol) = (user(&t.db, "bob").await, user(&t.db, "carol").await);
         let v = version(&t, id).await;
         let (a, b) = tokio::join!(
-            service::vote(&s, &bob, id, v, Decision::Approve, ""),
-            service::vote(&s, &carol, id, v, Decision::Reject, "no"),
+            vote(&s, &bob, id, v, Decision::Approve, ""),
+            vote(&s, &carol, id, v, Decision::Reject, "no"),
         );
         let oks = [a.is_ok(), b.is_ok()].iter().filter(|x| **x).count();
         assert_eq!(oks, 1, "{a:?} {b:?}");
@@ -293,8 +300,8 @@ async fn racing_approvers_get_one_outcome(backend: Backend) {
         let id = filed(&t, &s).await;
         let v = version(&t, id).await;
         let (a, b) = tokio::join!(
-            service::vote(&s, &bob, id, v, Decision::Approve, ""),
-            service::vote(&s, &bob, id, v, Decision::Approve, ""),
+            vote(&s, &bob, id, v, Decision::Approve, ""),
+            vote(&s, &bob, id, v, Decision::Approve, ""),
         );
         assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|x| **x).count(), 1);
         assert_eq!(state_of(&t, id).await, RequestState::Approved);
@@ -317,11 +324,7 @@ async fn approvals_expire(backend: Backend) {
     assert_eq!(state_of(&t, id).await, RequestState::Expired);
     let bob = user(&t.db, "bob").await;
     let v = version(&t, id).await;
-    assert!(
-        service::vote(&s, &bob, id, v, Decision::Approve, "")
-            .await
-            .is_err()
-    );
+    assert!(vote(&s, &bob, id, v, Decision::Approve, "").await.is_err());
     let trail = actions(&t, id).await;
     assert!(
         trail

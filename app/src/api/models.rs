@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::plan::{Difference, Plan};
 use crate::domain::request::{ChangeWindow, RequestInput, RequestState};
 use crate::domain::roles::Account;
 use crate::domain::workflow::Decision;
@@ -51,6 +52,29 @@ pub struct Permissions {
     pub vote: bool,
     /// Why the viewer cannot vote, when they are an approver or the requester.
     pub vote_blocked: Option<String>,
+    /// Plan again against fresh facts.
+    pub replan: bool,
+}
+
+/// A plan as a request carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanView {
+    /// What approvals are bound to.
+    pub hash: String,
+    pub planned_at: Option<DateTime<Utc>>,
+    pub plan: Plan,
+    /// What the last re-plan changed, when it changed anything.
+    pub changes: Vec<Difference>,
+}
+
+/// The environment plans are made against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentView {
+    /// e.g. `facts file /etc/imlink/facts.json`.
+    pub label: String,
+    pub collected_at: Option<DateTime<Utc>>,
+    /// The discovered Lync sites: (SiteId, display name).
+    pub sites: Vec<(String, String)>,
 }
 
 /// The request page.
@@ -66,6 +90,8 @@ pub struct RequestDetail {
     pub votes: Vec<VoteView>,
     pub timeline: Vec<AuditEntry>,
     pub can: Permissions,
+    /// The plan the request carries (none before an environment is configured).
+    pub plan: Option<PlanView>,
 }
 
 /// One audit event.

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::models::{Dashboard, RequestDetail, RequestSummary};
+use super::models::{Dashboard, EnvironmentView, PlanView, RequestDetail, RequestSummary};
 use crate::domain::request::RequestInput;
 use crate::error::AppError;
 
@@ -115,10 +115,12 @@ pub async fn cancel_request(id: i32, version: i32) -> Result<(), AppError> {
 }
 
 /// Votes on a request: `decision` is `approve` or `reject` (a rejection needs a comment).
+/// `plan_hash` is the plan the approver saw; the vote is bound to it.
 #[server(endpoint = "vote_request")]
 pub async fn vote_request(
     id: i32,
     version: i32,
+    plan_hash: String,
     decision: String,
     comment: String,
 ) -> Result<(), AppError> {
@@ -140,9 +142,60 @@ pub async fn vote_request(
                 version,
                 decision,
                 &comment,
+                &plan_hash,
             )
             .await?;
             Ok(())
+        }
+        .await,
+    )
+}
+
+/// Plans the request again against fresh facts; a different plan withdraws the votes.
+#[server(endpoint = "replan_request")]
+pub async fn replan_request(id: i32, version: i32) -> Result<bool, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_user().await?;
+            service::replan(&AppState::current()?, &user, id, version).await
+        }
+        .await,
+    )
+}
+
+/// The plan the form's current values would get (the new-request page's live preview).
+#[server(endpoint = "preview_plan")]
+pub async fn preview_plan(input: RequestInput) -> Result<PlanView, AppError> {
+    crate::ssr::reply(
+        async move {
+            require_user().await?;
+            crate::ssr::plans::preview(&AppState::current()?, &input).await
+        }
+        .await,
+    )
+}
+
+/// The environment plans are made against, with its Lync sites; `None` when none is configured.
+#[server(endpoint = "get_environment")]
+pub async fn get_environment() -> Result<Option<EnvironmentView>, AppError> {
+    crate::ssr::reply(
+        async move {
+            require_user().await?;
+            let state = AppState::current()?;
+            let Some(environment) = state.settings.environment.as_ref() else {
+                return Ok(None);
+            };
+            let facts = environment.facts().await?;
+            Ok(Some(EnvironmentView {
+                label: environment.label(),
+                collected_at: facts.collected_at,
+                sites: facts
+                    .lync
+                    .sites
+                    .iter()
+                    .map(|s| (s.site_id.clone(), s.display_name.clone()))
+                    .collect(),
+            }))
         }
         .await,
     )

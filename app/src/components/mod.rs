@@ -2,5 +2,6 @@
 
 pub mod audit_table;
 pub mod feedback;
+pub mod plan_view;
 pub mod request_fields;
 pub mod request_table;

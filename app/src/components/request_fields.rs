@@ -15,6 +15,9 @@ fn TextField(
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] mono: bool,
     #[prop(optional)] required: bool,
+    /// The id of a `<datalist>` offering values.
+    #[prop(optional)]
+    list: Option<&'static str>,
 ) -> impl IntoView {
     let id = format!("f-{field}");
     let error = errors.get(field).map(str::to_string);
@@ -37,6 +40,7 @@ fn TextField(
                 value=value
                 class:mono=mono
                 required=required
+                list=list
                 aria-invalid=if invalid { "true" } else { "false" }
                 aria-describedby=described
                 autocomplete="off"
@@ -48,9 +52,14 @@ fn TextField(
     }
 }
 
-/// Every field of the request, filled with `values` and annotated with `errors`.
+/// Every field of the request, filled with `values` and annotated with `errors`. `sites` are
+/// the discovered Lync sites (SiteId, display name), offered for the site field.
 #[component]
-pub fn RequestFields(values: RequestInput, errors: FieldErrors) -> impl IntoView {
+pub fn RequestFields(
+    values: RequestInput,
+    errors: FieldErrors,
+    #[prop(optional)] sites: Vec<(String, String)>,
+) -> impl IntoView {
     let all = values.policy_scope == "all";
     let policies_error = errors.get("policies").map(str::to_string);
     let policies_invalid = policies_error.is_some();
@@ -63,11 +72,18 @@ pub fn RequestFields(values: RequestInput, errors: FieldErrors) -> impl IntoView
             <TextField
                 field="site_id"
                 label="Lync site (SiteId)"
-                hint="The SiteId that Get-CsSite reports for the site, which may differ from its display name."
+                hint="The SiteId that Get-CsSite reports for the site, which may differ from its display name; the discovered sites are offered. A display name is resolved to its SiteId."
                 value=values.site_id.clone()
                 errors=e()
                 required=true
+                list="discovered-sites"
             />
+            <datalist id="discovered-sites">
+                {sites
+                    .into_iter()
+                    .map(|(id, name)| view! { <option value=id.clone()>{format!("{name} (SiteId {id})")}</option> })
+                    .collect_view()}
+            </datalist>
             <TextField
                 field="registrar_fqdn"
                 label="Lync registrar pool FQDN"

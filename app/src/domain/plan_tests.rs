@@ -338,3 +338,26 @@ fn hostile_facts_stay_inside_literals() {
         .join("\n");
     assert!(web.contains("'a''$(Stop-Computer)'"), "{web}");
 }
+
+#[test]
+fn diff_names_what_a_replan_changed() {
+    let before = plan_for(&article(), &litware());
+    assert!(diff(&before, &before).is_empty());
+    let after = plan_for(&article(), &samples::colocated_um());
+    let changes = diff(&before, &after);
+    let ids: Vec<&str> = changes.iter().map(|d| d.id.as_str()).collect();
+    assert!(ids.contains(&"trusted-pool"), "{ids:?}");
+    assert!(
+        ids.contains(&"web-config:atl-owa-001.litwareinc.com"),
+        "{ids:?}"
+    );
+    let pool = changes.iter().find(|d| d.id == "trusted-pool").unwrap();
+    assert!(pool.what.contains("will change → skipped"), "{}", pool.what);
+    let broken = plan_for(&article(), &samples::ucma_missing());
+    let changes = diff(&before, &broken);
+    assert!(
+        changes
+            .iter()
+            .any(|d| d.id.starts_with("ucma:") && d.what.contains("now fails"))
+    );
+}

@@ -46,6 +46,8 @@ pub enum Action {
     Cancel,
     Approve,
     Reject,
+    /// Plan again against fresh facts; a different plan withdraws the votes.
+    Replan,
 }
 
 impl Action {
@@ -57,6 +59,7 @@ impl Action {
             Action::Cancel => "cancel",
             Action::Approve => "approve",
             Action::Reject => "reject",
+            Action::Replan => "replan",
         }
     }
 }
@@ -87,10 +90,12 @@ impl Decision {
 }
 
 /// A vote that still counts: cast on the current revision and not withdrawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
     pub approver_id: i32,
     pub decision: Decision,
+    /// The plan hash the vote was cast on.
+    pub plan_hash: Option<String>,
 }
 
 /// What the workflow needs to know about a request.
@@ -100,6 +105,8 @@ pub struct RequestFacts {
     pub requester_id: i32,
     pub submitted_at: Option<DateTime<Utc>>,
     pub votes: Vec<Vote>,
+    /// The hash of the plan the request currently carries.
+    pub plan_hash: Option<String>,
 }
 
 impl RequestFacts {
@@ -139,6 +146,8 @@ pub enum Denial {
     Expired,
     #[error("This approved request no longer meets the approval policy: {0}")]
     NotRunnable(String),
+    #[error("Re-planning is for the requester and for approvers.")]
+    NotAllowedToReplan,
 }
 
 /// Decides whether `actor` may perform `action` and, if so, the state the request moves to.
@@ -167,6 +176,16 @@ pub fn decide(
                 (Action::Submit, _) => Err(wrong_state("submitted")),
                 (Action::Cancel, Draft | Submitted | Approved) => Ok(Cancelled),
                 (_, _) => Err(wrong_state("cancelled")),
+            }
+        }
+        Action::Replan => {
+            if actor.id != facts.requester_id && !policy.is_approver(actor) {
+                return Err(Denial::NotAllowedToReplan);
+            }
+            match facts.state {
+                Draft => Ok(Draft),
+                Submitted | Approved => Ok(Submitted),
+                _ => Err(wrong_state("re-planned")),
             }
         }
         Action::Approve | Action::Reject => {
@@ -222,6 +241,18 @@ pub fn check_runnable(facts: &RequestFacts, policy: &ApprovalPolicy) -> Result<(
     if facts.votes.iter().any(|v| v.decision == Decision::Reject) {
         return Err(Denial::NotRunnable("it carries a rejection".into()));
     }
+    let Some(plan_hash) = &facts.plan_hash else {
+        return Err(Denial::NotRunnable("it carries no plan".into()));
+    };
+    if facts
+        .votes
+        .iter()
+        .any(|v| v.plan_hash.as_ref() != Some(plan_hash))
+    {
+        return Err(Denial::NotRunnable(
+            "an approval was given for a different plan".into(),
+        ));
+    }
     let approvals = facts.approvals();
     if approvals < policy.quorum as usize {
         return Err(Denial::NotRunnable(format!(
@@ -256,6 +287,7 @@ mod tests {
             requester_id: 1,
             submitted_at: Some(t(8)),
             votes,
+            plan_hash: Some("p1".into()),
         }
     }
 
@@ -263,6 +295,7 @@ mod tests {
         Vote {
             approver_id: id,
             decision: Decision::Approve,
+            plan_hash: Some("p1".into()),
         }
     }
 
@@ -384,5 +417,45 @@ mod tests {
         assert!(check_runnable(&own, &p).is_err());
         let not_approved = facts(RequestState::Submitted, vec![approve(2), approve(3)]);
         assert!(check_runnable(&not_approved, &p).is_err());
+        let other_plan = RequestFacts {
+            plan_hash: Some("p2".into()),
+            ..ok.clone()
+        };
+        assert!(check_runnable(&other_plan, &p).is_err());
+        let no_plan = RequestFacts {
+            plan_hash: None,
+            ..ok
+        };
+        assert!(check_runnable(&no_plan, &p).is_err());
+    }
+
+    #[test]
+    fn replanning_is_for_the_requester_and_approvers() {
+        use RequestState::*;
+        let p = ApprovalPolicy::default();
+        let (alice, bob, dave) = (
+            user(1, &[Role::Requester]),
+            user(2, &[Role::Approver]),
+            user(4, &[Role::Auditor]),
+        );
+        assert_eq!(
+            decide(Action::Replan, &alice, &facts(Draft, vec![]), &p, t(9)),
+            Ok(Draft)
+        );
+        assert_eq!(
+            decide(
+                Action::Replan,
+                &bob,
+                &facts(Approved, vec![approve(2)]),
+                &p,
+                t(9)
+            ),
+            Ok(Submitted)
+        );
+        assert_eq!(
+            decide(Action::Replan, &dave, &facts(Submitted, vec![]), &p, t(9)),
+            Err(Denial::NotAllowedToReplan)
+        );
+        assert!(decide(Action::Replan, &alice, &facts(Rejected, vec![]), &p, t(9)).is_err());
     }
 }

@@ -5,9 +5,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::models::{RequestDetail, VoteView};
-use crate::api::requests::{CancelRequest, SubmitRequest, VoteRequest, get_request};
+use crate::api::requests::{CancelRequest, ReplanRequest, SubmitRequest, VoteRequest, get_request};
 use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
+use crate::components::plan_view::PlanPanel;
 use crate::components::request_table::StateBadge;
 use crate::domain::time;
 use crate::domain::workflow::Decision;
@@ -20,6 +21,7 @@ pub fn RequestPage() -> impl IntoView {
     let submit = ServerAction::<SubmitRequest>::new();
     let cancel = ServerAction::<CancelRequest>::new();
     let vote = ServerAction::<VoteRequest>::new();
+    let replan = ServerAction::<ReplanRequest>::new();
     let detail = Resource::new(
         move || {
             (
@@ -27,6 +29,7 @@ pub fn RequestPage() -> impl IntoView {
                 submit.version().get(),
                 cancel.version().get(),
                 vote.version().get(),
+                replan.version().get(),
             )
         },
         |(id, ..)| async move {
@@ -40,6 +43,14 @@ pub fn RequestPage() -> impl IntoView {
     let submit_error = Signal::derive(move || failed(submit.value().get()));
     let cancel_error = Signal::derive(move || failed(cancel.value().get()));
     let vote_error = Signal::derive(move || failed(vote.value().get()));
+    let replan_error = Signal::derive(move || replan.value().get().and_then(Result::err));
+    let replan_outcome = move || match replan.value().get() {
+        Some(Ok(false)) => Some("Re-planned against the current facts: the plan is unchanged."),
+        Some(Ok(true)) => Some(
+            "Re-planned against the current facts: the plan changed, and approvals were withdrawn.",
+        ),
+        _ => None,
+    };
     view! {
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
@@ -50,7 +61,9 @@ pub fn RequestPage() -> impl IntoView {
                         <ActionError error=submit_error />
                         <ActionError error=cancel_error />
                         <ActionError error=vote_error />
-                        <RequesterActions d=d.clone() submit cancel />
+                        <ActionError error=replan_error />
+                        {move || replan_outcome().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
+                        <RequesterActions d=d.clone() submit cancel replan />
                         <VoteBox d=d.clone() vote error=vote_error />
                         <div class="columns">
                             <RequestValues d=d.clone() />
@@ -59,6 +72,18 @@ pub fn RequestPage() -> impl IntoView {
                                 <VoteList votes=d.votes.clone() />
                             </section>
                         </div>
+                        {match d.plan.clone() {
+                            Some(view) => view! { <PlanPanel view /> }.into_any(),
+                            None => view! {
+                                <section class="panel" aria-labelledby="plan-h">
+                                    <h2 id="plan-h">"Plan"</h2>
+                                    <p class="empty">
+                                        "Not planned yet: no environment was configured when this request was saved. It is planned when it is submitted."
+                                    </p>
+                                </section>
+                            }
+                            .into_any(),
+                        }}
                         <section class="panel" aria-labelledby="timeline-h">
                             <h2 id="timeline-h">"Timeline"</h2>
                             <AuditTable entries=d.timeline.clone() empty="Nothing has happened yet." show_values=true />
@@ -99,15 +124,25 @@ fn RequesterActions(
     d: RequestDetail,
     submit: ServerAction<SubmitRequest>,
     cancel: ServerAction<CancelRequest>,
+    replan: ServerAction<ReplanRequest>,
 ) -> impl IntoView {
     let (id, version) = (d.summary.id, d.version);
     let can = d.can;
-    if !(can.edit || can.submit || can.cancel) {
+    let blocked = d
+        .plan
+        .as_ref()
+        .is_some_and(|p| !p.plan.failures().is_empty());
+    if !(can.edit || can.submit || can.cancel || can.replan) {
         return None;
     }
     Some(view! {
+        {(can.submit && blocked).then(|| view! {
+            <p class="notice notice-error" role="note">
+                "The plan's preflight checks fail (see the plan below), so this request cannot be submitted yet. Fix the environment or the request, then re-plan."
+            </p>
+        })}
         <div class="toolbar" role="group" aria-label="Request actions">
-            {can.submit.then(|| view! {
+            {(can.submit && !blocked).then(|| view! {
                 <ActionForm action=submit>
                     <input type="hidden" name="id" value=id />
                     <input type="hidden" name="version" value=version />
@@ -118,6 +153,15 @@ fn RequesterActions(
             })}
             {can.edit.then(|| view! {
                 <a class="button-secondary" href=format!("/requests/{id}/edit")>"Edit"</a>
+            })}
+            {can.replan.then(|| view! {
+                <ActionForm action=replan>
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=version />
+                    <button type="submit" class="button-secondary" disabled=move || replan.pending().get()>
+                        "Re-plan against current facts"
+                    </button>
+                </ActionForm>
             })}
             {can.cancel.then(|| view! {
                 <ActionForm action=cancel>
@@ -150,6 +194,13 @@ fn VoteBox(
     if !d.can.vote {
         return None;
     }
+    let Some(plan) = d.plan.clone() else {
+        return Some(view! {
+            <p class="notice notice-info" role="note">"This request carries no plan yet, so there is nothing to approve."</p>
+        }
+        .into_any());
+    };
+    let short = plan.hash.chars().take(12).collect::<String>();
     let field = move || error.get().and_then(|e| e.field_errors().cloned());
     let comment_error = move || field().and_then(|f| f.get("comment").map(str::to_string));
     let typed = move || {
@@ -160,9 +211,11 @@ fn VoteBox(
     Some(view! {
         <section class="panel vote" aria-labelledby="vote-h">
             <h2 id="vote-h">"Your decision"</h2>
+            <p class="meta">"You are deciding on plan " <code>{short}</code> ", shown below. Your vote is bound to it: if the plan changes, the vote is withdrawn."</p>
             <ActionForm action=vote attr:class="form">
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="version" value=version />
+                <input type="hidden" name="plan_hash" value=plan.hash.clone() />
                 <div class="field" class:field-invalid=move || comment_error().is_some()>
                     <label for="f-comment">"Comment"</label>
                     <textarea

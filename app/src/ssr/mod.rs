@@ -4,6 +4,8 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod entities;
+pub mod environment;
+pub mod plans;
 pub mod requests;
 pub mod state;
 pub mod users;

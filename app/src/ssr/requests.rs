@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::audit::{self, AuditRecord};
 use super::db::begin_write;
 use super::entities::{approvals, audit_events, change_requests, users};
+use super::plans;
 use super::state::AppState;
 use crate::api::models::{
     AuditEntry, AuditFilter, AuditPage, Dashboard, Permissions, RequestDetail, RequestSummary,
@@ -76,8 +77,9 @@ pub async fn create(
     }
     let now = Utc::now();
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
+    let plan = plans::plan_if_configured(state, &spec).await?;
     let txn = begin_write(&state.db).await?;
-    let row = change_requests::ActiveModel {
+    let mut new_row = change_requests::ActiveModel {
         requester_id: Set(user.id),
         state: Set(RequestState::Draft.as_str().into()),
         revision: Set(1),
@@ -86,15 +88,20 @@ pub async fn create(
         updated_at: Set(now),
         submitted_at: Set(None),
         decided_at: Set(None),
+        previous_plan_json: Set(None),
         ..spec_columns(&spec)
-    }
-    .insert(&txn)
-    .await?;
+    };
+    plans::set(&mut new_row, plan.as_ref(), now);
+    let row = new_row.insert(&txn).await?;
     audit::append(
         &txn,
         AuditRecord::ok(&user.username, "request.create")
             .entity(ENTITY, row.id)
-            .after(json!({ "state": "draft", "request": spec_json(&spec) })),
+            .after(json!({
+                "state": "draft",
+                "request": spec_json(&spec),
+                "plan_hash": plan.as_ref().map(|p| p.hash()),
+            })),
     )
     .await?;
     txn.commit().await?;
@@ -113,23 +120,31 @@ pub async fn update(
 ) -> Result<(), AppError> {
     let now = Utc::now();
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
+    let plan = plans::plan_if_configured(state, &spec).await?;
     let d = decide_in_txn(state, user, id, version, Action::Edit, now).await?;
     let (row, next) = (d.row.clone(), d.next);
     let before = spec_json(&spec_of(&row)?);
     let withdrawn = withdraw_votes(&d.txn, &row, now).await?;
     let resubmitted = next == RequestState::Submitted;
-    let change = change_requests::ActiveModel {
+    let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),
         revision: Set(row.revision + 1),
         submitted_at: Set(if resubmitted { Some(now) } else { None }),
         decided_at: Set(None),
+        previous_plan_json: Set(None),
         ..spec_columns(&spec)
     };
+    plans::set(&mut change, plan.as_ref(), now);
     let txn = d.write(state, user, change, now).await?;
     let mut record = AuditRecord::ok(&user.username, "request.edit")
         .entity(ENTITY, id)
         .before(json!({ "state": row.state, "revision": row.revision, "request": before }))
-        .after(json!({ "state": next.as_str(), "revision": row.revision + 1, "request": spec_json(&spec) }));
+        .after(json!({
+            "state": next.as_str(),
+            "revision": row.revision + 1,
+            "request": spec_json(&spec),
+            "plan_hash": plan.as_ref().map(|p| p.hash()),
+        }));
     if withdrawn > 0 {
         record = record.detail(format!(
             "editing withdrew {withdrawn} vote(s); the new revision needs fresh approval"
@@ -150,14 +165,37 @@ pub async fn transition(
 ) -> Result<RequestState, AppError> {
     debug_assert!(matches!(action, Action::Submit | Action::Cancel));
     let now = Utc::now();
+    // Submitting plans against fresh facts (read before the write transaction opens).
+    let plan = match action {
+        Action::Submit => Some(plans::plan_now(state, &spec_of(&find(state, id).await?)?).await?),
+        _ => None,
+    };
     let d = decide_in_txn(state, user, id, version, action, now).await?;
     let (row, next) = (d.row.clone(), d.next);
+    if let Some(failures) = plan
+        .as_ref()
+        .map(|p| p.failures())
+        .filter(|f| !f.is_empty())
+    {
+        let reasons = failures
+            .iter()
+            .map(|f| format!("{}: {}", f.title, f.detail))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let message = format!(
+            "The plan's preflight checks failed, so the request cannot be submitted. {reasons}"
+        );
+        return Err(refuse(state, d.txn, user, id, action, Refusal::Blocked(message)).await);
+    }
     let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),
         ..Default::default()
     };
     match action {
-        Action::Submit => change.submitted_at = Set(Some(now)),
+        Action::Submit => {
+            change.submitted_at = Set(Some(now));
+            plans::set(&mut change, plan.as_ref(), now);
+        }
         _ => change.decided_at = Set(Some(now)),
     }
     let txn = d.write(state, user, change, now).await?;
@@ -165,8 +203,11 @@ pub async fn transition(
         &txn,
         AuditRecord::ok(&user.username, &format!("request.{}", action.as_str()))
             .entity(ENTITY, id)
-            .before(json!({ "state": row.state }))
-            .after(json!({ "state": next.as_str() })),
+            .before(json!({ "state": row.state, "plan_hash": row.plan_hash }))
+            .after(json!({
+                "state": next.as_str(),
+                "plan_hash": plan.as_ref().map(|p| p.hash()).or(row.plan_hash.clone()),
+            })),
     )
     .await?;
     txn.commit().await?;
@@ -182,6 +223,7 @@ pub async fn vote(
     version: i32,
     decision: Decision,
     comment: &str,
+    plan_hash: &str,
 ) -> Result<RequestState, AppError> {
     let comment = comment.trim();
     let action = match decision {
@@ -206,6 +248,15 @@ pub async fn vote(
     let now = Utc::now();
     let d = decide_in_txn(state, user, id, version, action, now).await?;
     let (row, facts, next) = (d.row.clone(), d.facts.clone(), d.next);
+    if row.plan_hash.as_deref() != Some(plan_hash) {
+        return Err(refuse(state, d.txn, user, id, action, Refusal::PlanChanged).await);
+    }
+    if decision == Decision::Approve
+        && plans::stored(&row).is_some_and(|p| !p.failures().is_empty())
+    {
+        let message = "The plan's preflight checks fail, so it cannot be approved; re-plan once the environment is fixed, or reject it.".to_string();
+        return Err(refuse(state, d.txn, user, id, action, Refusal::Blocked(message)).await);
+    }
     let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),
         ..Default::default()
@@ -224,6 +275,7 @@ pub async fn vote(
         comment: Set((!comment.is_empty()).then(|| comment.to_string())),
         created_at: Set(now),
         withdrawn_at: Set(None),
+        plan_hash: Set(Some(plan_hash.to_string())),
         ..Default::default()
     }
     .insert(&txn)
@@ -239,12 +291,76 @@ pub async fn vote(
                 "approvals": approvals_after,
                 "quorum": state.settings.approval.quorum,
                 "revision": row.revision,
+                "plan_hash": plan_hash,
                 "comment": comment,
             })),
     )
     .await?;
     txn.commit().await?;
     Ok(next)
+}
+
+/// Plans the request again against fresh facts. A different plan replaces the old one (kept to
+/// show the difference), withdraws the votes, and needs fresh approval. Returns whether the plan
+/// changed.
+pub async fn replan(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i32,
+    version: i32,
+) -> Result<bool, AppError> {
+    let now = Utc::now();
+    let plan = plans::plan_now(state, &spec_of(&find(state, id).await?)?).await?;
+    let d = decide_in_txn(state, user, id, version, Action::Replan, now).await?;
+    let (row, next) = (d.row.clone(), d.next);
+    let hash = plan.hash();
+    if row.plan_hash.as_deref() == Some(hash.as_str()) {
+        let txn = d.txn;
+        audit::append(
+            &txn,
+            AuditRecord::ok(&user.username, "request.replan")
+                .entity(ENTITY, id)
+                .detail(format!("the plan is unchanged ({})", &hash[..12])),
+        )
+        .await?;
+        txn.commit().await?;
+        return Ok(false);
+    }
+    let changes = plans::stored(&row)
+        .map(|previous| crate::domain::plan::diff(&previous, &plan))
+        .unwrap_or_default();
+    let withdrawn = withdraw_votes(&d.txn, &row, now).await?;
+    let mut change = change_requests::ActiveModel {
+        state: Set(next.as_str().into()),
+        revision: Set(row.revision + 1),
+        submitted_at: Set((next == RequestState::Submitted).then_some(now)),
+        decided_at: Set(None),
+        previous_plan_json: Set(row.plan_json.clone()),
+        ..Default::default()
+    };
+    plans::set(&mut change, Some(&plan), now);
+    let txn = d.write(state, user, change, now).await?;
+    audit::append(
+        &txn,
+        AuditRecord::ok(&user.username, "request.replan")
+            .entity(ENTITY, id)
+            .before(
+                json!({ "state": row.state, "revision": row.revision, "plan_hash": row.plan_hash }),
+            )
+            .after(json!({
+                "state": next.as_str(),
+                "revision": row.revision + 1,
+                "plan_hash": hash,
+                "changes": changes.iter().map(|c| &c.what).collect::<Vec<_>>(),
+            }))
+            .detail(format!(
+                "the plan changed ({} differences); {withdrawn} vote(s) withdrawn",
+                changes.len()
+            )),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Marks requests whose approvals timed out as expired. Returns how many.
@@ -342,6 +458,7 @@ pub async fn detail(
         votes,
         timeline,
         can: permissions(state, viewer, &facts),
+        plan: plans::view(&row),
     })
 }
 
@@ -350,12 +467,14 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
     let policy = &state.settings.approval;
     let allowed = |action| workflow::decide(action, viewer, facts, policy, now);
     let vote = allowed(Action::Approve);
+    let replan = state.settings.environment.is_some() && allowed(Action::Replan).is_ok();
     let relevant = viewer.id == facts.requester_id || policy.is_approver(viewer);
     Permissions {
         edit: allowed(Action::Edit).is_ok(),
         submit: allowed(Action::Submit).is_ok(),
         cancel: allowed(Action::Cancel).is_ok(),
         vote: vote.is_ok(),
+        replan,
         vote_blocked: match vote {
             Err(denial) if relevant && facts.state == RequestState::Submitted => {
                 Some(denial.to_string())
@@ -487,6 +606,14 @@ pub async fn audit_page(state: &AppState, filter: &AuditFilter) -> Result<AuditP
     })
 }
 
+/// The request `id`.
+async fn find(state: &AppState, id: i32) -> Result<change_requests::Model, AppError> {
+    change_requests::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 /// Loads a request with its counting votes, for a decision inside `txn`.
 async fn load_facts<C: ConnectionTrait>(
     db: &C,
@@ -520,9 +647,11 @@ fn facts_of(
                 Some(Vote {
                     approver_id: v.approver_id,
                     decision: Decision::parse(&v.decision)?,
+                    plan_hash: v.plan_hash.clone(),
                 })
             })
             .collect(),
+        plan_hash: row.plan_hash.clone(),
     })
 }
 
@@ -597,6 +726,10 @@ enum Refusal {
     Denied(Denial),
     /// Someone else changed the request since the caller saw it.
     Conflict,
+    /// The plan the caller saw is no longer the request's plan.
+    PlanChanged,
+    /// The plan does not allow the action (its preflight fails).
+    Blocked(String),
 }
 
 /// Applies the workflow decision to what the caller saw (`seen_version`).
@@ -652,6 +785,14 @@ async fn refuse(
             );
             (message.clone(), AppError::Conflict(message))
         }
+        Refusal::PlanChanged => {
+            let message = format!(
+                "The plan of request #{id} changed since you opened it, so your decision was not recorded. \
+                 Reload the request, review the new plan, and decide again."
+            );
+            (message.clone(), AppError::Conflict(message))
+        }
+        Refusal::Blocked(message) => (message.clone(), AppError::Forbidden(message)),
     };
     record_denial(&state.db, &user.username, &audit_action, Some(id), &reason).await;
     error

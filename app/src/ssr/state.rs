@@ -20,6 +20,8 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Whether to mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookie: bool,
+    /// Where plans get their facts; `None` when no environment is configured.
+    pub environment: Option<super::environment::Environment>,
 }
 
 /// Shared application state, provided to Leptos as context and to axum as router state.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use app::domain::request::RequestInput;
 use app::domain::roles::{Account, CurrentUser, Role};
 use app::domain::workflow::ApprovalPolicy;
+use app::ssr::environment::Environment;
 use app::ssr::state::{AppState, Settings};
 use leptos::config::LeptosOptions;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -118,8 +119,27 @@ pub fn state(db: &DatabaseConnection, policy: ApprovalPolicy) -> AppState {
             local_accounts: Some(accounts()),
             session_ttl: chrono::Duration::hours(1),
             secure_cookie: false,
+            environment: Some(Environment::FactsFile(facts_file())),
         }),
     }
+}
+
+/// The sample Litware facts (the article's organization).
+pub fn facts_file() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../app/src/domain/testdata/litware-facts.json")
+}
+
+/// The plan hash request `id` carries now (what an approver sees).
+pub async fn plan_hash(db: &DatabaseConnection, id: i32) -> String {
+    use sea_orm::EntityTrait;
+    app::ssr::entities::change_requests::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("request")
+        .plan_hash
+        .expect("a planned request")
 }
 
 /// The demo accounts.

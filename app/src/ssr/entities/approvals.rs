@@ -16,6 +16,8 @@ pub struct Model {
     pub comment: Option<String>,
     pub created_at: DateTimeUtc,
     pub withdrawn_at: Option<DateTimeUtc>,
+    /// The plan hash this vote was cast on.
+    pub plan_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub submitted_at: Option<DateTimeUtc>,
     pub decided_at: Option<DateTimeUtc>,
+    /// JSON of the [`crate::domain::plan::Plan`] the request was last planned with.
+    pub plan_json: Option<String>,
+    pub plan_hash: Option<String>,
+    pub planned_at: Option<DateTimeUtc>,
+    /// The plan before the last re-plan that changed it, to show the difference.
+    pub previous_plan_json: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,73 @@
+//! Where the portal reads the environment facts that plans are made against.
+
+use std::path::PathBuf;
+
+use crate::domain::facts::{Facts, FactsError};
+use crate::error::AppError;
+
+/// A source of environment facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Environment {
+    /// A facts file (README, "Plan inputs and output"), read each time a plan is made.
+    FactsFile(PathBuf),
+}
+
+/// Why the facts could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error("cannot read the facts file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the facts file {path} is not valid facts JSON: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("the facts file {path} cannot be planned against: {source}")]
+    Invalid { path: String, source: FactsError },
+}
+
+impl From<EnvironmentError> for AppError {
+    fn from(err: EnvironmentError) -> Self {
+        tracing::warn!(error = %err, "environment facts unavailable");
+        AppError::Unavailable(format!("The environment facts are unavailable: {err}."))
+    }
+}
+
+impl Environment {
+    /// How the environment is shown to people.
+    pub fn label(&self) -> String {
+        match self {
+            Environment::FactsFile(path) => format!("facts file {}", path.display()),
+        }
+    }
+
+    /// Reads and checks the current facts.
+    pub async fn facts(&self) -> Result<Facts, EnvironmentError> {
+        match self {
+            Environment::FactsFile(path) => {
+                let shown = path.display().to_string();
+                let text = tokio::fs::read_to_string(path).await.map_err(|source| {
+                    EnvironmentError::Read {
+                        path: shown.clone(),
+                        source,
+                    }
+                })?;
+                let facts: Facts =
+                    serde_json::from_str(&text).map_err(|source| EnvironmentError::Parse {
+                        path: shown.clone(),
+                        source,
+                    })?;
+                facts
+                    .validate()
+                    .map_err(|source| EnvironmentError::Invalid {
+                        path: shown,
+                        source,
+                    })?;
+                Ok(facts)
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Planning requests against the environment: the plan a request carries, previews, and
+//! re-planning against fresh facts.
+
+use chrono::{DateTime, Utc};
+use sea_orm::Set;
+
+use super::entities::change_requests;
+use super::state::AppState;
+use crate::api::models::PlanView;
+use crate::domain::plan::{self, Plan};
+use crate::domain::request::{IntegrationSpec, RequestInput};
+use crate::error::AppError;
+
+/// Shown when no environment is configured.
+pub const NO_ENVIRONMENT: &str = "No environment is configured, so imlink cannot plan this change. \
+     An administrator sets environment.facts_file in the configuration.";
+
+/// Plans `spec` against the current facts of the configured environment.
+pub async fn plan_now(state: &AppState, spec: &IntegrationSpec) -> Result<Plan, AppError> {
+    let environment = state
+        .settings
+        .environment
+        .as_ref()
+        .ok_or_else(|| AppError::Unavailable(NO_ENVIRONMENT.into()))?;
+    let facts = environment.facts().await?;
+    Ok(plan::plan(spec, &facts, Utc::now()))
+}
+
+/// Plans `spec` when an environment is configured; `None` otherwise.
+pub async fn plan_if_configured(
+    state: &AppState,
+    spec: &IntegrationSpec,
+) -> Result<Option<Plan>, AppError> {
+    match state.settings.environment {
+        Some(_) => plan_now(state, spec).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Sets the columns that store `plan` on a request (clearing them for `None`).
+pub fn set(row: &mut change_requests::ActiveModel, plan: Option<&Plan>, now: DateTime<Utc>) {
+    row.plan_json = Set(plan.and_then(|p| serde_json::to_string(p).ok()));
+    row.plan_hash = Set(plan.map(Plan::hash));
+    row.planned_at = Set(plan.map(|_| now));
+}
+
+/// The plan stored on `row`, if any.
+pub fn stored(row: &change_requests::Model) -> Option<Plan> {
+    let json = row.plan_json.as_deref()?;
+    serde_json::from_str(json)
+        .map_err(|e| tracing::error!(request = row.id, error = %e, "stored plan is unreadable"))
+        .ok()
+}
+
+/// The plan view of `row`, with what the last re-plan changed.
+pub fn view(row: &change_requests::Model) -> Option<PlanView> {
+    let plan = stored(row)?;
+    let changes = row
+        .previous_plan_json
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<Plan>(json).ok())
+        .map(|previous| plan::diff(&previous, &plan))
+        .unwrap_or_default();
+    Some(PlanView {
+        hash: plan.hash(),
+        planned_at: row.planned_at,
+        plan,
+        changes,
+    })
+}
+
+/// The plan the form's current values would get, for the live preview.
+pub async fn preview(state: &AppState, input: &RequestInput) -> Result<PlanView, AppError> {
+    let spec = IntegrationSpec::validate(input, Utc::now()).map_err(AppError::Invalid)?;
+    let plan = plan_now(state, &spec).await?;
+    Ok(PlanView {
+        hash: plan.hash(),
+        planned_at: Some(Utc::now()),
+        plan,
+        changes: Vec::new(),
+    })
+}

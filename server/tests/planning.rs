@@ -1,0 +1,207 @@
+//! Requests carry the plan they were submitted with; approvals are bound to its hash; a re-plan
+//! that differs withdraws them and shows what changed.
+
+mod common;
+
+use std::sync::Arc;
+
+use app::domain::request::RequestState;
+use app::domain::samples;
+use app::domain::workflow::{self, Action, ApprovalPolicy, Decision};
+use app::error::AppError;
+use app::ssr::entities::{approvals, change_requests};
+use app::ssr::environment::Environment;
+use app::ssr::requests as service;
+use app::ssr::state::AppState;
+use common::{Backend, TestDb, article_request, plan_hash, state, user};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// Portal state whose environment is a facts file we can rewrite.
+fn state_with(t: &TestDb, facts: &app::domain::facts::Facts) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("facts.json");
+    std::fs::write(&path, serde_json::to_string(facts).unwrap()).unwrap();
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    settings.environment = Some(Environment::FactsFile(path));
+    s.settings = Arc::new(settings);
+    (s, dir)
+}
+
+fn rewrite(dir: &tempfile::TempDir, facts: &app::domain::facts::Facts) {
+    std::fs::write(
+        dir.path().join("facts.json"),
+        serde_json::to_string(facts).unwrap(),
+    )
+    .unwrap();
+}
+
+async fn row(t: &TestDb, id: i32) -> change_requests::Model {
+    change_requests::Entity::find_by_id(id)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn submitted(t: &TestDb, s: &AppState) -> i32 {
+    let alice = user(&t.db, "alice").await;
+    let id = service::create(s, &alice, &article_request())
+        .await
+        .unwrap();
+    let v = row(t, id).await.version;
+    service::transition(s, &alice, id, v, Action::Submit)
+        .await
+        .unwrap();
+    id
+}
+
+async fn approvals_are_bound_to_the_plan(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, _dir) = state_with(&t, &samples::litware());
+    let id = submitted(&t, &s).await;
+    let r = row(&t, id).await;
+    let hash = r
+        .plan_hash
+        .clone()
+        .expect("submitted requests carry a plan");
+    assert!(r.plan_json.is_some());
+    let bob = user(&t.db, "bob").await;
+    // A vote on a plan the approver did not see is refused.
+    let err = service::vote(
+        &s,
+        &bob,
+        id,
+        r.version,
+        Decision::Approve,
+        "",
+        "0".repeat(64).as_str(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, AppError::Conflict(ref m) if m.contains("plan")),
+        "{err:?}"
+    );
+    let next = service::vote(&s, &bob, id, r.version, Decision::Approve, "", &hash)
+        .await
+        .unwrap();
+    assert_eq!(next, RequestState::Approved);
+    let vote = approvals::Entity::find()
+        .filter(approvals::Column::RequestId.eq(id))
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(vote.plan_hash.as_deref(), Some(hash.as_str()));
+    // What a worker re-checks before acting.
+    let detail = service::detail(&s, &bob, id).await.unwrap();
+    assert_eq!(detail.plan.unwrap().hash, hash);
+    let facts = workflow::RequestFacts {
+        state: RequestState::Approved,
+        requester_id: r.requester_id,
+        submitted_at: r.submitted_at,
+        votes: vec![workflow::Vote {
+            approver_id: bob.id,
+            decision: Decision::Approve,
+            plan_hash: vote.plan_hash.clone(),
+        }],
+        plan_hash: Some(hash),
+    };
+    assert_eq!(
+        workflow::check_runnable(&facts, &s.settings.approval),
+        Ok(())
+    );
+}
+
+async fn a_failed_preflight_blocks_submission(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, _dir) = state_with(&t, &samples::ucma_missing());
+    let alice = user(&t.db, "alice").await;
+    let id = service::create(&s, &alice, &article_request())
+        .await
+        .unwrap();
+    let err = service::transition(&s, &alice, id, 1, Action::Submit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Forbidden(ref m) if m.contains("UCMA")),
+        "{err:?}"
+    );
+    assert_eq!(row(&t, id).await.state, "draft");
+    // The draft still shows its plan and the failed check.
+    let detail = service::detail(&s, &alice, id).await.unwrap();
+    assert!(!detail.plan.unwrap().plan.failures().is_empty());
+}
+
+async fn a_changed_replan_withdraws_approvals(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, dir) = state_with(&t, &samples::litware());
+    let id = submitted(&t, &s).await;
+    let bob = user(&t.db, "bob").await;
+    let r = row(&t, id).await;
+    service::vote(
+        &s,
+        &bob,
+        id,
+        r.version,
+        Decision::Approve,
+        "",
+        &plan_hash(&t.db, id).await,
+    )
+    .await
+    .unwrap();
+    let alice = user(&t.db, "alice").await;
+    let v = row(&t, id).await.version;
+    // Same facts: nothing changes.
+    assert!(!service::replan(&s, &alice, id, v).await.unwrap());
+    assert_eq!(row(&t, id).await.state, "approved");
+    // The environment changed: UM moved onto the OWA server.
+    rewrite(&dir, &samples::colocated_um());
+    assert!(service::replan(&s, &alice, id, v).await.unwrap());
+    let after = row(&t, id).await;
+    assert_eq!(after.state, "submitted");
+    assert_ne!(after.plan_hash, r.plan_hash);
+    assert_eq!(after.previous_plan_json, r.plan_json);
+    let detail = service::detail(&s, &alice, id).await.unwrap();
+    assert_eq!(detail.summary.approvals, 0);
+    let plan = detail.plan.unwrap();
+    assert!(
+        plan.changes.iter().any(|c| c.id == "trusted-pool"),
+        "{:?}",
+        plan.changes
+    );
+    // Auditors cannot re-plan.
+    let dave = user(&t.db, "dave").await;
+    assert!(matches!(
+        service::replan(&s, &dave, id, after.version).await,
+        Err(AppError::Forbidden(_))
+    ));
+}
+
+async fn without_an_environment_nothing_is_submitted(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    settings.environment = None;
+    s.settings = Arc::new(settings);
+    let alice = user(&t.db, "alice").await;
+    let id = service::create(&s, &alice, &article_request())
+        .await
+        .unwrap();
+    assert!(row(&t, id).await.plan_hash.is_none());
+    let err = service::transition(&s, &alice, id, 1, Action::Submit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Unavailable(ref m) if m.contains("No environment")),
+        "{err:?}"
+    );
+}
+
+on_both_databases!(
+    approvals_are_bound_to_the_plan,
+    a_failed_preflight_blocks_submission,
+    a_changed_replan_withdraws_approvals,
+    without_an_environment_nothing_is_submitted,
+);
