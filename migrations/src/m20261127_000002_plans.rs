@@ -36,27 +36,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Approvals::Table)
-                    .drop_column(Approvals::PlanHash)
-                    .to_owned(),
-            )
-            .await?;
-        for column in [
-            ChangeRequests::PreviousPlanJson,
-            ChangeRequests::PlannedAt,
-            ChangeRequests::PlanHash,
-            ChangeRequests::PlanJson,
+        // Plain SQL: both backends support DROP COLUMN, and sea-query quotes the column twice
+        // for SQLite.
+        let db = manager.get_connection();
+        for (table, column) in [
+            ("approvals", "plan_hash"),
+            ("change_requests", "previous_plan_json"),
+            ("change_requests", "planned_at"),
+            ("change_requests", "plan_hash"),
+            ("change_requests", "plan_json"),
         ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(ChangeRequests::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
+            db.execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
                 .await?;
         }
         Ok(())

@@ -50,6 +50,24 @@ enum Command {
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Print the read-only probe scripts that gather the environment facts.
+    Probes {
+        /// Exchange back-end (Mailbox) servers to print the back-end probe for.
+        #[arg(long = "backend", value_name = "FQDN")]
+        backends: Vec<String>,
+    },
+    /// Assemble a facts file from saved probe outputs (JSON) and print it.
+    Facts {
+        /// Output of the lync probe.
+        #[arg(long)]
+        lync: PathBuf,
+        /// Output of the exchange probe.
+        #[arg(long)]
+        exchange: PathBuf,
+        /// Output of a back-end probe, as FQDN=FILE; once per back-end server.
+        #[arg(long = "backend", value_name = "FQDN=FILE")]
+        backends: Vec<String>,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -90,6 +108,12 @@ pub fn main() -> ExitCode {
                 at.unwrap_or_else(chrono::Utc::now),
             );
         }
+        Some(Command::Probes { backends }) => return probes_command(&backends),
+        Some(Command::Facts {
+            lync,
+            exchange,
+            backends,
+        }) => return facts_command(&lync, &exchange, &backends),
         _ => {}
     }
     let config = match Config::load(cli.config.as_deref(), &env) {
@@ -114,7 +138,10 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify,
             } => audit_verify(&config).await,
-            Command::CheckConfig | Command::Plan { .. } => unreachable!("handled above"),
+            Command::CheckConfig
+            | Command::Plan { .. }
+            | Command::Probes { .. }
+            | Command::Facts { .. } => unreachable!("handled above"),
         }
     });
     match result {
@@ -392,4 +419,74 @@ fn plan_command(
         );
     }
     ExitCode::from(3)
+}
+
+fn probes_command(backends: &[String]) -> ExitCode {
+    use app::domain::probes;
+    let mut all = vec![
+        (probes::lync(), "lync.json".to_string()),
+        (probes::exchange(), "exchange.json".to_string()),
+    ];
+    for server in backends {
+        if let Err(e) = app::domain::powershell::check_text(server) {
+            eprintln!("imlink probes: --backend {server:?} {e}");
+            return ExitCode::from(2);
+        }
+        all.push((probes::backend(server), format!("backend-{server}.json")));
+    }
+    for (probe, file) in all {
+        println!(
+            "# Probe {}: run in the {}; save its output as {}\n{}\n",
+            crate::render::comment(&probe.id),
+            probe.target.label(),
+            crate::render::comment(&file),
+            probe.script
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads saved probe outputs and assembles the facts they describe.
+fn facts_from_outputs(
+    lync: &std::path::Path,
+    exchange: &std::path::Path,
+    backends: &[String],
+) -> Result<app::domain::facts::Facts, String> {
+    use app::domain::probes;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let lync = probes::parse_lync(&read(lync)?).map_err(|e| e.to_string())?;
+    let exchange = probes::parse_exchange(&read(exchange)?).map_err(|e| e.to_string())?;
+    let mut parsed = Vec::new();
+    for pair in backends {
+        let (server, file) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--backend {pair:?}: expected FQDN=FILE"))?;
+        let output = read(std::path::Path::new(file))?;
+        parsed.push(probes::parse_backend(server, &output).map_err(|e| e.to_string())?);
+    }
+    let facts = probes::assemble(lync, exchange, parsed, chrono::Utc::now());
+    facts.validate().map_err(|e| e.to_string())?;
+    Ok(facts)
+}
+
+fn facts_command(
+    lync: &std::path::Path,
+    exchange: &std::path::Path,
+    backends: &[String],
+) -> ExitCode {
+    match facts_from_outputs(lync, exchange, backends) {
+        Ok(facts) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&facts).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("imlink facts: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

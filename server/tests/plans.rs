@@ -128,3 +128,56 @@ fn the_cli_names_bad_fields_and_failed_checks() {
         "{stderr}"
     );
 }
+
+#[test]
+fn probe_outputs_assemble_into_the_facts_that_plan() {
+    let out = imlink()
+        .args(["probes", "--backend", "atl-mbx-001.litwareinc.com"])
+        .output()
+        .unwrap();
+    let scripts = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        scripts.contains("# Probe lync: run in the Lync Server Management Shell"),
+        "{scripts}"
+    );
+    assert!(
+        scripts.contains("-ComputerName 'atl-mbx-001.litwareinc.com'"),
+        "{scripts}"
+    );
+
+    let out = imlink()
+        .args(["facts", "--lync"])
+        .arg(testdata("probe-lync.json"))
+        .arg("--exchange")
+        .arg(testdata("probe-exchange.json"))
+        .arg("--backend")
+        .arg(format!(
+            "atl-mbx-001.litwareinc.com={}",
+            testdata("probe-backend.json").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let facts: app::domain::facts::Facts = serde_json::from_slice(&out.stdout).unwrap();
+    let mut expected = samples::litware();
+    expected.collected_at = facts.collected_at;
+    assert_eq!(facts, expected);
+
+    let out = imlink()
+        .args(["facts", "--lync"])
+        .arg(testdata("probe-exchange.json"))
+        .arg("--exchange")
+        .arg(testdata("probe-exchange.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the lync probe printed something unexpected")
+    );
+}

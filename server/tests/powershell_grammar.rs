@@ -252,3 +252,20 @@ fn hostile_facts_cannot_escape_their_literals() {
         }
     }
 }
+
+#[test]
+fn probe_scripts_parse() {
+    use app::domain::probes;
+    let mut rng = Rng(0x0B5E_55ED_0000_0003);
+    assert_sound(&probes::lync().script);
+    assert_sound(&probes::exchange().script);
+    for _ in 0..200 {
+        let server = format!("V:{}", rng.hostile());
+        if server.contains('\0') {
+            continue;
+        }
+        let script = probes::backend(&server).script;
+        assert_sound(&script);
+        assert!(literals(&script).contains(&quote(&server)), "{server:?}");
+    }
+}

@@ -5,6 +5,7 @@ pub mod facts;
 pub mod fields;
 pub mod plan;
 pub mod powershell;
+pub mod probes;
 pub mod request;
 pub mod roles;
 #[cfg(any(test, feature = "samples"))]
