@@ -11,7 +11,13 @@ case "$cmd" in
   start)
     port=$3
     mkdir -p "$dir"
-    [ ${#as_pg[@]} -gt 0 ] && chown postgres:postgres "$dir"
+    if [ ${#as_pg[@]} -gt 0 ]; then
+      chown postgres:postgres "$dir"
+      # initdb runs as postgres, which must be able to reach the folder.
+      parent=$(dirname "$dir")
+      [ -x "$parent" ] && setpriv --reuid=postgres --regid=postgres --init-groups test -x "$dir" \
+        || { echo "postgres.sh: the postgres user cannot reach $dir; make its parent folders searchable" >&2; exit 1; }
+    fi
     "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres -N >"$dir/initdb.log" 2>&1
     "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null

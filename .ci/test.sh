@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 work=$(mktemp -d /tmp/imlink-test.XXXXXX)
+# The throwaway PostgreSQL runs as the postgres user, which must reach its folder inside.
+chmod 755 "$work"
 server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
