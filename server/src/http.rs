@@ -3,7 +3,7 @@
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{Path, Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -23,6 +23,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/requests/{id}/plan.ps1", get(runbook_file))
+        .route("/requests/{id}/plan.txt", get(plan_file))
+        .route("/requests/{id}/facts.json", get(facts_file))
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(cross_origin_guard))
@@ -48,6 +51,99 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
     }
+}
+
+/// A request's stored plan or facts, as a download for the signed-in person.
+async fn download(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: i32,
+    name: &str,
+    content_type: &'static str,
+    body: impl FnOnce(&app::ssr::entities::change_requests::Model) -> Option<String>,
+) -> Response {
+    use app::ssr::{auth, entities::change_requests};
+    use sea_orm::EntityTrait;
+    let user = match auth::session_token(headers) {
+        Some(token) => auth::user_for_token(&state.db, &token).await.ok().flatten(),
+        None => None,
+    };
+    if user.is_none() {
+        return (StatusCode::UNAUTHORIZED, "Sign in to download plans.").into_response();
+    }
+    let row = match change_requests::Entity::find_by_id(id).one(&state.db).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return (StatusCode::NOT_FOUND, "No such request.").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "loading a request for download");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    match body(&row) {
+        Some(text) => (
+            [
+                (header::CONTENT_TYPE, content_type.to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"imlink-request-{id}-{name}\""),
+                ),
+            ],
+            text,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "This request has not been planned.").into_response(),
+    }
+}
+
+/// The plan as one runbook script (UTF-8 with BOM).
+async fn runbook_file(
+    State(state): State<AppState>,
+    Path(id): Path<i32>,
+    headers: HeaderMap,
+) -> Response {
+    download(
+        &state,
+        &headers,
+        id,
+        "plan.ps1",
+        "text/plain; charset=utf-8",
+        |row| app::ssr::plans::stored(row).map(|plan| crate::render::runbook(&plan)),
+    )
+    .await
+}
+
+/// The plan for people to read.
+async fn plan_file(
+    State(state): State<AppState>,
+    Path(id): Path<i32>,
+    headers: HeaderMap,
+) -> Response {
+    download(
+        &state,
+        &headers,
+        id,
+        "plan.txt",
+        "text/plain; charset=utf-8",
+        |row| app::ssr::plans::stored(row).map(|plan| crate::render::text(&plan)),
+    )
+    .await
+}
+
+/// The environment facts the plan was made from, to replay it with `imlink plan`.
+async fn facts_file(
+    State(state): State<AppState>,
+    Path(id): Path<i32>,
+    headers: HeaderMap,
+) -> Response {
+    download(
+        &state,
+        &headers,
+        id,
+        "facts.json",
+        "application/json",
+        |row| row.facts_json.clone(),
+    )
+    .await
 }
 
 /// Refuses state-changing requests sent by another site (CSRF). Server functions have no

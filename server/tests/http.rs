@@ -8,7 +8,7 @@ use common::{Backend, TestDb, state};
 
 struct Served {
     base: String,
-    _db: TestDb,
+    db: TestDb,
 }
 
 async fn serve(local_signin: bool) -> Served {
@@ -26,7 +26,7 @@ async fn serve(local_signin: bool) -> Served {
             .await
             .unwrap();
     });
-    Served { base, _db: t }
+    Served { base, db: t }
 }
 
 /// A minimal HTTP/1.1 client over a TCP stream, enough for these checks.
@@ -205,4 +205,54 @@ async fn pages_render_on_the_server() {
     )
     .await;
     assert!(status == 302 || status == 303 || status == 307, "{head}");
+}
+
+/// Signs in as `username` and returns the session cookie (`name=value`).
+async fn session(base: &str, username: &str) -> String {
+    let (_, head, _) = request(
+        base,
+        "POST",
+        "/api/sign_in_local",
+        &[FORM, JSON],
+        &format!("username={username}"),
+    )
+    .await;
+    head.lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string()
+}
+
+#[tokio::test]
+async fn plans_and_their_facts_download() {
+    use app::domain::workflow::ApprovalPolicy;
+    let s = serve(true).await;
+    let state = common::state(&s.db.db, ApprovalPolicy::default());
+    let alice = common::user(&s.db.db, "alice").await;
+    let id = app::ssr::requests::create(&state, &alice, &common::article_request())
+        .await
+        .unwrap();
+    let path = |file: &str| format!("/requests/{id}/{file}");
+    let (status, _, _) = request(&s.base, "GET", &path("plan.ps1"), &[], "").await;
+    assert_eq!(status, 401);
+    let cookie = session(&s.base, "dave").await;
+    let auth = [("Cookie", cookie.as_str())];
+    let (status, head, body) = request(&s.base, "GET", &path("plan.ps1"), &auth, "").await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.to_lowercase().contains("attachment"), "{head}");
+    assert!(body.contains("\u{FEFF}# imlink runbook"), "{body}");
+    assert!(body.contains("New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com'"));
+    let (status, _, body) = request(&s.base, "GET", &path("plan.txt"), &auth, "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("imlink integration plan"));
+    let (status, _, body) = request(&s.base, "GET", &path("facts.json"), &auth, "").await;
+    assert_eq!(status, 200);
+    let facts: app::domain::facts::Facts = serde_json::from_str(&body).expect("facts JSON");
+    assert_eq!(facts, app::domain::samples::litware());
+    let (status, _, _) = request(&s.base, "GET", "/requests/999/plan.ps1", &auth, "").await;
+    assert_eq!(status, 404);
 }

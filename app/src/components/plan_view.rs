@@ -64,9 +64,9 @@ fn StepItem(number: usize, step: Step) -> impl IntoView {
     }
 }
 
-/// The whole plan.
+/// The whole plan; `request` (the request number) adds download links.
 #[component]
-pub fn PlanPanel(view: PlanView) -> impl IntoView {
+pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl IntoView {
     let plan = view.plan;
     let failures = plan.failures().len();
     let changes = plan.changes().count();
@@ -81,6 +81,19 @@ pub fn PlanPanel(view: PlanView) -> impl IntoView {
                     {format!(" · {changes} of {} steps change something", plan.steps.len())}
                 </span>
             </div>
+            {request
+                .map(|id| {
+                    view! {
+                        <p class="downloads">
+                            "Download: "
+                            <a href=format!("/requests/{id}/plan.ps1") download="" rel="external">"runbook (.ps1)"</a>
+                            " · "
+                            <a href=format!("/requests/{id}/plan.txt") download="" rel="external">"plan (text)"</a>
+                            " · "
+                            <a href=format!("/requests/{id}/facts.json") download="" rel="external">"facts it was planned from (JSON)"</a>
+                        </p>
+                    }
+                })}
             {(!view.changes.is_empty())
                 .then(|| {
                     view! {

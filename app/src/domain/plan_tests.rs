@@ -361,3 +361,160 @@ fn diff_names_what_a_replan_changed() {
             .any(|d| d.id.starts_with("ucma:") && d.what.contains("now fails"))
     );
 }
+
+/// Each step's decision, case by case: (what is changed in Litware, step, expected decision kind).
+#[test]
+fn decisions_table() {
+    type Change = fn(&mut Facts);
+    let kind = |d: &Decision| match d {
+        Decision::Change => "change",
+        Decision::Satisfied(_) => "satisfied",
+        Decision::Skipped(_) => "skipped",
+    };
+    let cases: &[(&str, Change, &str, &str)] = &[
+        ("as is", |_| {}, "sip-dial-plans", "change"),
+        (
+            "no SIP dial plan",
+            |f| f.exchange.dial_plans.retain(|d| !d.is_sip_name()),
+            "sip-dial-plans",
+            "skipped",
+        ),
+        (
+            "already in the plan",
+            |f| {
+                f.exchange.um_call_routers[0]
+                    .dial_plans
+                    .push("RedmondDialPlan".into())
+            },
+            "sip-dial-plans",
+            "satisfied",
+        ),
+        (
+            "vdir ready",
+            |f| f.exchange.owa_virtual_directories[0].instant_messaging_type = "Ocs".into(),
+            "owa-virtual-directories",
+            "satisfied",
+        ),
+        (
+            "only back end ready",
+            |f| f.exchange.owa_virtual_directories[1].instant_messaging_type = "Ocs".into(),
+            "owa-virtual-directories",
+            "change",
+        ),
+        (
+            "IM off",
+            |f| {
+                let v = &mut f.exchange.owa_virtual_directories[0];
+                v.instant_messaging_type = "Ocs".into();
+                v.instant_messaging_enabled = false;
+            },
+            "owa-virtual-directories",
+            "change",
+        ),
+        (
+            "keys present",
+            |f| {
+                let s = &mut f.exchange.backends[0].owa_app_settings;
+                s.push((
+                    "imcertificatethumbprint".into(),
+                    "EA5A332496CC05DA69B75B66111C0F78A110D22D".into(),
+                ));
+                s.push(("IMServerName".into(), "atl-cs-001.litwareinc.com".into()));
+            },
+            "web-config:atl-mbx-001.litwareinc.com",
+            "satisfied",
+        ),
+        (
+            "wrong IMServerName",
+            |f| {
+                let s = &mut f.exchange.backends[0].owa_app_settings;
+                s.push((
+                    "IMCertificateThumbprint".into(),
+                    "EA5A332496CC05DA69B75B66111C0F78A110D22D".into(),
+                ));
+                s.push(("IMServerName".into(), "atl-ex-001.litwareinc.com".into()));
+            },
+            "web-config:atl-mbx-001.litwareinc.com",
+            "change",
+        ),
+        (
+            "keys present: no recycle",
+            |f| {
+                let s = &mut f.exchange.backends[0].owa_app_settings;
+                s.push((
+                    "IMCertificateThumbprint".into(),
+                    "EA5A332496CC05DA69B75B66111C0F78A110D22D".into(),
+                ));
+                s.push(("IMServerName".into(), "atl-cs-001.litwareinc.com".into()));
+            },
+            "recycle:atl-mbx-001.litwareinc.com",
+            "satisfied",
+        ),
+        (
+            "policy ready",
+            |f| f.exchange.owa_mailbox_policies[0].instant_messaging_type = "Ocs".into(),
+            "owa-mailbox-policies",
+            "satisfied",
+        ),
+        (
+            "other policy ready",
+            |f| f.exchange.owa_mailbox_policies[1].instant_messaging_type = "Ocs".into(),
+            "owa-mailbox-policies",
+            "change",
+        ),
+        (
+            "colocated",
+            |f| *f = samples::colocated_um(),
+            "publish-topology",
+            "skipped",
+        ),
+        (
+            "pool exists",
+            |f| {
+                *f = samples::integrated();
+                f.lync.trusted_applications.clear();
+            },
+            "trusted-pool",
+            "satisfied",
+        ),
+        (
+            "pool exists, app missing",
+            |f| {
+                *f = samples::integrated();
+                f.lync.trusted_applications.clear();
+            },
+            "publish-topology",
+            "change",
+        ),
+    ];
+    for (name, change, id, want) in cases {
+        let mut f = litware();
+        change(&mut f);
+        let p = plan_for(&article(), &f);
+        assert_eq!(kind(&step(&p, id).decision), *want, "{name}: {id}");
+    }
+}
+
+#[test]
+fn existing_lync_objects_that_differ_are_not_touched() {
+    let mut f = samples::integrated();
+    f.lync.trusted_pools[0].registrar = "Registrar:atl-cs-002.litwareinc.com".into();
+    assert_eq!(failed(&plan_for(&article(), &f)), vec!["existing-pool"]);
+    let mut f = samples::integrated();
+    f.lync.trusted_applications[0].port = 5200;
+    assert_eq!(
+        failed(&plan_for(&article(), &f)),
+        vec!["existing-application"]
+    );
+}
+
+#[test]
+fn a_duplicate_pool_without_registrar_gets_one_first() {
+    let mut f = samples::duplicate_pool();
+    f.lync.trusted_pools[0].registrar = String::new();
+    let p = plan_for(&article(), &f);
+    assert_eq!(
+        step(&p, "remove-duplicate-pool").apply[0],
+        "Set-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com'"
+    );
+}

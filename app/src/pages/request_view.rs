@@ -73,7 +73,7 @@ pub fn RequestPage() -> impl IntoView {
                             </section>
                         </div>
                         {match d.plan.clone() {
-                            Some(view) => view! { <PlanPanel view /> }.into_any(),
+                            Some(view) => view! { <PlanPanel view request=d.summary.id /> }.into_any(),
                             None => view! {
                                 <section class="panel" aria-labelledby="plan-h">
                                     <h2 id="plan-h">"Plan"</h2>

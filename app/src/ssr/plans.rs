@@ -7,6 +7,7 @@ use sea_orm::Set;
 use super::entities::change_requests;
 use super::state::AppState;
 use crate::api::models::PlanView;
+use crate::domain::facts::Facts;
 use crate::domain::plan::{self, Plan};
 use crate::domain::request::{IntegrationSpec, RequestInput};
 use crate::error::AppError;
@@ -15,33 +16,43 @@ use crate::error::AppError;
 pub const NO_ENVIRONMENT: &str = "No environment is configured, so imlink cannot plan this change. \
      An administrator sets environment.facts_file in the configuration.";
 
+/// A plan with the facts it was made from.
+pub struct Planned {
+    pub plan: Plan,
+    pub facts: Facts,
+}
+
 /// Plans `spec` against the current facts of the configured environment.
-pub async fn plan_now(state: &AppState, spec: &IntegrationSpec) -> Result<Plan, AppError> {
+pub async fn plan_now(state: &AppState, spec: &IntegrationSpec) -> Result<Planned, AppError> {
     let environment = state
         .settings
         .environment
         .as_ref()
         .ok_or_else(|| AppError::Unavailable(NO_ENVIRONMENT.into()))?;
     let facts = environment.facts().await?;
-    Ok(plan::plan(spec, &facts, Utc::now()))
+    Ok(Planned {
+        plan: plan::plan(spec, &facts, Utc::now()),
+        facts,
+    })
 }
 
 /// Plans `spec` when an environment is configured; `None` otherwise.
 pub async fn plan_if_configured(
     state: &AppState,
     spec: &IntegrationSpec,
-) -> Result<Option<Plan>, AppError> {
+) -> Result<Option<Planned>, AppError> {
     match state.settings.environment {
         Some(_) => plan_now(state, spec).await.map(Some),
         None => Ok(None),
     }
 }
 
-/// Sets the columns that store `plan` on a request (clearing them for `None`).
-pub fn set(row: &mut change_requests::ActiveModel, plan: Option<&Plan>, now: DateTime<Utc>) {
-    row.plan_json = Set(plan.and_then(|p| serde_json::to_string(p).ok()));
-    row.plan_hash = Set(plan.map(Plan::hash));
-    row.planned_at = Set(plan.map(|_| now));
+/// Sets the columns that store a plan and its facts on a request (clearing them for `None`).
+pub fn set(row: &mut change_requests::ActiveModel, planned: Option<&Planned>, now: DateTime<Utc>) {
+    row.plan_json = Set(planned.and_then(|p| serde_json::to_string(&p.plan).ok()));
+    row.plan_hash = Set(planned.map(|p| p.plan.hash()));
+    row.planned_at = Set(planned.map(|_| now));
+    row.facts_json = Set(planned.and_then(|p| serde_json::to_string(&p.facts).ok()));
 }
 
 /// The plan stored on `row`, if any.
@@ -72,7 +83,7 @@ pub fn view(row: &change_requests::Model) -> Option<PlanView> {
 /// The plan the form's current values would get, for the live preview.
 pub async fn preview(state: &AppState, input: &RequestInput) -> Result<PlanView, AppError> {
     let spec = IntegrationSpec::validate(input, Utc::now()).map_err(AppError::Invalid)?;
-    let plan = plan_now(state, &spec).await?;
+    let plan = plan_now(state, &spec).await?.plan;
     Ok(PlanView {
         hash: plan.hash(),
         planned_at: Some(Utc::now()),

@@ -100,7 +100,7 @@ pub async fn create(
             .after(json!({
                 "state": "draft",
                 "request": spec_json(&spec),
-                "plan_hash": plan.as_ref().map(|p| p.hash()),
+                "plan_hash": plan.as_ref().map(|p| p.plan.hash()),
             })),
     )
     .await?;
@@ -143,7 +143,7 @@ pub async fn update(
             "state": next.as_str(),
             "revision": row.revision + 1,
             "request": spec_json(&spec),
-            "plan_hash": plan.as_ref().map(|p| p.hash()),
+            "plan_hash": plan.as_ref().map(|p| p.plan.hash()),
         }));
     if withdrawn > 0 {
         record = record.detail(format!(
@@ -174,7 +174,7 @@ pub async fn transition(
     let (row, next) = (d.row.clone(), d.next);
     if let Some(failures) = plan
         .as_ref()
-        .map(|p| p.failures())
+        .map(|p| p.plan.failures())
         .filter(|f| !f.is_empty())
     {
         let reasons = failures
@@ -206,7 +206,7 @@ pub async fn transition(
             .before(json!({ "state": row.state, "plan_hash": row.plan_hash }))
             .after(json!({
                 "state": next.as_str(),
-                "plan_hash": plan.as_ref().map(|p| p.hash()).or(row.plan_hash.clone()),
+                "plan_hash": plan.as_ref().map(|p| p.plan.hash()).or(row.plan_hash.clone()),
             })),
     )
     .await?;
@@ -310,7 +310,8 @@ pub async fn replan(
     version: i32,
 ) -> Result<bool, AppError> {
     let now = Utc::now();
-    let plan = plans::plan_now(state, &spec_of(&find(state, id).await?)?).await?;
+    let planned = plans::plan_now(state, &spec_of(&find(state, id).await?)?).await?;
+    let plan = &planned.plan;
     let d = decide_in_txn(state, user, id, version, Action::Replan, now).await?;
     let (row, next) = (d.row.clone(), d.next);
     let hash = plan.hash();
@@ -327,7 +328,7 @@ pub async fn replan(
         return Ok(false);
     }
     let changes = plans::stored(&row)
-        .map(|previous| crate::domain::plan::diff(&previous, &plan))
+        .map(|previous| crate::domain::plan::diff(&previous, plan))
         .unwrap_or_default();
     let withdrawn = withdraw_votes(&d.txn, &row, now).await?;
     let mut change = change_requests::ActiveModel {
@@ -338,7 +339,7 @@ pub async fn replan(
         previous_plan_json: Set(row.plan_json.clone()),
         ..Default::default()
     };
-    plans::set(&mut change, Some(&plan), now);
+    plans::set(&mut change, Some(&planned), now);
     let txn = d.write(state, user, change, now).await?;
     audit::append(
         &txn,

@@ -33,6 +33,8 @@ pub struct Model {
     pub planned_at: Option<DateTimeUtc>,
     /// The plan before the last re-plan that changed it, to show the difference.
     pub previous_plan_json: Option<String>,
+    /// The environment facts the current plan was made from.
+    pub facts_json: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
