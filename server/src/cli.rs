@@ -68,6 +68,16 @@ enum Command {
         #[arg(long = "backend", value_name = "FQDN=FILE")]
         backends: Vec<String>,
     },
+    /// Run a PowerShell script from standard input against the simulated organization, like
+    /// `powershell.exe -NonInteractive -Command -` (exit 1 after a terminating error).
+    LabShell {
+        /// The lab state file; created from the scenario when it does not exist.
+        #[arg(long)]
+        state: PathBuf,
+        /// The scenario a new state starts from.
+        #[arg(long, default_value = "litware")]
+        scenario: String,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -109,6 +119,7 @@ pub fn main() -> ExitCode {
             );
         }
         Some(Command::Probes { backends }) => return probes_command(&backends),
+        Some(Command::LabShell { state, scenario }) => return lab_shell(&state, &scenario),
         Some(Command::Facts {
             lync,
             exchange,
@@ -141,6 +152,7 @@ pub fn main() -> ExitCode {
             Command::CheckConfig
             | Command::Plan { .. }
             | Command::Probes { .. }
+            | Command::LabShell { .. }
             | Command::Facts { .. } => unreachable!("handled above"),
         }
     });
@@ -488,5 +500,63 @@ fn facts_command(
             eprintln!("imlink facts: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
+    use crate::lab::{LabState, SCENARIOS, interpreter::Interpreter, value::format_output};
+    use std::io::Read;
+    let mut state = match std::fs::read_to_string(state_path) {
+        Ok(text) => match serde_json::from_str::<LabState>(&text) {
+            Ok(state) => state,
+            Err(e) => {
+                eprintln!(
+                    "imlink lab-shell: {} is not a lab state: {e}",
+                    state_path.display()
+                );
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match LabState::scenario(scenario) {
+            Some(state) => state,
+            None => {
+                eprintln!(
+                    "imlink lab-shell: unknown scenario {scenario:?}; known: {}",
+                    SCENARIOS.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) => {
+            eprintln!("imlink lab-shell: {}: {e}", state_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut script = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut script) {
+        eprintln!("imlink lab-shell: cannot read the script: {e}");
+        return ExitCode::from(2);
+    }
+    let outcome = Interpreter::new(&mut state).run(&script);
+    print!("{}", format_output(&outcome.output));
+    for error in &outcome.errors {
+        eprintln!("{error}");
+    }
+    if let Err(e) = serde_json::to_string_pretty(&state)
+        .map_err(|e| e.to_string())
+        .and_then(|text| std::fs::write(state_path, text).map_err(|e| e.to_string()))
+    {
+        eprintln!(
+            "imlink lab-shell: cannot save the state to {}: {e}",
+            state_path.display()
+        );
+        return ExitCode::from(2);
+    }
+    match outcome.failure {
+        Some(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     }
 }

@@ -4,5 +4,6 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod http;
+pub mod lab;
 pub mod render;
 pub mod telemetry;

@@ -1,0 +1,594 @@
+//! Lync Server 2013 as the lab models it: the cmdlets that create, read and remove trusted
+//! application pools and applications, and topology publishing.
+
+use serde::{Deserialize, Serialize};
+
+use super::interpreter::{Arg, Invocation, PsError};
+use super::value::{Object, Value};
+
+/// A Lync site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Site {
+    /// e.g. `Site:Redmond`.
+    pub identity: String,
+    pub site_id: String,
+    pub display_name: String,
+}
+
+/// A Front End pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    pub fqdn: String,
+    pub site_id: String,
+    pub services: Vec<String>,
+}
+
+/// A trusted application pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrustedPool {
+    pub fqdn: String,
+    /// `Registrar:<fqdn>`, or empty.
+    pub registrar: String,
+    /// The site's SiteId.
+    pub site_id: String,
+    pub requires_replication: bool,
+    pub service_number: u32,
+}
+
+/// A trusted application.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrustedApplication {
+    pub pool_fqdn: String,
+    /// As given (the identity stores it lower-cased).
+    pub application_id: String,
+    pub port: u16,
+}
+
+/// What is configured (the Central Management Store) and what Lync runs (the last published
+/// topology).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Topology {
+    pub trusted_pools: Vec<TrustedPool>,
+    pub trusted_applications: Vec<TrustedApplication>,
+}
+
+/// The Lync side of the lab.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LyncState {
+    pub sites: Vec<Site>,
+    pub pools: Vec<Pool>,
+    /// Configuration as the cmdlets see it, including unpublished changes.
+    pub configured: Topology,
+    /// What `Enable-CsTopology` last published: what Lync acts on.
+    pub published: Topology,
+    pub next_service_number: u32,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The named arguments of a call, checked against the cmdlet's parameters.
+struct Bound<'c> {
+    call: &'c Invocation,
+}
+
+impl<'c> Bound<'c> {
+    fn new(call: &'c Invocation, allowed: &[&str]) -> Result<Self, PsError> {
+        for arg in &call.args {
+            match arg {
+                Arg::Named(name, _) => {
+                    if !allowed.iter().any(|a| same(a, name))
+                        && !["Force", "WhatIf", "Confirm", "Verbose"]
+                            .iter()
+                            .any(|a| same(a, name))
+                    {
+                        return Err(PsError::terminating(format!(
+                            "{}: A parameter cannot be found that matches parameter name '{name}'.",
+                            call.name
+                        )));
+                    }
+                }
+                Arg::Positional(_) => {}
+            }
+        }
+        Ok(Bound { call })
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.call.args.iter().find_map(|a| match a {
+            Arg::Named(n, Some(v)) if same(n, name) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// `-Identity` or the first positional argument.
+    fn identity(&self) -> Option<String> {
+        self.get("Identity")
+            .or_else(|| {
+                self.call.args.iter().find_map(|a| match a {
+                    Arg::Positional(v) => Some(v),
+                    _ => None,
+                })
+            })
+            .map(|v| v.to_string())
+    }
+
+    fn text(&self, name: &str) -> Result<String, PsError> {
+        self.get(name).map(|v| v.to_string()).ok_or_else(|| {
+            PsError::terminating(format!(
+                "{}: Cannot process command because of one or more missing mandatory parameters: {name}.",
+                self.call.name
+            ))
+        })
+    }
+
+    fn int(&self, name: &str) -> Result<i64, PsError> {
+        match self.get(name) {
+            Some(Value::Int(n)) => Ok(*n),
+            Some(other) => other.to_string().trim().parse().map_err(|_| {
+                PsError::terminating(format!(
+                    "{}: Cannot bind parameter '{name}'. Cannot convert value \"{other}\" to type \"System.Int32\". Error: \"Input string was not in a correct format.\"",
+                    self.call.name
+                ))
+            }),
+            None => Err(PsError::terminating(format!(
+                "{}: Cannot process command because of one or more missing mandatory parameters: {name}.",
+                self.call.name
+            ))),
+        }
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> Result<bool, PsError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(PsError::terminating(format!(
+                "{}: Cannot process argument transformation on parameter '{name}'. Cannot convert value \"{other}\" to type \"System.Boolean\". Boolean parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0.",
+                self.call.name
+            ))),
+        }
+    }
+}
+
+/// Strips `TrustedApplicationPool:` from a pool identity.
+fn pool_fqdn(identity: &str) -> &str {
+    identity
+        .split_once(':')
+        .filter(|(kind, _)| same(kind, "TrustedApplicationPool"))
+        .map_or(identity, |(_, fqdn)| fqdn)
+}
+
+impl LyncState {
+    /// The article's Lync side: site Redmond (SiteId `Redmond`), Front End pool atl-cs-001.
+    pub fn litware() -> LyncState {
+        LyncState {
+            sites: vec![Site {
+                identity: "Site:Redmond".into(),
+                site_id: "Redmond".into(),
+                display_name: "Redmond".into(),
+            }],
+            pools: vec![Pool {
+                fqdn: "atl-cs-001.litwareinc.com".into(),
+                site_id: "Redmond".into(),
+                services: vec![
+                    "Registrar:atl-cs-001.litwareinc.com".into(),
+                    "UserServer:atl-cs-001.litwareinc.com".into(),
+                    "WebServer:atl-cs-001.litwareinc.com".into(),
+                ],
+            }],
+            configured: Topology::default(),
+            published: Topology::default(),
+            next_service_number: 1,
+        }
+    }
+
+    fn site(&self, site_id: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.site_id == site_id)
+    }
+
+    fn pool_object(&self, p: &TrustedPool) -> Value {
+        let site = self
+            .site(&p.site_id)
+            .map_or(p.site_id.clone(), |s| s.identity.clone());
+        Object::new("Microsoft.Rtc.Management.Xds.DisplayExternalServer")
+            .with("Identity", format!("TrustedApplicationPool:{}", p.fqdn))
+            .with("Registrar", p.registrar.clone())
+            .with("FileStore", Value::Null)
+            .with("ThrottleAsServer", true)
+            .with("TreatAsAuthenticated", true)
+            .with("OutboundOnly", false)
+            .with("RequiresReplication", p.requires_replication)
+            .with(
+                "ServiceId",
+                format!("{}-ExternalServer-{}", p.site_id, p.service_number),
+            )
+            .with("SiteId", site)
+            .with("PoolFqdn", p.fqdn.clone())
+            .with("Version", 6)
+            .with("Role", "TrustedApplicationPool")
+            .into()
+    }
+
+    fn application_object(a: &TrustedApplication) -> Value {
+        let id = a.application_id.to_lowercase();
+        Object::new("Microsoft.Rtc.Management.Xds.DisplayTrustedApplication")
+            .with("Identity", format!("{}/urn:application:{id}", a.pool_fqdn))
+            .with("ComputerGruus", Value::Array(Vec::new()))
+            .with(
+                "ServiceGruu",
+                format!("sip:{}@litwareinc.com;gruu;opaque=srvr:{id}", a.pool_fqdn),
+            )
+            .with("Protocol", "Mtls")
+            .with("ApplicationId", format!("urn:application:{id}"))
+            .with("TrustedApplicationPoolFqdn", a.pool_fqdn.clone())
+            .with("Port", i64::from(a.port))
+            .with("LegacyApplicationName", Value::Null)
+            .into()
+    }
+
+    /// Runs `call` if it is a Lync cmdlet.
+    pub fn invoke(&mut self, call: &Invocation) -> Option<Result<Vec<Value>, PsError>> {
+        let name = call.name.to_ascii_lowercase();
+        Some(match name.as_str() {
+            "get-cssite" => self.get_site(call),
+            "get-cspool" => self.get_pool(call),
+            "get-cstrustedapplicationpool" => self.get_trusted_pool(call),
+            "new-cstrustedapplicationpool" => self.new_trusted_pool(call),
+            "set-cstrustedapplicationpool" => self.set_trusted_pool(call),
+            "remove-cstrustedapplicationpool" => self.remove_trusted_pool(call),
+            "get-cstrustedapplication" => self.get_application(call),
+            "new-cstrustedapplication" => self.new_application(call),
+            "remove-cstrustedapplication" => self.remove_application(call),
+            "enable-cstopology" => self.enable_topology(call),
+            _ => return None,
+        })
+    }
+
+    fn get_site(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Filter"])?;
+        let wanted = b.identity();
+        Ok(self
+            .sites
+            .iter()
+            .filter(|s| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|w| same(&s.display_name, w) || same(&s.site_id, w))
+            })
+            .map(|s| {
+                Object::new("Microsoft.Rtc.Management.Deploy.Internal.Site+CentralSite")
+                    .with("Identity", s.identity.clone())
+                    .with("SiteId", s.site_id.clone())
+                    .with("Services", Value::Array(Vec::new()))
+                    .with(
+                        "Pools",
+                        Value::from(
+                            self.pools
+                                .iter()
+                                .filter(|p| p.site_id == s.site_id)
+                                .map(|p| p.fqdn.clone())
+                                .collect::<Vec<_>>(),
+                        ),
+                    )
+                    .with("Description", Value::Null)
+                    .with("DisplayName", s.display_name.clone())
+                    .with("SiteType", "CentralSite")
+                    .with("ParentSite", Value::Null)
+                    .into()
+            })
+            .collect())
+    }
+
+    fn get_pool(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Filter", "Site"])?;
+        let wanted = b.identity();
+        let found: Vec<Value> = self
+            .pools
+            .iter()
+            .filter(|p| wanted.as_deref().is_none_or(|w| same(&p.fqdn, w)))
+            .map(|p| {
+                let site = self
+                    .site(&p.site_id)
+                    .map_or(p.site_id.clone(), |s| s.identity.clone());
+                Object::new("Microsoft.Rtc.Management.Deploy.Internal.Cluster")
+                    .with("Identity", p.fqdn.clone())
+                    .with("Services", Value::from(p.services.clone()))
+                    .with("Computers", Value::from(vec![p.fqdn.clone()]))
+                    .with("Fqdn", p.fqdn.clone())
+                    .with("Site", site)
+                    .into()
+            })
+            .collect();
+        if found.is_empty() && wanted.is_some() {
+            return Err(PsError::non_terminating(format!(
+                "Get-CsPool : Cannot find pool \"{}\".",
+                wanted.unwrap_or_default()
+            )));
+        }
+        Ok(found)
+    }
+
+    fn get_trusted_pool(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Filter", "PoolFqdn"])?;
+        let wanted = b
+            .identity()
+            .or_else(|| b.get("PoolFqdn").map(|v| v.to_string()));
+        let found: Vec<Value> = self
+            .configured
+            .trusted_pools
+            .iter()
+            .filter(|p| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|w| same(&p.fqdn, pool_fqdn(w)))
+            })
+            .map(|p| self.pool_object(p))
+            .collect();
+        if let (true, Some(w)) = (found.is_empty(), wanted) {
+            return Err(PsError::non_terminating(format!(
+                "Get-CsTrustedApplicationPool : Cannot get \"TrustedApplicationPool\" \"{w}\" because it does not exist."
+            )));
+        }
+        Ok(found)
+    }
+
+    fn new_trusted_pool(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(
+            call,
+            &[
+                "Identity",
+                "Registrar",
+                "Site",
+                "RequiresReplication",
+                "ComputerFqdn",
+                "ThrottleAsServer",
+                "TreatAsAuthenticated",
+                "OutboundOnly",
+            ],
+        )?;
+        let fqdn = pool_fqdn(&b.identity().ok_or_else(|| PsError::terminating("New-CsTrustedApplicationPool : Cannot process command because of one or more missing mandatory parameters: Identity."))?).to_ascii_lowercase();
+        if self
+            .configured
+            .trusted_pools
+            .iter()
+            .any(|p| same(&p.fqdn, &fqdn))
+        {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplicationPool : Cannot perform the action \"New\" because the pool \"{fqdn}\" already exists in the topology."
+            )));
+        }
+        let registrar = match b.get("Registrar") {
+            Some(r) => {
+                let r = r.to_string();
+                let target = r.split_once(':').map_or(r.as_str(), |(_, f)| f).to_string();
+                if !self.pools.iter().any(|p| {
+                    same(&p.fqdn, &target)
+                        && p.services
+                            .iter()
+                            .any(|s| same(s, &format!("Registrar:{target}")))
+                }) {
+                    return Err(PsError::terminating(format!(
+                        "New-CsTrustedApplicationPool : Cannot find registrar \"{r}\". Verify that the registrar exists in the topology."
+                    )));
+                }
+                format!("Registrar:{}", target.to_ascii_lowercase())
+            }
+            None => String::new(),
+        };
+        let site_id = b.text("Site")?;
+        if self.site(&site_id).is_none() {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplicationPool : Site \"{site_id}\" does not exist. Use Get-CsSite to find the SiteId of the site."
+            )));
+        }
+        let pool = TrustedPool {
+            fqdn,
+            registrar,
+            site_id,
+            requires_replication: b.boolean("RequiresReplication", true)?,
+            service_number: self.next_service_number,
+        };
+        self.next_service_number += 1;
+        let out = self.pool_object(&pool);
+        self.configured.trusted_pools.push(pool);
+        Ok(vec![out])
+    }
+
+    fn set_trusted_pool(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Registrar", "RequiresReplication"])?;
+        let fqdn = b.identity().unwrap_or_default();
+        let registrar = b.get("Registrar").map(|r| {
+            let r = r.to_string();
+            format!(
+                "Registrar:{}",
+                r.split_once(':').map_or(r.as_str(), |(_, f)| f)
+            )
+        });
+        let pool = self
+            .configured
+            .trusted_pools
+            .iter_mut()
+            .find(|p| same(&p.fqdn, pool_fqdn(&fqdn)))
+            .ok_or_else(|| PsError::terminating(format!("Set-CsTrustedApplicationPool : Cannot find \"TrustedApplicationPool\" \"{fqdn}\".")))?;
+        if let Some(r) = registrar {
+            pool.registrar = r;
+        }
+        Ok(Vec::new())
+    }
+
+    fn remove_trusted_pool(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity"])?;
+        let fqdn = b.identity().unwrap_or_default();
+        let Some(i) = self
+            .configured
+            .trusted_pools
+            .iter()
+            .position(|p| same(&p.fqdn, pool_fqdn(&fqdn)))
+        else {
+            return Err(PsError::terminating(format!(
+                "Remove-CsTrustedApplicationPool : Cannot find \"TrustedApplicationPool\" \"{fqdn}\" because it does not exist."
+            )));
+        };
+        if self.configured.trusted_pools[i].registrar.is_empty() {
+            return Err(PsError::terminating(format!(
+                "Remove-CsTrustedApplicationPool : Cannot remove \"{fqdn}\" because it has no registrar. Assign one with Set-CsTrustedApplicationPool -Registrar first."
+            )));
+        }
+        let removed = self.configured.trusted_pools.remove(i);
+        self.configured
+            .trusted_applications
+            .retain(|a| !same(&a.pool_fqdn, &removed.fqdn));
+        Ok(Vec::new())
+    }
+
+    fn get_application(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(
+            call,
+            &[
+                "Identity",
+                "Filter",
+                "ApplicationId",
+                "TrustedApplicationPoolFqdn",
+            ],
+        )?;
+        let identity = b.identity();
+        let app_id = b.get("ApplicationId").map(|v| v.to_string());
+        let pool = b.get("TrustedApplicationPoolFqdn").map(|v| v.to_string());
+        let found: Vec<Value> = self
+            .configured
+            .trusted_applications
+            .iter()
+            .filter(|a| match &identity {
+                Some(id) => {
+                    let (p, app) = id.split_once('/').unwrap_or((id.as_str(), ""));
+                    same(&a.pool_fqdn, p)
+                        && same(
+                            &a.application_id,
+                            app.trim_start_matches("urn:application:"),
+                        )
+                }
+                None => true,
+            })
+            .filter(|a| {
+                app_id.as_deref().is_none_or(|id| {
+                    same(&a.application_id, id.trim_start_matches("urn:application:"))
+                })
+            })
+            .filter(|a| pool.as_deref().is_none_or(|p| same(&a.pool_fqdn, p)))
+            .map(Self::application_object)
+            .collect();
+        if found.is_empty() && (identity.is_some() || app_id.is_some()) {
+            return Err(PsError::non_terminating(
+                "Get-CsTrustedApplication : Cannot find \"TrustedApplication\" because it does not exist.".to_string(),
+            ));
+        }
+        Ok(found)
+    }
+
+    fn new_application(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(
+            call,
+            &[
+                "Identity",
+                "ApplicationId",
+                "TrustedApplicationPoolFqdn",
+                "Port",
+                "EnableTcp",
+                "LegacyApplicationName",
+            ],
+        )?;
+        let (pool, app_id) = match b.get("Identity") {
+            Some(id) => {
+                let id = id.to_string();
+                let (p, a) = id.split_once('/').unwrap_or((id.as_str(), ""));
+                (
+                    p.to_string(),
+                    a.trim_start_matches("urn:application:").to_string(),
+                )
+            }
+            None => (
+                b.text("TrustedApplicationPoolFqdn")?,
+                b.text("ApplicationId")?,
+            ),
+        };
+        let port = b.int("Port")?;
+        let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| {
+            PsError::terminating(format!(
+                "New-CsTrustedApplication : Port {port} is not a valid port number."
+            ))
+        })?;
+        if app_id.is_empty() || app_id.contains(char::is_whitespace) {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplication : \"{app_id}\" is not a valid application ID."
+            )));
+        }
+        if !self
+            .configured
+            .trusted_pools
+            .iter()
+            .any(|p| same(&p.fqdn, &pool))
+        {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplication : Cannot find the trusted application pool \"{pool}\"."
+            )));
+        }
+        let in_pool: Vec<&TrustedApplication> = self
+            .configured
+            .trusted_applications
+            .iter()
+            .filter(|a| same(&a.pool_fqdn, &pool))
+            .collect();
+        if in_pool.iter().any(|a| same(&a.application_id, &app_id)) {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplication : Cannot perform the action \"New\" because the application \"urn:application:{}\" already exists in pool \"{pool}\".",
+                app_id.to_lowercase()
+            )));
+        }
+        if let Some(a) = in_pool.iter().find(|a| a.port == port) {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplication : Port {port} is already used by the trusted application \"urn:application:{}\" in pool \"{pool}\". Ports must be unique within a pool.",
+                a.application_id.to_lowercase()
+            )));
+        }
+        let app = TrustedApplication {
+            pool_fqdn: pool.to_ascii_lowercase(),
+            application_id: app_id,
+            port,
+        };
+        let out = Self::application_object(&app);
+        self.configured.trusted_applications.push(app);
+        Ok(vec![out])
+    }
+
+    fn remove_application(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity"])?;
+        let id = b.identity().unwrap_or_default();
+        let (pool, app) = id.split_once('/').unwrap_or((id.as_str(), ""));
+        let app = app.trim_start_matches("urn:application:");
+        let before = self.configured.trusted_applications.len();
+        self.configured
+            .trusted_applications
+            .retain(|a| !(same(&a.pool_fqdn, pool) && same(&a.application_id, app)));
+        if self.configured.trusted_applications.len() == before {
+            return Err(PsError::terminating(format!(
+                "Remove-CsTrustedApplication : Cannot find \"TrustedApplication\" \"{id}\" because it does not exist."
+            )));
+        }
+        Ok(Vec::new())
+    }
+
+    fn enable_topology(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        Bound::new(
+            call,
+            &[
+                "GlobalCatalog",
+                "GlobalSettingsDomainController",
+                "SkipPrepareCheck",
+                "Report",
+            ],
+        )?;
+        self.published = self.configured.clone();
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,245 @@
+//! The lab runs the PowerShell imlink emits and answers as Lync does.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use app::domain::plan::{Target, plan};
+use app::domain::request::IntegrationSpec;
+use app::domain::samples;
+use server::lab::LabState;
+use server::lab::interpreter::{Host, Interpreter, Invocation, Outcome, PsError};
+use server::lab::value::Value;
+
+fn run(state: &mut LabState, script: &str) -> Outcome {
+    Interpreter::new(state).run(script)
+}
+
+/// The Lync steps of the article's plan for Litware, as one script.
+fn lync_steps() -> String {
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, &samples::litware(), samples::now());
+    let mut script = String::from("$ErrorActionPreference = 'Stop'\n");
+    for step in p.changes().filter(|s| s.target == Target::LyncShell) {
+        script.push_str(&step.apply.join("\n"));
+        script.push('\n');
+    }
+    script
+}
+
+#[test]
+fn the_plans_lync_steps_create_and_publish_the_pool_once() {
+    let mut lab = LabState::scenario("litware").unwrap();
+    let outcome = run(&mut lab, &lync_steps());
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    assert_eq!(lab.lync.published.trusted_pools.len(), 1);
+    assert_eq!(
+        lab.lync.published.trusted_pools[0].registrar,
+        "Registrar:atl-cs-001.litwareinc.com"
+    );
+    assert_eq!(lab.lync.published.trusted_applications[0].port, 5199);
+    let shown = server::lab::value::format_output(&outcome.output);
+    assert!(
+        shown.contains("Identity")
+            && shown.contains("TrustedApplicationPool:atl-owa-001.litwareinc.com"),
+        "{shown}"
+    );
+
+    // The plan's checks now say the steps are done.
+    let check = run(
+        &mut lab,
+        "$null -ne (Get-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -ErrorAction SilentlyContinue)",
+    );
+    assert_eq!(check.output, vec![Value::Bool(true)]);
+
+    // Running the creation script again fails the way PowerShell would.
+    let again = run(&mut lab, &lync_steps());
+    assert!(
+        again
+            .failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("already exists"),
+        "{again:?}"
+    );
+    assert_eq!(lab.lync.configured.trusted_pools.len(), 1);
+}
+
+#[test]
+fn new_and_removed_objects_take_effect_only_when_published() {
+    let mut lab = LabState::scenario("litware").unwrap();
+    let out = run(
+        &mut lab,
+        "New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com' -Site 'Redmond' -RequiresReplication $False",
+    );
+    assert_eq!(out.failure, None, "{out:?}");
+    assert_eq!(lab.lync.configured.trusted_pools.len(), 1);
+    assert!(lab.lync.published.trusted_pools.is_empty());
+    run(&mut lab, "Enable-CsTopology");
+    assert_eq!(lab.lync.published.trusted_pools.len(), 1);
+    run(
+        &mut lab,
+        "Remove-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Force",
+    );
+    assert!(lab.lync.configured.trusted_pools.is_empty());
+    assert_eq!(lab.lync.published.trusted_pools.len(), 1);
+}
+
+#[test]
+fn cmdlets_fail_as_documented() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "litware",
+            "New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registar 'x' -Site 'Redmond'",
+            "A parameter cannot be found that matches parameter name 'Registar'",
+        ),
+        (
+            "litware",
+            "New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registrar 'atl-xx-001.litwareinc.com' -Site 'Redmond'",
+            "Cannot find registrar",
+        ),
+        (
+            "site-id-differs",
+            "New-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com' -Site 'Redmond'",
+            "Site \"Redmond\" does not exist",
+        ),
+        (
+            "litware",
+            "New-CsTrustedApplication -ApplicationId 'OutlookWebApp' -TrustedApplicationPoolFqdn 'atl-owa-001.litwareinc.com' -Port 5199",
+            "Cannot find the trusted application pool",
+        ),
+        (
+            "litware",
+            "New-CsTrustedApplicationPool -Identity 'p.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com' -Site 'Redmond'\nNew-CsTrustedApplication -ApplicationId 'A' -TrustedApplicationPoolFqdn 'p.litwareinc.com' -Port 'abc'",
+            "Cannot convert value \"abc\" to type \"System.Int32\"",
+        ),
+        (
+            "litware",
+            "New-CsTrustedApplicationPool -Identity 'p.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com' -Site 'Redmond'\nNew-CsTrustedApplication -ApplicationId 'A' -TrustedApplicationPoolFqdn 'p.litwareinc.com' -Port 5199\nNew-CsTrustedApplication -ApplicationId 'B' -TrustedApplicationPoolFqdn 'p.litwareinc.com' -Port 5199",
+            "Ports must be unique within a pool",
+        ),
+        (
+            "litware",
+            "New-CsTrustedApplicationPool -Identity 'p.litwareinc.com' -Site 'Redmond'\nRemove-CsTrustedApplicationPool -Identity 'p.litwareinc.com'",
+            "because it has no registrar",
+        ),
+        (
+            "litware",
+            "Stop-Computer",
+            "The term 'Stop-Computer' is not recognized",
+        ),
+    ];
+    for (scenario, script, message) in cases {
+        let mut lab = LabState::scenario(scenario).unwrap();
+        let outcome = run(&mut lab, script);
+        let failure = outcome.failure.unwrap_or_default();
+        assert!(failure.contains(message), "{script}\n→ {failure}");
+    }
+}
+
+#[test]
+fn get_with_silently_continue_returns_nothing_and_no_error() {
+    let mut lab = LabState::scenario("litware").unwrap();
+    let out = run(
+        &mut lab,
+        "Get-CsTrustedApplicationPool -Identity 'nope.litwareinc.com' -ErrorAction SilentlyContinue",
+    );
+    assert_eq!(
+        (out.output.len(), out.errors.len(), out.failure),
+        (0, 0, None)
+    );
+    let out = run(
+        &mut lab,
+        "Get-CsTrustedApplicationPool -Identity 'nope.litwareinc.com'\n'after'",
+    );
+    assert_eq!(out.errors.len(), 1, "{out:?}");
+    assert_eq!(out.output, vec![Value::Str("after".into())]);
+    let sites = run(&mut lab, "Get-CsSite | Select-Object DisplayName, SiteID");
+    let shown = server::lab::value::format_output(&sites.output);
+    assert!(
+        shown.contains("DisplayName : Redmond") && shown.contains("SiteID      : Redmond"),
+        "{shown}"
+    );
+}
+
+/// Records every command the interpreter hands over.
+struct Recorder(Vec<String>);
+
+impl Host for Recorder {
+    fn invoke(&mut self, call: Invocation) -> Result<Vec<Value>, PsError> {
+        self.0.push(call.name.clone());
+        Ok(call
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                server::lab::interpreter::Arg::Named(_, Some(v)) => Some(v.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn quoted_hostile_values_stay_values() {
+    for hostile in [
+        "a\u{2019}; Stop-Computer; \u{2018}",
+        "x'; Stop-Computer; '",
+        "$(Stop-Computer)",
+        "a\u{201A}\u{201B}b",
+    ] {
+        let script = app::domain::powershell::Command::new("Set-Thing")
+            .arg("Identity", app::domain::powershell::Value::text(hostile))
+            .to_string();
+        let mut host = Recorder(Vec::new());
+        let outcome = Interpreter::new(&mut host).run(&script);
+        assert_eq!(outcome.failure, None, "{script}");
+        assert_eq!(host.0, vec!["Set-Thing"], "{script}");
+        assert_eq!(
+            outcome.output,
+            vec![Value::Str(hostile.to_string())],
+            "{script}"
+        );
+    }
+    // An en dash is a parameter dash in PowerShell.
+    let mut host = Recorder(Vec::new());
+    let outcome = Interpreter::new(&mut host).run("Set-Thing \u{2013}Identity 'x'");
+    assert_eq!(outcome.output, vec![Value::Str("x".into())]);
+}
+
+#[test]
+fn lab_shell_keeps_its_state_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lab.json");
+    let shell = |script: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_imlink"))
+            .args(["lab-shell", "--state"])
+            .arg(&state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, stdout, stderr) = shell(&lync_steps());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("TrustedApplicationPool:atl-owa-001.litwareinc.com"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = shell(&lync_steps());
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, stdout, _) = shell("(Get-CsTrustedApplication).Port");
+    assert_eq!((code, stdout.trim()), (Some(0), "5199"));
+}
