@@ -243,3 +243,105 @@ fn lab_shell_keeps_its_state_between_runs() {
     let (code, stdout, _) = shell("(Get-CsTrustedApplication).Port");
     assert_eq!((code, stdout.trim()), (Some(0), "5199"));
 }
+
+/// The plan's steps for one shell, as a script that stops at the first error.
+fn steps_for(target: Target, facts: &app::domain::facts::Facts) -> String {
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, facts, samples::now());
+    let mut script = String::from("$ErrorActionPreference = 'Stop'\n");
+    for step in p.changes().filter(|s| s.target == target) {
+        script.push_str(&step.apply.join("\n"));
+        script.push('\n');
+    }
+    script
+}
+
+#[test]
+fn the_plans_exchange_shell_steps_configure_um_owa_and_policies() {
+    let mut lab = LabState::scenario("litware").unwrap();
+    let outcome = run(
+        &mut lab,
+        &steps_for(Target::ExchangeShell, &samples::litware()),
+    );
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    let ex = &lab.exchange;
+    let router = ex
+        .um_call_routers
+        .iter()
+        .find(|a| a.server == "atl-owa-001.litwareinc.com")
+        .unwrap();
+    assert_eq!(router.dial_plans, vec!["RedmondDialPlan"]);
+    // Front-end virtual directories only; the back end is left alone.
+    for v in &ex.owa_virtual_directories {
+        assert_eq!(v.im_ready(), !v.backend, "{v:?}");
+    }
+    let default = ex
+        .owa_mailbox_policies
+        .iter()
+        .find(|p| p.name == "Default")
+        .unwrap();
+    assert!(default.im_ready());
+    let executives = ex
+        .owa_mailbox_policies
+        .iter()
+        .find(|p| p.name == "Executives")
+        .unwrap();
+    assert!(!executives.im_ready());
+}
+
+#[test]
+fn exchange_cmdlets_fail_as_documented() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "Set-UMService -Identity 'atl-mbx-001.litwareinc.com' -DialPlans @{Add='RedmondExtensions'}",
+            "can only be added to SIP URI dial plans",
+        ),
+        (
+            "Set-UMService -Identity 'atl-mbx-001.litwareinc.com' -DialPlans @{Add='Nowhere'}",
+            "doesn't exist",
+        ),
+        (
+            "Set-OwaMailboxPolicy -Identity 'Default' -InstantMessagingType 'Lync'",
+            "Specify one of the following enumerator names",
+        ),
+        (
+            "Set-OwaMailboxPolicy -Identity 'Default' -InstantMessagingEnabled 'yes'",
+            "System.Boolean",
+        ),
+        (
+            "Get-OwaVirtualDirectory -Bogus",
+            "A parameter cannot be found that matches parameter name 'Bogus'",
+        ),
+    ];
+    for (script, message) in cases {
+        let mut lab = LabState::scenario("litware").unwrap();
+        let failure = run(&mut lab, script).failure.unwrap_or_default();
+        assert!(failure.contains(message), "{script}\n→ {failure}");
+    }
+    // A $null identity returns every policy, as documented.
+    let mut lab = LabState::scenario("litware").unwrap();
+    let all = run(&mut lab, "Get-OwaMailboxPolicy -Identity $null");
+    assert_eq!(all.output.len(), 2);
+    // Back-end virtual directories appear only when asked for.
+    assert_eq!(run(&mut lab, "Get-OwaVirtualDirectory").output.len(), 1);
+    assert_eq!(
+        run(
+            &mut lab,
+            "Get-OwaVirtualDirectory -ShowMailboxVirtualDirectories"
+        )
+        .output
+        .len(),
+        2
+    );
+}
+
+#[test]
+fn every_scenario_builds_from_its_sample() {
+    for name in server::lab::SCENARIOS {
+        let lab = LabState::scenario(name).unwrap_or_else(|| panic!("{name}"));
+        assert!(!lab.exchange.servers.is_empty(), "{name}");
+    }
+    let duplicate = LabState::scenario("duplicate-pool").unwrap();
+    assert_eq!(duplicate.lync.published.trusted_pools.len(), 1);
+    assert!(LabState::scenario("nowhere").is_none());
+}

@@ -160,26 +160,61 @@ fn pool_fqdn(identity: &str) -> &str {
 }
 
 impl LyncState {
-    /// The article's Lync side: site Redmond (SiteId `Redmond`), Front End pool atl-cs-001.
-    pub fn litware() -> LyncState {
+    /// The Lync side the facts describe; existing trusted pools and applications are
+    /// published.
+    pub fn from_facts(facts: &app::domain::facts::LyncFacts) -> LyncState {
+        let site_id_of = |identity: &str| {
+            facts
+                .sites
+                .iter()
+                .find(|s| same(&s.identity, identity))
+                .map_or(identity.to_string(), |s| s.site_id.clone())
+        };
+        let topology = Topology {
+            trusted_pools: facts
+                .trusted_pools
+                .iter()
+                .enumerate()
+                .map(|(i, p)| TrustedPool {
+                    fqdn: p.pool_fqdn.clone(),
+                    registrar: p.registrar.clone(),
+                    site_id: site_id_of(&p.site),
+                    requires_replication: false,
+                    service_number: i as u32 + 1,
+                })
+                .collect(),
+            trusted_applications: facts
+                .trusted_applications
+                .iter()
+                .map(|a| TrustedApplication {
+                    pool_fqdn: a.pool_fqdn.clone(),
+                    application_id: a.application_id.clone(),
+                    port: a.port,
+                })
+                .collect(),
+        };
         LyncState {
-            sites: vec![Site {
-                identity: "Site:Redmond".into(),
-                site_id: "Redmond".into(),
-                display_name: "Redmond".into(),
-            }],
-            pools: vec![Pool {
-                fqdn: "atl-cs-001.litwareinc.com".into(),
-                site_id: "Redmond".into(),
-                services: vec![
-                    "Registrar:atl-cs-001.litwareinc.com".into(),
-                    "UserServer:atl-cs-001.litwareinc.com".into(),
-                    "WebServer:atl-cs-001.litwareinc.com".into(),
-                ],
-            }],
-            configured: Topology::default(),
-            published: Topology::default(),
-            next_service_number: 1,
+            sites: facts
+                .sites
+                .iter()
+                .map(|s| Site {
+                    identity: s.identity.clone(),
+                    site_id: s.site_id.clone(),
+                    display_name: s.display_name.clone(),
+                })
+                .collect(),
+            pools: facts
+                .pools
+                .iter()
+                .map(|p| Pool {
+                    fqdn: p.fqdn.clone(),
+                    site_id: site_id_of(&p.site),
+                    services: p.services.clone(),
+                })
+                .collect(),
+            next_service_number: topology.trusted_pools.len() as u32 + 1,
+            configured: topology.clone(),
+            published: topology,
         }
     }
 

@@ -1,9 +1,13 @@
 //! The lab: a simulated Lync Server 2013 and Exchange 2013 organization that runs the
 //! PowerShell imlink emits, through a real parser, and answers the way the servers do.
 //!
-//! So far it models the Lync side: sites, pools, trusted application pools and applications,
-//! with changes pending until `Enable-CsTopology` publishes them.
+//! So far it models Lync (sites, pools, trusted application pools and applications, with
+//! changes pending until `Enable-CsTopology` publishes them) and the Exchange Management Shell
+//! side of Exchange (servers, UM dial plans, OWA virtual directories and mailbox policies,
+//! certificates). Scenarios are built from the documented sample organizations in
+//! `app::domain::samples`.
 
+pub mod exchange;
 pub mod interpreter;
 pub mod lync;
 pub mod value;
@@ -17,27 +21,49 @@ use value::Value;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LabState {
     pub lync: lync::LyncState,
+    pub exchange: exchange::ExchangeState,
 }
 
 /// Named scenarios: the article's organization and variants with one thing changed.
-pub const SCENARIOS: &[&str] = &["litware", "site-id-differs"];
+pub const SCENARIOS: &[&str] = &[
+    "litware",
+    "colocated-um",
+    "duplicate-pool",
+    "ucma-missing",
+    "cert-mismatch",
+    "mixed-2010",
+    "site-id-differs",
+];
 
 impl LabState {
-    /// The state of scenario `name`, built deterministically.
+    /// The state of scenario `name`, built deterministically from the sample organization of
+    /// the same name.
     pub fn scenario(name: &str) -> Option<LabState> {
-        let mut lync = lync::LyncState::litware();
-        match name {
-            "litware" => {}
-            "site-id-differs" => lync.sites[0].site_id = "1".into(),
-            _ => return None,
+        if !SCENARIOS.contains(&name) {
+            return None;
         }
-        Some(LabState { lync })
+        let facts = app::domain::samples::all()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f)?;
+        Some(LabState::from_facts(&facts))
+    }
+
+    /// An organization as the facts describe it; existing trusted pools are published.
+    pub fn from_facts(facts: &app::domain::facts::Facts) -> LabState {
+        LabState {
+            lync: lync::LyncState::from_facts(&facts.lync),
+            exchange: exchange::ExchangeState::from_facts(&facts.exchange),
+        }
     }
 }
 
 impl Host for LabState {
     fn invoke(&mut self, call: Invocation) -> Result<Vec<Value>, PsError> {
-        match self.lync.invoke(&call) {
+        if let Some(result) = self.lync.invoke(&call) {
+            return result;
+        }
+        match self.exchange.invoke(&call) {
             Some(result) => result,
             None => Err(PsError::terminating(format!(
                 "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program.",

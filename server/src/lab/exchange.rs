@@ -1,0 +1,529 @@
+//! Exchange 2013 as the lab models it: servers, UM dial plans and assignments, OWA virtual
+//! directories and mailbox policies, certificates, and each back-end server's OWA state.
+
+use serde::{Deserialize, Serialize};
+
+use super::interpreter::{Arg, Invocation, PsError};
+use super::value::{Object, Value};
+use app::domain::facts::{
+    Certificate, DialPlan, ExchangeFacts, ExchangeServer, OwaMailboxPolicy, OwaVirtualDirectory,
+    UmAssignment,
+};
+
+/// One back-end (Mailbox) server's local state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendState {
+    pub server: String,
+    /// `ImplementationDLLPath` under the MSExchange OWA InstantMessaging key.
+    pub ucma_dll_path: Option<String>,
+    pub ucma_dll_exists: bool,
+    /// `ClientAccess\Owa\web.config`, as text.
+    pub web_config: String,
+    /// How often `MSExchangeOWAAppPool` was recycled.
+    pub owa_app_pool_recycles: u32,
+    pub certificates: Vec<Certificate>,
+}
+
+/// The Exchange side of the lab.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeState {
+    pub servers: Vec<ExchangeServer>,
+    pub dial_plans: Vec<DialPlan>,
+    pub um_services: Vec<UmAssignment>,
+    pub um_call_routers: Vec<UmAssignment>,
+    pub owa_virtual_directories: Vec<OwaVirtualDirectory>,
+    pub owa_mailbox_policies: Vec<OwaMailboxPolicy>,
+    pub backends: Vec<BackendState>,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// A web.config with the given appSettings, shaped like Exchange 2013's.
+pub fn web_config(settings: &[(String, String)]) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.web>\n    <compilation defaultLanguage=\"c#\" debug=\"false\" />\n  </system.web>\n  <appSettings>\n",
+    );
+    for (k, v) in settings {
+        xml.push_str(&format!(
+            "    <add key=\"{}\" value=\"{}\" />\n",
+            escape(k),
+            escape(v)
+        ));
+    }
+    xml.push_str("  </appSettings>\n</configuration>\n");
+    xml
+}
+
+impl ExchangeState {
+    /// The Exchange side described by `facts`.
+    pub fn from_facts(facts: &ExchangeFacts) -> Self {
+        ExchangeState {
+            servers: facts.servers.clone(),
+            dial_plans: facts.dial_plans.clone(),
+            um_services: facts.um_services.clone(),
+            um_call_routers: facts.um_call_routers.clone(),
+            owa_virtual_directories: facts.owa_virtual_directories.clone(),
+            owa_mailbox_policies: facts.owa_mailbox_policies.clone(),
+            backends: facts
+                .backends
+                .iter()
+                .map(|b| BackendState {
+                    server: b.server.clone(),
+                    ucma_dll_path: b.ucma_dll_path.clone(),
+                    ucma_dll_exists: b.ucma_dll_exists,
+                    web_config: web_config(&b.owa_app_settings),
+                    owa_app_pool_recycles: 0,
+                    certificates: b.certificates.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn server(&self, name: &str) -> Option<&ExchangeServer> {
+        self.servers
+            .iter()
+            .find(|s| same(&s.name, name) || same(&s.fqdn, name))
+    }
+
+    fn server_name(&self, fqdn: &str) -> String {
+        self.server(fqdn)
+            .map_or(fqdn.to_string(), |s| s.name.clone())
+    }
+
+    /// Runs `call` if it is an Exchange cmdlet.
+    pub fn invoke(&mut self, call: &Invocation) -> Option<Result<Vec<Value>, PsError>> {
+        let name = call.name.to_ascii_lowercase();
+        Some(match name.as_str() {
+            "get-exchangeserver" => self.get_servers(call),
+            "get-umdialplan" => self.get_dial_plans(call),
+            "get-umservice" => Ok(self.assignments(call, false)),
+            "get-umcallroutersettings" => Ok(self.assignments(call, true)),
+            "set-umservice" => self.set_dial_plans(call, false),
+            "set-umcallroutersettings" => self.set_dial_plans(call, true),
+            "get-owavirtualdirectory" => self.get_directories(call),
+            "set-owavirtualdirectory" => self.set_directories(call),
+            "get-owamailboxpolicy" => self.get_policies(call),
+            "set-owamailboxpolicy" => self.set_policies(call),
+            "get-exchangecertificate" => self.get_certificates(call),
+            _ => return None,
+        })
+    }
+
+    fn get_servers(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let wanted = identity(call);
+        Ok(self
+            .servers
+            .iter()
+            .filter(|s| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|w| same(&s.name, w) || same(&s.fqdn, w))
+            })
+            .map(|s| {
+                Object::new("Microsoft.Exchange.Data.Directory.Management.ExchangeServer")
+                    .with("Name", s.name.clone())
+                    .with("Fqdn", s.fqdn.clone())
+                    .with("ServerRole", s.roles.join(", "))
+                    .with("Edition", "Enterprise")
+                    .with("AdminDisplayVersion", s.admin_display_version.clone())
+                    .into()
+            })
+            .collect())
+    }
+
+    fn get_dial_plans(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let wanted = identity(call);
+        Ok(self
+            .dial_plans
+            .iter()
+            .filter(|d| wanted.as_deref().is_none_or(|w| same(&d.name, w)))
+            .map(|d| {
+                Object::new("Microsoft.Exchange.Data.Directory.SystemConfiguration.UMDialPlan")
+                    .with("Name", d.name.clone())
+                    .with("URIType", d.uri_type.clone())
+                    .with("VoIPSecurity", "Secured")
+                    .into()
+            })
+            .collect())
+    }
+
+    fn assignments(&self, call: &Invocation, call_router: bool) -> Vec<Value> {
+        let wanted = identity(call).or_else(|| named(call, "Server").map(|v| v.to_string()));
+        let (role, list) = if call_router {
+            ("ClientAccess", &self.um_call_routers)
+        } else {
+            ("Mailbox", &self.um_services)
+        };
+        self.servers
+            .iter()
+            .filter(|s| s.has_role(role) && s.is_exchange_2013())
+            .filter(|s| {
+                wanted
+                    .as_deref()
+                    .is_none_or(|w| same(&s.name, w) || same(&s.fqdn, w))
+            })
+            .map(|s| {
+                let plans = list
+                    .iter()
+                    .find(|a| same(&a.server, &s.fqdn))
+                    .map(|a| a.dial_plans.clone())
+                    .unwrap_or_default();
+                Object::new(if call_router {
+                    "Microsoft.Exchange.Data.Directory.SystemConfiguration.SIPFEServerConfiguration"
+                } else {
+                    "Microsoft.Exchange.Data.Directory.SystemConfiguration.UMServer"
+                })
+                .with("Name", s.name.clone())
+                .with("DialPlans", Value::from(plans))
+                .with("UMStartupMode", "TCP")
+                .into()
+            })
+            .collect()
+    }
+
+    fn set_dial_plans(
+        &mut self,
+        call: &Invocation,
+        call_router: bool,
+    ) -> Result<Vec<Value>, PsError> {
+        let cmdlet = &call.name;
+        let key = if call_router { "Server" } else { "Identity" };
+        check(call, &[key, "DialPlans", "UMStartupMode"])?;
+        let target = named(call, key)
+            .map(|v| v.to_string())
+            .or_else(|| positional(call).map(|v| v.to_string()))
+            .ok_or_else(|| {
+                PsError::terminating(format!("{cmdlet} : The {key} parameter is required."))
+            })?;
+        let role = if call_router {
+            "ClientAccess"
+        } else {
+            "Mailbox"
+        };
+        let server = self
+            .server(&target)
+            .filter(|s| s.has_role(role))
+            .map(|s| s.fqdn.clone())
+            .ok_or_else(|| PsError::terminating(format!("{cmdlet} : The operation couldn't be performed because object '{target}' couldn't be found.")))?;
+        let Some(change) = named(call, "DialPlans") else {
+            return Ok(Vec::new());
+        };
+        let plans = &self.dial_plans;
+        let known = |name: &str| -> Result<String, PsError> {
+            let plan = plans.iter().find(|d| same(&d.name, name)).ok_or_else(|| {
+                PsError::terminating(format!(
+                    "{cmdlet} : The UM dial plan \"{name}\" doesn't exist."
+                ))
+            })?;
+            if !plan.is_sip_name() {
+                return Err(PsError::terminating(format!(
+                    "{cmdlet} : Exchange 2013 servers can only be added to SIP URI dial plans; \"{name}\" is {}.",
+                    plan.uri_type
+                )));
+            }
+            Ok(plan.name.clone())
+        };
+        let list = if call_router {
+            &mut self.um_call_routers
+        } else {
+            &mut self.um_services
+        };
+        let index = match list.iter().position(|a| same(&a.server, &server)) {
+            Some(i) => i,
+            None => {
+                list.push(UmAssignment {
+                    server: server.clone(),
+                    dial_plans: Vec::new(),
+                });
+                list.len() - 1
+            }
+        };
+        match change {
+            Value::Table(entries) => {
+                for (op, value) in entries {
+                    for item in value.clone().into_items() {
+                        let name = known(&item.to_string())?;
+                        let current = &mut list[index].dial_plans;
+                        if same(&op, "Add") {
+                            if !current.iter().any(|p| same(p, &name)) {
+                                current.push(name);
+                            }
+                        } else if same(&op, "Remove") {
+                            current.retain(|p| !same(p, &name));
+                        }
+                    }
+                }
+            }
+            Value::Null => list[index].dial_plans.clear(),
+            other => {
+                let mut names = Vec::new();
+                for item in other.clone().into_items() {
+                    names.push(known(&item.to_string())?);
+                }
+                list[index].dial_plans = names;
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn directory_object(&self, v: &OwaVirtualDirectory) -> Value {
+        let name = v
+            .identity
+            .split_once('\\')
+            .map_or(v.identity.as_str(), |(_, n)| n);
+        Object::new("Microsoft.Exchange.Data.Directory.SystemConfiguration.ADOwaVirtualDirectory")
+            .with("Identity", v.identity.clone())
+            .with("Name", name.to_string())
+            .with("Server", self.server_name(&v.server))
+            .with("InstantMessagingEnabled", v.instant_messaging_enabled)
+            .with("InstantMessagingType", v.instant_messaging_type.clone())
+            .into()
+    }
+
+    fn get_directories(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        check(
+            call,
+            &[
+                "Identity",
+                "Server",
+                "ShowMailboxVirtualDirectories",
+                "ADPropertiesOnly",
+                "DomainController",
+            ],
+        )?;
+        let backends = named(call, "ShowMailboxVirtualDirectories").is_some_and(|v| v.is_true());
+        let wanted = identity(call);
+        let server = named(call, "Server").map(|v| v.to_string());
+        Ok(self
+            .owa_virtual_directories
+            .iter()
+            .filter(|v| backends || !v.backend)
+            .filter(|v| wanted.as_deref().is_none_or(|w| same(&v.identity, w)))
+            .filter(|v| {
+                server
+                    .as_deref()
+                    .is_none_or(|s| self.server(s).is_some_and(|x| same(&x.fqdn, &v.server)))
+            })
+            .map(|v| self.directory_object(v))
+            .collect())
+    }
+
+    fn set_directories(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        check(
+            call,
+            &[
+                "Identity",
+                "InstantMessagingEnabled",
+                "InstantMessagingType",
+                "InstantMessagingServerName",
+                "InstantMessagingCertificateThumbprint",
+            ],
+        )?;
+        let targets = targets(call);
+        let enabled = boolean(call, "InstantMessagingEnabled")?;
+        let im_type = im_type(call)?;
+        for target in targets {
+            let v = self
+                .owa_virtual_directories
+                .iter_mut()
+                .find(|v| same(&v.identity, &target))
+                .ok_or_else(|| PsError::non_terminating(format!("Set-OwaVirtualDirectory : The operation couldn't be performed because object '{target}' couldn't be found.")))?;
+            if let Some(e) = enabled {
+                v.instant_messaging_enabled = e;
+            }
+            if let Some(t) = &im_type {
+                v.instant_messaging_type = t.clone();
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn policy_object(p: &OwaMailboxPolicy, default: bool) -> Value {
+        Object::new("Microsoft.Exchange.Data.Directory.SystemConfiguration.OwaMailboxPolicy")
+            .with("Name", p.name.clone())
+            .with("Identity", p.name.clone())
+            .with("InstantMessagingEnabled", p.instant_messaging_enabled)
+            .with("InstantMessagingType", p.instant_messaging_type.clone())
+            .with("IsDefault", default)
+            .into()
+    }
+
+    fn get_policies(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        check(call, &["Identity", "DomainController"])?;
+        // As documented, a $null Identity returns every policy.
+        let wanted = identity(call).filter(|w| !w.is_empty());
+        let found: Vec<Value> = self
+            .owa_mailbox_policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| wanted.as_deref().is_none_or(|w| same(&p.name, w)))
+            .map(|(i, p)| Self::policy_object(p, i == 0))
+            .collect();
+        if let (true, Some(w)) = (found.is_empty(), wanted) {
+            return Err(PsError::non_terminating(format!(
+                "Get-OwaMailboxPolicy : The operation couldn't be performed because object '{w}' couldn't be found."
+            )));
+        }
+        Ok(found)
+    }
+
+    fn set_policies(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        check(
+            call,
+            &[
+                "Identity",
+                "InstantMessagingEnabled",
+                "InstantMessagingType",
+                "IsDefault",
+            ],
+        )?;
+        let enabled = boolean(call, "InstantMessagingEnabled")?;
+        let im_type = im_type(call)?;
+        for target in targets(call) {
+            let p = self
+                .owa_mailbox_policies
+                .iter_mut()
+                .find(|p| same(&p.name, &target))
+                .ok_or_else(|| PsError::non_terminating(format!("Set-OwaMailboxPolicy : The operation couldn't be performed because object '{target}' couldn't be found.")))?;
+            if let Some(e) = enabled {
+                p.instant_messaging_enabled = e;
+            }
+            if let Some(t) = &im_type {
+                p.instant_messaging_type = t.clone();
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn get_certificates(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        check(call, &["Identity", "Thumbprint", "Server", "DomainName"])?;
+        let server = named(call, "Server").map(|v| v.to_string());
+        let thumbprint = named(call, "Thumbprint")
+            .or_else(|| positional(call))
+            .map(|v| v.to_string());
+        let mut out = Vec::new();
+        for b in &self.backends {
+            if server
+                .as_deref()
+                .is_some_and(|s| self.server(s).is_none_or(|x| !same(&x.fqdn, &b.server)))
+            {
+                continue;
+            }
+            for c in &b.certificates {
+                if thumbprint
+                    .as_deref()
+                    .is_some_and(|t| !same(t, &c.thumbprint))
+                {
+                    continue;
+                }
+                out.push(
+                    Object::new("Microsoft.Exchange.Management.SystemConfigurationTasks.ExchangeCertificate")
+                        .with("Thumbprint", c.thumbprint.clone())
+                        .with("Subject", c.subject.clone())
+                        .with("CertificateDomains", Value::from(c.domains.clone()))
+                        .with("NotBefore", c.not_before.to_rfc3339())
+                        .with("NotAfter", c.not_after.to_rfc3339())
+                        .with("HasPrivateKey", c.has_private_key)
+                        .with("Status", c.status.clone())
+                        .with("Services", "IIS, SMTP")
+                        .into(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn named(call: &Invocation, name: &str) -> Option<Value> {
+    call.args.iter().find_map(|a| match a {
+        Arg::Named(n, v) if same(n, name) => Some(v.clone().unwrap_or(Value::Bool(true))),
+        _ => None,
+    })
+}
+
+fn positional(call: &Invocation) -> Option<Value> {
+    call.args.iter().find_map(|a| match a {
+        Arg::Positional(v) => Some(v.clone()),
+        _ => None,
+    })
+}
+
+fn identity(call: &Invocation) -> Option<String> {
+    named(call, "Identity")
+        .or_else(|| positional(call))
+        .and_then(|v| match v {
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+}
+
+/// The objects a Set- cmdlet acts on: `-Identity`, or the `Identity` of each piped object.
+fn targets(call: &Invocation) -> Vec<String> {
+    match identity(call) {
+        Some(id) => vec![id],
+        None => call
+            .input
+            .iter()
+            .map(|item| match item {
+                Value::Object(_) => item.property("Identity").to_string(),
+                other => other.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn check(call: &Invocation, allowed: &[&str]) -> Result<(), PsError> {
+    for arg in &call.args {
+        if let Arg::Named(name, _) = arg
+            && !allowed.iter().any(|a| same(a, name))
+            && !["Confirm", "WhatIf", "Force", "Verbose"]
+                .iter()
+                .any(|a| same(a, name))
+        {
+            return Err(PsError::terminating(format!(
+                "{} : A parameter cannot be found that matches parameter name '{name}'.",
+                call.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn boolean(call: &Invocation, name: &str) -> Result<Option<bool>, PsError> {
+    match named(call, name) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(other) => Err(PsError::terminating(format!(
+            "{} : Cannot process argument transformation on parameter '{name}'. Cannot convert value \"{other}\" to type \"System.Boolean\".",
+            call.name
+        ))),
+    }
+}
+
+/// `-InstantMessagingType`: `None` or `Ocs`, matched case-insensitively.
+fn im_type(call: &Invocation) -> Result<Option<String>, PsError> {
+    match named(call, "InstantMessagingType") {
+        None => Ok(None),
+        Some(v) => {
+            let text = v.to_string();
+            ["None", "Ocs"]
+                .iter()
+                .find(|t| same(t, &text))
+                .map(|t| Some(t.to_string()))
+                .ok_or_else(|| {
+                    PsError::terminating(format!(
+                        "{} : Cannot bind parameter 'InstantMessagingType'. Cannot convert value \"{text}\" to type \"Microsoft.Exchange.Data.Directory.SystemConfiguration.InstantMessagingTypeOptions\". Specify one of the following enumerator names and try again: None, Ocs",
+                        call.name
+                    ))
+                })
+        }
+    }
+}
