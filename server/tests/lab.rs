@@ -345,3 +345,50 @@ fn every_scenario_builds_from_its_sample() {
     assert_eq!(duplicate.lync.published.trusted_pools.len(), 1);
     assert!(LabState::scenario("nowhere").is_none());
 }
+
+/// Runs a probe in the lab and returns what it printed.
+fn probe_output(lab: &mut LabState, probe: &app::domain::probes::Probe) -> String {
+    let outcome = run(lab, &probe.script);
+    assert_eq!(outcome.failure, None, "{}: {outcome:?}", probe.id);
+    assert!(
+        outcome.errors.is_empty(),
+        "{}: {:?}",
+        probe.id,
+        outcome.errors
+    );
+    server::lab::value::format_output(&outcome.output)
+}
+
+#[test]
+fn the_lync_and_exchange_probes_read_the_lab_back_as_its_facts() {
+    use app::domain::probes;
+    for (name, facts) in samples::all() {
+        if name == "integrated" {
+            continue;
+        }
+        let mut lab = LabState::scenario(name).unwrap();
+        let lync = probes::parse_lync(&probe_output(&mut lab, &probes::lync())).unwrap();
+        assert_eq!(lync, facts.lync, "{name}");
+        let exchange =
+            probes::parse_exchange(&probe_output(&mut lab, &probes::exchange())).unwrap();
+        let mut expected = facts.exchange.clone();
+        expected.backends.clear();
+        // The UM probe lists every Exchange 2013 server with the role, in dial plans or not.
+        let mut got = exchange.clone();
+        got.um_services.retain(|a| {
+            !a.dial_plans.is_empty() || expected.um_services.iter().any(|e| e.server == a.server)
+        });
+        got.um_call_routers.retain(|a| {
+            !a.dial_plans.is_empty()
+                || expected
+                    .um_call_routers
+                    .iter()
+                    .any(|e| e.server == a.server)
+        });
+        for f in [&mut got, &mut expected] {
+            f.um_services.sort_by(|a, b| a.server.cmp(&b.server));
+            f.um_call_routers.sort_by(|a, b| a.server.cmp(&b.server));
+        }
+        assert_eq!(got, expected, "{name}");
+    }
+}

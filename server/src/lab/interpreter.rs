@@ -457,6 +457,24 @@ impl<'h> Interpreter<'h> {
                 .into_iter()
                 .flat_map(Value::into_items)
                 .collect()),
+            "convertto-json" => {
+                let depth = match named_value(&args, "Depth") {
+                    Some(Value::Int(n)) => usize::try_from(n).unwrap_or(2),
+                    _ => 2,
+                };
+                let compress = named_value(&args, "Compress").is_some_and(|v| v.is_true());
+                let value = match named_value(&args, "InputObject") {
+                    Some(v) => v,
+                    None => Value::from_items(input),
+                };
+                let json = to_json(&value, depth);
+                let text = if compress {
+                    json.to_string()
+                } else {
+                    serde_json::to_string_pretty(&json).unwrap_or_default()
+                };
+                Ok(vec![Value::Str(text)])
+            }
             _ => self.host.invoke(Invocation {
                 name: name.to_string(),
                 args,
@@ -491,6 +509,17 @@ impl<'h> Interpreter<'h> {
                         items.push(self.expr(*p, src)?);
                     }
                     Ok(Value::Array(items))
+                }
+                ("additive_expression" | "additive_argument_expression", [left, right]) => {
+                    let op = children(node)
+                        .iter()
+                        .find(|c| !c.is_named())
+                        .map(|c| src[c.byte_range()].to_string())
+                        .unwrap_or_default();
+                    let l = self.expr(*left, src)?;
+                    let r = self.expr(*right, src)?;
+                    add(&op, l, r)
+                        .ok_or_else(|| unsupported(&format!("the operator {op} here"), node))
                 }
                 ("comparison_expression" | "comparison_argument_expression", [left, op, right]) => {
                     let l = self.expr(*left, src)?;
@@ -569,6 +598,29 @@ impl<'h> Interpreter<'h> {
                 Ok(target.property(&member))
             }
             "invokation_expression" => self.method(node, src),
+            "expression_with_unary_operator"
+                if parts.len() == 1 && parts[0].kind() == "cast_expression" =>
+            {
+                self.expr(parts[0], src)
+            }
+            "cast_expression" => {
+                let type_name = parts
+                    .iter()
+                    .find(|p| p.kind() == "type_literal")
+                    .map(|t| {
+                        src[t.byte_range()]
+                            .trim_matches(['[', ']'])
+                            .trim()
+                            .to_ascii_lowercase()
+                    })
+                    .unwrap_or_default();
+                let value = match parts.last() {
+                    Some(v) => self.expr(*v, src)?,
+                    None => Value::Null,
+                };
+                cast(&type_name, value)
+                    .ok_or_else(|| unsupported(&format!("the cast to [{type_name}]"), node))
+            }
             "expression_with_unary_operator" => {
                 let op = children(node)
                     .first()
@@ -784,8 +836,30 @@ fn compare(op: &str, left: &Value, right: &Value) -> Option<Value> {
         "ne" => l != r,
         "like" => like(&l, &r),
         "notlike" => !like(&l, &r),
-        "match" => l.contains(&r),
-        "notmatch" => !l.contains(&r),
+        "match" | "notmatch" => {
+            let found = regex::RegexBuilder::new(&right.to_string())
+                .case_insensitive(true)
+                .build()
+                .ok()?
+                .is_match(&left.to_string());
+            if op.trim_start_matches('i') == "match" {
+                found
+            } else {
+                !found
+            }
+        }
+        "split" => {
+            let pattern = regex::RegexBuilder::new(&right.to_string())
+                .case_insensitive(true)
+                .build()
+                .ok()?;
+            return Some(Value::Array(
+                pattern
+                    .split(&left.to_string())
+                    .map(|s| Value::Str(s.to_string()))
+                    .collect(),
+            ));
+        }
         "contains" => l == r,
         "notcontains" => l != r,
         "gt" | "lt" | "ge" | "le" => {
@@ -802,6 +876,70 @@ fn compare(op: &str, left: &Value, right: &Value) -> Option<Value> {
         _ => return None,
     };
     Some(Value::Bool(result))
+}
+
+/// `[type]value` for the types the emitted scripts use.
+fn cast(type_name: &str, value: Value) -> Option<Value> {
+    Some(match type_name {
+        "string" => Value::Str(value.to_string()),
+        "int" | "int32" | "long" => match value {
+            Value::Int(n) => Value::Int(n),
+            Value::Null => Value::Int(0),
+            other => Value::Int(other.to_string().trim().parse().ok()?),
+        },
+        "bool" | "boolean" => Value::Bool(value.is_true()),
+        "pscustomobject" => match value {
+            Value::Table(entries) => Value::Object(Object {
+                type_name: "System.Management.Automation.PSCustomObject".into(),
+                properties: entries,
+            }),
+            other => other,
+        },
+        "array" | "object[]" => Value::Array(value.into_items()),
+        _ => return None,
+    })
+}
+
+/// `+` and `-` on numbers, strings and arrays.
+fn add(op: &str, left: Value, right: Value) -> Option<Value> {
+    Some(match (op, left, right) {
+        ("+", Value::Array(mut a), r) => {
+            a.extend(r.into_items());
+            Value::Array(a)
+        }
+        ("+", Value::Int(a), Value::Int(b)) => Value::Int(a.checked_add(b)?),
+        ("-", Value::Int(a), Value::Int(b)) => Value::Int(a.checked_sub(b)?),
+        ("+", Value::Str(a), r) => Value::Str(a + &r.to_string()),
+        ("+", Value::Null, r) => r,
+        _ => return None,
+    })
+}
+
+/// The JSON `ConvertTo-Json` prints: objects and hashtables nest down to `depth`, deeper ones
+/// become their text.
+fn to_json(value: &Value, depth: usize) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(n) => J::from(*n),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Block(s) => J::String(s.clone()),
+        Value::Array(items) => J::Array(items.iter().map(|i| to_json(i, depth)).collect()),
+        Value::Object(_) | Value::Table(_) if depth == 0 => J::String(value.to_string()),
+        Value::Object(o) => J::Object(
+            o.properties
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v, depth - 1)))
+                .collect(),
+        ),
+        Value::Table(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v, depth - 1)))
+                .collect(),
+        ),
+    }
 }
 
 /// Whether a bare word is a parameter written with an en dash, em dash or horizontal bar.
