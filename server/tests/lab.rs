@@ -392,3 +392,74 @@ fn the_lync_and_exchange_probes_read_the_lab_back_as_its_facts() {
         assert_eq!(got, expected, "{name}");
     }
 }
+
+/// The facts the probes read from the lab.
+fn probe_lab(lab: &mut LabState) -> app::domain::facts::Facts {
+    use app::domain::probes;
+    let lync = probes::parse_lync(&probe_output(lab, &probes::lync())).unwrap();
+    let exchange = probes::parse_exchange(&probe_output(lab, &probes::exchange())).unwrap();
+    let servers: Vec<String> = lab
+        .exchange
+        .backends
+        .iter()
+        .map(|b| b.server.clone())
+        .collect();
+    let backends = servers
+        .iter()
+        .map(|s| probes::parse_backend(s, &probe_output(lab, &probes::backend(s))).unwrap())
+        .collect();
+    probes::assemble(lync, exchange, backends, samples::now())
+}
+
+#[test]
+fn the_whole_runbook_integrates_litware_and_a_replan_finds_nothing_to_do() {
+    let mut lab = LabState::scenario("litware").unwrap();
+    let before = probe_lab(&mut lab);
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let first = plan(&spec, &before, samples::now());
+    assert!(first.failures().is_empty(), "{:?}", first.failures());
+    let runbook = server::render::runbook(&first);
+    let outcome = run(&mut lab, &runbook);
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+
+    let backend = &lab.exchange.backends[0];
+    assert!(backend.web_config.contains("<add key=\"IMCertificateThumbprint\" value=\"EA5A332496CC05DA69B75B66111C0F78A110D22D\" />"), "{}", backend.web_config);
+    assert!(
+        backend
+            .web_config
+            .contains("<add key=\"IMServerName\" value=\"atl-cs-001.litwareinc.com\" />")
+    );
+    assert!(
+        backend
+            .web_config
+            .contains("<add key=\"ClientValidationEnabled\" value=\"true\" />"),
+        "other keys are kept"
+    );
+    assert_eq!(backend.owa_app_pool_recycles, 1);
+    assert_eq!(backend.files.len(), 1, "a backup of web.config was kept");
+    assert!(!backend.files[0].1.contains("IMServerName"));
+    assert_eq!(lab.lync.published.trusted_pools.len(), 1);
+
+    // Planned again against what the probes now read, nothing is left to do.
+    let after = probe_lab(&mut lab);
+    let second = plan(&spec, &after, samples::now());
+    let pending: Vec<&str> = second.changes().map(|s| s.id.as_str()).collect();
+    assert!(pending.is_empty(), "{pending:?}");
+
+    // The same creation script run again fails as PowerShell would.
+    let again = run(&mut lab, &runbook);
+    assert!(again.failure.unwrap_or_default().contains("already exists"));
+}
+
+#[test]
+fn the_backend_probe_reads_the_ucma_value_web_config_and_certificates() {
+    for (name, facts) in samples::all() {
+        if name == "integrated" {
+            continue;
+        }
+        let mut lab = LabState::scenario(name).unwrap();
+        let read = probe_lab(&mut lab);
+        assert_eq!(read.exchange.backends, facts.exchange.backends, "{name}");
+    }
+}

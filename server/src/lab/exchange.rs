@@ -22,7 +22,22 @@ pub struct BackendState {
     /// How often `MSExchangeOWAAppPool` was recycled.
     pub owa_app_pool_recycles: u32,
     pub certificates: Vec<Certificate>,
+    /// Other files written on the server (web.config backups), by full path.
+    #[serde(default)]
+    pub files: Vec<(String, String)>,
+    /// Event IDs logged by `MSExchange OWA`.
+    #[serde(default)]
+    pub owa_events: Vec<u32>,
+    /// Whether `Logging\OWA\InstantMessaging` exists.
+    #[serde(default)]
+    pub im_log_folder: bool,
 }
+
+/// Where Exchange 2013 is installed on every lab server (`$env:ExchangeInstallPath`).
+pub const INSTALL_PATH: &str = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\";
+/// The registry key holding the UCMA value, as a PowerShell provider path.
+const UCMA_KEY: &str =
+    "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\MSExchange OWA\\InstantMessaging";
 
 /// The Exchange side of the lab.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -82,6 +97,9 @@ impl ExchangeState {
                     web_config: web_config(&b.owa_app_settings),
                     owa_app_pool_recycles: 0,
                     certificates: b.certificates.clone(),
+                    files: Vec::new(),
+                    owa_events: Vec::new(),
+                    im_log_folder: false,
                 })
                 .collect(),
         }
@@ -439,6 +457,144 @@ impl ExchangeState {
             }
         }
         Ok(out)
+    }
+}
+
+impl BackendState {
+    fn web_config_path() -> String {
+        format!("{INSTALL_PATH}ClientAccess\\Owa\\web.config")
+    }
+
+    /// Runs `call` on this server, if it is a command that runs there.
+    pub fn invoke(&mut self, call: &Invocation) -> Option<Result<Vec<Value>, PsError>> {
+        let name = call.name.to_ascii_lowercase();
+        let path = || {
+            named(call, "LiteralPath")
+                .or_else(|| named(call, "Path"))
+                .or_else(|| positional(call))
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        Some(match name.as_str() {
+            "get-itemproperty" => {
+                let key = path();
+                let value_name = named(call, "Name")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                match (
+                    &self.ucma_dll_path,
+                    same(&key, UCMA_KEY),
+                    same(&value_name, "ImplementationDLLPath"),
+                ) {
+                    (Some(dll), true, true) => Ok(vec![
+                        Object::new("System.Management.Automation.PSCustomObject")
+                            .with("ImplementationDLLPath", dll.clone())
+                            .into(),
+                    ]),
+                    _ => Err(PsError::non_terminating(format!(
+                        "Get-ItemProperty : Property {value_name} does not exist at path {key}."
+                    ))),
+                }
+            }
+            "test-path" => Ok(vec![Value::Bool(self.exists(&path()))]),
+            "get-content" => {
+                let p = path();
+                match self.read(&p) {
+                    Some(text) => Ok(vec![Value::Str(text)]),
+                    None => Err(PsError::non_terminating(format!(
+                        "Get-Content : Cannot find path '{p}' because it does not exist."
+                    ))),
+                }
+            }
+            "set-content" => {
+                let p = path();
+                let text = named(call, "Value")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                self.write(&p, text);
+                Ok(Vec::new())
+            }
+            "copy-item" => {
+                let from = path();
+                let to = named(call, "Destination")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                match self.read(&from) {
+                    Some(text) => {
+                        self.write(&to, text);
+                        Ok(Vec::new())
+                    }
+                    None => Err(PsError::non_terminating(format!(
+                        "Copy-Item : Cannot find path '{from}' because it does not exist."
+                    ))),
+                }
+            }
+            "get-eventlog" => Ok(self
+                .owa_events
+                .iter()
+                .map(|id| {
+                    Object::new("System.Diagnostics.EventLogEntry")
+                        .with("EventID", i64::from(*id))
+                        .with("Source", "MSExchange OWA")
+                        .into()
+                })
+                .collect()),
+            appcmd if appcmd.ends_with("appcmd.exe") => {
+                let words: Vec<String> = call
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        Arg::Positional(v) => Some(v.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                let recycle = words.first().is_some_and(|w| same(w, "recycle"))
+                    && words.get(1).is_some_and(|w| same(w, "apppool"))
+                    && words
+                        .iter()
+                        .any(|w| w.to_ascii_lowercase().contains("msexchangeowaapppool"));
+                if recycle {
+                    self.owa_app_pool_recycles += 1;
+                    Ok(vec![Value::Str(
+                        "\"MSExchangeOWAAppPool\" successfully recycled".into(),
+                    )])
+                } else {
+                    Err(PsError::non_terminating(format!(
+                        "ERROR ( message:Unknown command. {} )",
+                        words.join(" ")
+                    )))
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn read(&self, path: &str) -> Option<String> {
+        if same(path, &Self::web_config_path()) {
+            return Some(self.web_config.clone());
+        }
+        self.files
+            .iter()
+            .find(|(p, _)| same(p, path))
+            .map(|(_, t)| t.clone())
+    }
+
+    fn write(&mut self, path: &str, text: String) {
+        if same(path, &Self::web_config_path()) {
+            self.web_config = text;
+        } else if let Some(slot) = self.files.iter_mut().find(|(p, _)| same(p, path)) {
+            slot.1 = text;
+        } else {
+            self.files.push((path.to_string(), text));
+        }
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        let in_install = |rest: &str| same(path, &format!("{INSTALL_PATH}{rest}"));
+        self.read(path).is_some()
+            || (self.ucma_dll_exists
+                && self.ucma_dll_path.as_deref().is_some_and(|d| same(d, path)))
+            || (self.im_log_folder && in_install("Logging\\OWA\\InstantMessaging"))
     }
 }
 

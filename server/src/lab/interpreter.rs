@@ -64,6 +64,17 @@ pub trait Host {
     fn env(&self, _name: &str) -> Option<String> {
         None
     }
+
+    /// Moves into a remote session on `computer` (`Invoke-Command -ComputerName`), or back
+    /// with `None`.
+    fn enter(&mut self, computer: Option<&str>) -> Result<(), PsError> {
+        match computer {
+            None => Ok(()),
+            Some(c) => Err(PsError::terminating(format!(
+                "Connecting to remote server {c} failed: the computer cannot be reached."
+            ))),
+        }
+    }
 }
 
 /// What running a script produced.
@@ -286,6 +297,14 @@ impl<'h> Interpreter<'h> {
                         None => name = src[part.byte_range()].to_string(),
                     }
                 }
+                "command_elements" if name.to_ascii_lowercase().ends_with(".exe") => {
+                    // Native programs get their arguments as written.
+                    args = named(*part)
+                        .into_iter()
+                        .filter(|p| p.kind() != "command_argument_sep")
+                        .map(|p| Arg::Positional(Value::Str(src[p.byte_range()].to_string())))
+                        .collect();
+                }
                 "command_elements" => args = self.arguments(*part, src)?,
                 "command_invokation_operator" => {}
                 other => return Err(unsupported(other, *part)),
@@ -448,6 +467,54 @@ impl<'h> Interpreter<'h> {
                 named_value(&args, "First"),
                 named_value(&args, "Unique").is_some(),
             )),
+            "invoke-command" => {
+                let computer = named_value(&args, "ComputerName").map(|v| v.to_string());
+                let Some(Value::Block(source)) = named_value(&args, "ScriptBlock")
+                    .or_else(|| positional(&args).into_iter().next())
+                else {
+                    return Err(Stop("Invoke-Command needs a script block".into()));
+                };
+                if let Some(c) = &computer {
+                    self.host.enter(Some(c)).map_err(|e| Stop(e.message))?;
+                }
+                // A remote session has its own variables.
+                let saved = std::mem::take(&mut self.vars);
+                let result = self.run_block(&source, None);
+                self.vars = saved;
+                if computer.is_some() {
+                    let _ = self.host.enter(None);
+                }
+                result.map_err(|stop| PsError::terminating(stop.0))
+            }
+            "join-path" => {
+                let parts: Vec<String> = named_value(&args, "Path")
+                    .into_iter()
+                    .chain(named_value(&args, "ChildPath"))
+                    .chain(positional(&args))
+                    .map(|v| v.to_string())
+                    .collect();
+                let joined = parts
+                    .iter()
+                    .map(|p| p.trim_end_matches('\\'))
+                    .enumerate()
+                    .map(|(i, p)| {
+                        if i == 0 {
+                            p.to_string()
+                        } else {
+                            p.trim_start_matches('\\').to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\\");
+                Ok(vec![Value::Str(joined)])
+            }
+            "get-date" => {
+                let now = chrono::Utc::now();
+                Ok(vec![match named_value(&args, "Format") {
+                    Some(f) => Value::Str(dotnet_format(now, &f.to_string())),
+                    None => Value::Str(now.to_rfc3339()),
+                }])
+            }
             "out-string" => Ok(vec![Value::Str(super::value::format_output(&input))]),
             "measure-object" => Ok(vec![Value::Object(
                 Object::new("Microsoft.PowerShell.Commands.GenericMeasureInfo")
@@ -598,6 +665,25 @@ impl<'h> Interpreter<'h> {
                 Ok(target.property(&member))
             }
             "invokation_expression" => self.method(node, src),
+            "element_access" => {
+                let target = self.expr(parts[0], src)?;
+                let index = match parts.get(1) {
+                    Some(i) => self.expr(*i, src)?,
+                    None => Value::Null,
+                };
+                let items = target.into_items();
+                Ok(match index {
+                    Value::Int(i) if i >= 0 => {
+                        items.get(i as usize).cloned().unwrap_or(Value::Null)
+                    }
+                    Value::Int(i) => items
+                        .len()
+                        .checked_sub(i.unsigned_abs() as usize)
+                        .and_then(|j| items.get(j).cloned())
+                        .unwrap_or(Value::Null),
+                    _ => return Err(unsupported("this index", node)),
+                })
+            }
             "expression_with_unary_operator"
                 if parts.len() == 1 && parts[0].kind() == "cast_expression" =>
             {
@@ -669,9 +755,22 @@ impl<'h> Interpreter<'h> {
                 }
             }
         }
+        if let Value::Xml(x) = &target {
+            return self.xml_method(x, &name, &args, node);
+        }
         let text = target.to_string();
         let arg = |i: usize| args.get(i).map(|a| a.to_string()).unwrap_or_default();
         match name.as_str() {
+            "touniversaltime" => Ok(target.clone()),
+            "tostring" if arg(0) == "o" => Ok(Value::Str(
+                chrono::DateTime::parse_from_rfc3339(&text)
+                    .map(|d| {
+                        d.with_timezone(&chrono::Utc)
+                            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                            .to_string()
+                    })
+                    .unwrap_or(text.clone()),
+            )),
             "contains" => Ok(Value::Bool(text.contains(&arg(0)))),
             "tostring" => Ok(Value::Str(text)),
             "trim" => Ok(Value::Str(text.trim().to_string())),
@@ -680,6 +779,53 @@ impl<'h> Interpreter<'h> {
             "startswith" => Ok(Value::Bool(text.starts_with(&arg(0)))),
             "endswith" => Ok(Value::Bool(text.ends_with(&arg(0)))),
             other => Err(unsupported(&format!("the method {other}()"), node)),
+        }
+    }
+
+    /// The `System.Xml` methods the emitted scripts call.
+    fn xml_method(
+        &mut self,
+        x: &super::xml::XmlRef,
+        name: &str,
+        args: &[Value],
+        node: Node,
+    ) -> R<Value> {
+        let text = |i: usize| args.get(i).map(|a| a.to_string()).unwrap_or_default();
+        let element = |i: usize| match args.get(i) {
+            Some(Value::Xml(e)) => Ok(e.clone()),
+            _ => Err(Stop(format!("{name}() needs an XML element"))),
+        };
+        match name {
+            "selectsinglenode" => Ok(x.select_single(&text(0)).map_or(Value::Null, Value::Xml)),
+            "createelement" => Ok(Value::Xml(x.create_element(&text(0)))),
+            "setattribute" => {
+                x.set_attribute(&text(0), &text(1));
+                Ok(Value::Null)
+            }
+            "getattribute" => Ok(Value::Str(x.attribute(&text(0)).unwrap_or_default())),
+            "appendchild" => {
+                let child = element(0)?;
+                x.append_child(&child).map_err(Stop)?;
+                Ok(Value::Xml(child))
+            }
+            "removechild" => {
+                let child = element(0)?;
+                x.remove_child(&child).map_err(Stop)?;
+                Ok(Value::Xml(child))
+            }
+            "save" => {
+                let call = Invocation {
+                    name: "Set-Content".into(),
+                    args: vec![
+                        Arg::Named("LiteralPath".into(), Some(Value::Str(text(0)))),
+                        Arg::Named("Value".into(), Some(Value::Str(x.outer_document()))),
+                    ],
+                    input: Vec::new(),
+                };
+                self.host.invoke(call).map_err(|e| Stop(e.message))?;
+                Ok(Value::Null)
+            }
+            other => Err(unsupported(&format!("the XML method {other}()"), node)),
         }
     }
 
@@ -878,6 +1024,18 @@ fn compare(op: &str, left: &Value, right: &Value) -> Option<Value> {
     Some(Value::Bool(result))
 }
 
+/// A .NET custom date format for the patterns the emitted scripts use.
+fn dotnet_format(at: chrono::DateTime<chrono::Utc>, format: &str) -> String {
+    let pattern = format
+        .replace("yyyy", "%Y")
+        .replace("MM", "%m")
+        .replace("dd", "%d")
+        .replace("HH", "%H")
+        .replace("mm", "%M")
+        .replace("ss", "%S");
+    at.format(&pattern).to_string()
+}
+
 /// `[type]value` for the types the emitted scripts use.
 fn cast(type_name: &str, value: Value) -> Option<Value> {
     Some(match type_name {
@@ -896,6 +1054,13 @@ fn cast(type_name: &str, value: Value) -> Option<Value> {
             other => other,
         },
         "array" | "object[]" => Value::Array(value.into_items()),
+        "void" => Value::Null,
+        "xml" => match value {
+            Value::Xml(x) => Value::Xml(x),
+            other => Value::Xml(super::xml::XmlRef::document(
+                super::xml::Document::parse(&other.to_string()).ok()?,
+            )),
+        },
         _ => return None,
     })
 }
@@ -925,6 +1090,7 @@ fn to_json(value: &Value, depth: usize) -> serde_json::Value {
         Value::Int(n) => J::from(*n),
         Value::Str(s) => J::String(s.clone()),
         Value::Block(s) => J::String(s.clone()),
+        Value::Xml(x) => J::String(x.name()),
         Value::Array(items) => J::Array(items.iter().map(|i| to_json(i, depth)).collect()),
         Value::Object(_) | Value::Table(_) if depth == 0 => J::String(value.to_string()),
         Value::Object(o) => J::Object(

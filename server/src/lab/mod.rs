@@ -11,6 +11,7 @@ pub mod exchange;
 pub mod interpreter;
 pub mod lync;
 pub mod value;
+pub mod xml;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,9 @@ use value::Value;
 pub struct LabState {
     pub lync: lync::LyncState,
     pub exchange: exchange::ExchangeState,
+    /// The back-end server a remote session is on (`Invoke-Command`).
+    #[serde(skip)]
+    pub remote: Option<String>,
 }
 
 /// Named scenarios: the article's organization and variants with one thing changed.
@@ -54,12 +58,52 @@ impl LabState {
         LabState {
             lync: lync::LyncState::from_facts(&facts.lync),
             exchange: exchange::ExchangeState::from_facts(&facts.exchange),
+            remote: None,
         }
     }
 }
 
 impl Host for LabState {
+    fn env(&self, name: &str) -> Option<String> {
+        name.eq_ignore_ascii_case("ExchangeInstallPath")
+            .then(|| exchange::INSTALL_PATH.to_string())
+    }
+
+    fn enter(&mut self, computer: Option<&str>) -> Result<(), PsError> {
+        match computer {
+            None => {
+                self.remote = None;
+                Ok(())
+            }
+            Some(c) => {
+                let server = self
+                    .exchange
+                    .backends
+                    .iter()
+                    .find(|b| b.server.eq_ignore_ascii_case(c) || b.server.split('.').next().is_some_and(|n| n.eq_ignore_ascii_case(c)))
+                    .map(|b| b.server.clone())
+                    .ok_or_else(|| {
+                        PsError::terminating(format!(
+                            "[{c}] Connecting to remote server {c} failed with the following error message : WinRM cannot complete the operation."
+                        ))
+                    })?;
+                self.remote = Some(server);
+                Ok(())
+            }
+        }
+    }
+
     fn invoke(&mut self, call: Invocation) -> Result<Vec<Value>, PsError> {
+        if let Some(server) = self.remote.clone()
+            && let Some(backend) = self
+                .exchange
+                .backends
+                .iter_mut()
+                .find(|b| b.server == server)
+            && let Some(result) = backend.invoke(&call)
+        {
+            return result;
+        }
         if let Some(result) = self.lync.invoke(&call) {
             return result;
         }

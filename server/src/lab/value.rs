@@ -17,6 +17,9 @@ pub enum Value {
     Table(Vec<(String, Value)>),
     /// A script block's source text, run again when invoked.
     Block(String),
+    /// An XML document or element (`[xml]`); not persisted.
+    #[serde(skip)]
+    Xml(super::xml::XmlRef),
 }
 
 /// An object with named properties (case-insensitive, in order), like a .NET object's
@@ -99,7 +102,7 @@ impl Value {
                 [one] => one.is_true(),
                 _ => true,
             },
-            Value::Object(_) | Value::Table(_) | Value::Block(_) => true,
+            Value::Object(_) | Value::Table(_) | Value::Block(_) | Value::Xml(_) => true,
         }
     }
 
@@ -119,6 +122,18 @@ impl Value {
             Value::Array(items) => Value::Array(items.iter().map(|i| i.property(name)).collect()),
             Value::Str(s) if name.eq_ignore_ascii_case("Length") => {
                 Value::Int(s.chars().count() as i64)
+            }
+            Value::Xml(x) if name.eq_ignore_ascii_case("ChildNodes") => {
+                Value::Array(x.children().into_iter().map(Value::Xml).collect())
+            }
+            Value::Xml(x) if name.eq_ignore_ascii_case("Name") => Value::Str(x.name()),
+            Value::Xml(x) => {
+                let mut children = x.children_named(name);
+                match children.len() {
+                    0 => x.attribute(name).map_or(Value::Null, Value::Str),
+                    1 => Value::Xml(children.remove(0)),
+                    _ => Value::Array(children.into_iter().map(Value::Xml).collect()),
+                }
             }
             _ => Value::Null,
         }
@@ -159,6 +174,7 @@ impl fmt::Display for Value {
             Value::Object(o) => f.write_str(&o.type_name),
             Value::Table(_) => f.write_str("System.Collections.Hashtable"),
             Value::Block(source) => f.write_str(source),
+            Value::Xml(x) => f.write_str(&x.name()),
         }
     }
 }
