@@ -78,10 +78,40 @@ enum Command {
         #[arg(long, default_value = "litware")]
         scenario: String,
     },
+    /// Act on the lab: OWA sign-ins and Exchange cumulative updates.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Simulate a user's OWA sign-in: does presence show, and if not, why.
+    Signin {
+        /// The lab state file; created from the scenario when it does not exist.
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long, default_value = "litware")]
+        scenario: String,
+        /// The user's UPN, e.g. user0001@litwareinc.com.
+        #[arg(long)]
+        user: String,
+    },
+    /// Install an Exchange cumulative update on a back-end server (it rewrites web.config).
+    InstallCu {
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long, default_value = "litware")]
+        scenario: String,
+        /// The back-end server's FQDN.
+        #[arg(long)]
+        server: String,
     },
 }
 
@@ -120,6 +150,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Probes { backends }) => return probes_command(&backends),
         Some(Command::LabShell { state, scenario }) => return lab_shell(&state, &scenario),
+        Some(Command::Lab { command }) => return lab_command(command),
         Some(Command::Facts {
             lync,
             exchange,
@@ -153,6 +184,7 @@ pub fn main() -> ExitCode {
             | Command::Plan { .. }
             | Command::Probes { .. }
             | Command::LabShell { .. }
+            | Command::Lab { .. }
             | Command::Facts { .. } => unreachable!("handled above"),
         }
     });
@@ -503,32 +535,89 @@ fn facts_command(
     }
 }
 
-fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
-    use crate::lab::{LabState, SCENARIOS, interpreter::Interpreter, value::format_output};
-    use std::io::Read;
-    let mut state = match std::fs::read_to_string(state_path) {
-        Ok(text) => match serde_json::from_str::<LabState>(&text) {
-            Ok(state) => state,
-            Err(e) => {
-                eprintln!(
-                    "imlink lab-shell: {} is not a lab state: {e}",
-                    state_path.display()
-                );
-                return ExitCode::from(2);
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match LabState::scenario(scenario) {
-            Some(state) => state,
-            None => {
-                eprintln!(
-                    "imlink lab-shell: unknown scenario {scenario:?}; known: {}",
+/// The lab state in `path`, or a new one from `scenario` when the file does not exist.
+fn load_lab(path: &std::path::Path, scenario: &str) -> Result<crate::lab::LabState, String> {
+    use crate::lab::{LabState, SCENARIOS};
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<LabState>(&text)
+            .map_err(|e| format!("{} is not a lab state: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => LabState::scenario(scenario)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario {scenario:?}; known: {}",
                     SCENARIOS.join(", ")
+                )
+            }),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn save_lab(path: &std::path::Path, state: &crate::lab::LabState) -> Result<(), String> {
+    let text = serde_json::to_string(state).map_err(|e| e.to_string())?;
+    std::fs::write(path, text)
+        .map_err(|e| format!("cannot save the state to {}: {e}", path.display()))
+}
+
+fn lab_command(command: LabCommand) -> ExitCode {
+    let (state_path, scenario) = match &command {
+        LabCommand::Signin {
+            state, scenario, ..
+        }
+        | LabCommand::InstallCu {
+            state, scenario, ..
+        } => (state, scenario),
+    };
+    let mut lab = match load_lab(state_path, scenario) {
+        Ok(lab) => lab,
+        Err(e) => {
+            eprintln!("imlink lab: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match &command {
+        LabCommand::Signin { user, .. } => {
+            let outcome = lab.owa_sign_in(user, chrono::Utc::now());
+            if outcome.presence {
+                println!(
+                    "{}: presence and instant messaging work in OWA.",
+                    outcome.upn
                 );
+                ExitCode::SUCCESS
+            } else {
+                println!("{}: no presence in OWA:", outcome.upn);
+                for reason in &outcome.reasons {
+                    println!("  - {reason}");
+                }
+                ExitCode::from(1)
+            }
+        }
+        LabCommand::InstallCu { server, .. } => match lab.install_cumulative_update(server) {
+            Ok(()) => {
+                println!(
+                    "Installed a cumulative update on {server}: OWA's web.config was rewritten and the IM keys are gone."
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("imlink lab: {e}");
                 return ExitCode::from(2);
             }
         },
+    };
+    if let Err(e) = save_lab(state_path, &lab) {
+        eprintln!("imlink lab: {e}");
+        return ExitCode::from(2);
+    }
+    code
+}
+
+fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
+    use crate::lab::{interpreter::Interpreter, value::format_output};
+    use std::io::Read;
+    let mut state = match load_lab(state_path, scenario) {
+        Ok(state) => state,
         Err(e) => {
-            eprintln!("imlink lab-shell: {}: {e}", state_path.display());
+            eprintln!("imlink lab-shell: {e}");
             return ExitCode::from(2);
         }
     };
@@ -542,14 +631,8 @@ fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
     for error in &outcome.errors {
         eprintln!("{error}");
     }
-    if let Err(e) = serde_json::to_string_pretty(&state)
-        .map_err(|e| e.to_string())
-        .and_then(|text| std::fs::write(state_path, text).map_err(|e| e.to_string()))
-    {
-        eprintln!(
-            "imlink lab-shell: cannot save the state to {}: {e}",
-            state_path.display()
-        );
+    if let Err(e) = save_lab(state_path, &state) {
+        eprintln!("imlink lab-shell: {e}");
         return ExitCode::from(2);
     }
     match outcome.failure {

@@ -463,3 +463,147 @@ fn the_backend_probe_reads_the_ucma_value_web_config_and_certificates() {
         assert_eq!(read.exchange.backends, facts.exchange.backends, "{name}");
     }
 }
+
+/// Plans against what the probes read and runs the runbook, as the worker will.
+fn integrate(lab: &mut LabState) {
+    let facts = probe_lab(lab);
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, &facts, samples::now());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    let outcome = run(lab, &server::render::runbook(&p));
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+}
+
+const ELIGIBLE: &str = "user0001@litwareinc.com";
+
+#[test]
+fn presence_follows_the_documented_chain() {
+    let now = samples::now();
+    let mut lab = LabState::scenario("litware").unwrap();
+    assert_eq!(lab.users.len(), server::lab::USERS);
+    // IM on by default but not integrated: the documented blank-presence error.
+    let before = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(!before.presence);
+    assert!(
+        before
+            .reasons
+            .iter()
+            .any(|r| r.contains("blank presence icons")),
+        "{before:?}"
+    );
+    assert!(lab.exchange.backends[0].owa_events.is_empty());
+
+    integrate(&mut lab);
+    let after = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(after.presence, "{after:?}");
+    let backend = &lab.exchange.backends[0];
+    assert_eq!(backend.owa_events, vec![112]);
+    assert!(backend.im_log_folder);
+
+    // Ineligible people stay without presence, each for their reason.
+    let cases = [
+        ("user0010@litwareinc.com", "not enabled for Lync"),
+        ("user0013@litwareinc.com", "needs an Exchange 2013 mailbox"),
+        ("user0017@litwareinc.com", "no SIP proxy address"),
+        ("user0029@litwareinc.com", "no mailbox"),
+        (
+            "user0005@litwareinc.com",
+            "“Executives” does not enable instant messaging",
+        ),
+    ];
+    for (upn, reason) in cases {
+        let s = lab.owa_sign_in(upn, now);
+        assert!(!s.presence, "{upn}");
+        assert!(
+            s.reasons.iter().any(|r| r.contains(reason)),
+            "{upn}: {:?}",
+            s.reasons
+        );
+    }
+
+    // A cumulative update rewrites web.config: presence is gone until the plan runs again.
+    lab.install_cumulative_update("atl-mbx-001.litwareinc.com")
+        .unwrap();
+    let drifted = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(
+        drifted
+            .reasons
+            .iter()
+            .any(|r| r.contains("Thumbprint is null or empty")),
+        "{drifted:?}"
+    );
+    let facts = probe_lab(&mut lab);
+    let spec = IntegrationSpec::validate(&samples::article_request(), now).unwrap();
+    let replan = plan(&spec, &facts, now);
+    let pending: Vec<&str> = replan.changes().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        pending,
+        vec![
+            "web-config:atl-mbx-001.litwareinc.com",
+            "recycle:atl-mbx-001.litwareinc.com"
+        ]
+    );
+    assert_eq!(
+        run(&mut lab, &server::render::runbook(&replan)).failure,
+        None
+    );
+    assert!(lab.owa_sign_in(ELIGIBLE, now).presence);
+}
+
+#[test]
+fn scenarios_end_as_the_reference_describes() {
+    let now = samples::now();
+    // Colocated UM: no trusted pool is created, and presence works through autodiscovery.
+    let mut lab = LabState::scenario("colocated-um").unwrap();
+    integrate(&mut lab);
+    assert!(lab.lync.published.trusted_pools.is_empty());
+    assert!(lab.owa_sign_in(ELIGIBLE, now).presence);
+
+    // A duplicate manual pool for an autodiscovered server breaks IM, and the plan repairs it.
+    let mut lab = LabState::scenario("duplicate-pool").unwrap();
+    let broken = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(
+        broken
+            .reasons
+            .iter()
+            .any(|r| r.contains("two entries for the same computer")),
+        "{broken:?}"
+    );
+    integrate(&mut lab);
+    assert!(lab.lync.published.trusted_pools.is_empty());
+    assert!(lab.owa_sign_in(ELIGIBLE, now).presence);
+
+    // Preflight stops the broken environments before anything runs.
+    for name in ["ucma-missing", "cert-mismatch", "mixed-2010"] {
+        let mut lab = LabState::scenario(name).unwrap();
+        let facts = probe_lab(&mut lab);
+        let spec = IntegrationSpec::validate(&samples::article_request(), now).unwrap();
+        assert!(!plan(&spec, &facts, now).failures().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn the_lab_cli_signs_in_and_installs_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lab.json");
+    let lab = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_imlink"))
+            .arg("lab")
+            .args(args)
+            .arg("--state")
+            .arg(&state)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, out) = lab(&["signin", "--user", ELIGIBLE]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("blank presence icons"), "{out}");
+    let (code, out) = lab(&["install-cu", "--server", "atl-mbx-001.litwareinc.com"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _) = lab(&["install-cu", "--server", "nowhere.litwareinc.com"]);
+    assert_eq!(code, Some(2));
+}

@@ -19,6 +19,8 @@ pub struct BackendState {
     pub ucma_dll_exists: bool,
     /// `ClientAccess\Owa\web.config`, as text.
     pub web_config: String,
+    /// The web.config OWA runs with: read when its application pool last started.
+    pub loaded_web_config: String,
     /// How often `MSExchangeOWAAppPool` was recycled.
     pub owa_app_pool_recycles: u32,
     pub certificates: Vec<Certificate>,
@@ -95,6 +97,7 @@ impl ExchangeState {
                     ucma_dll_path: b.ucma_dll_path.clone(),
                     ucma_dll_exists: b.ucma_dll_exists,
                     web_config: web_config(&b.owa_app_settings),
+                    loaded_web_config: web_config(&b.owa_app_settings),
                     owa_app_pool_recycles: 0,
                     certificates: b.certificates.clone(),
                     files: Vec::new(),
@@ -555,6 +558,7 @@ impl BackendState {
                         .any(|w| w.to_ascii_lowercase().contains("msexchangeowaapppool"));
                 if recycle {
                     self.owa_app_pool_recycles += 1;
+                    self.loaded_web_config = self.web_config.clone();
                     Ok(vec![Value::Str(
                         "\"MSExchangeOWAAppPool\" successfully recycled".into(),
                     )])

@@ -10,6 +10,7 @@
 pub mod exchange;
 pub mod interpreter;
 pub mod lync;
+pub mod owa;
 pub mod value;
 pub mod xml;
 
@@ -23,10 +24,15 @@ use value::Value;
 pub struct LabState {
     pub lync: lync::LyncState,
     pub exchange: exchange::ExchangeState,
+    /// The people in the directory.
+    pub users: Vec<owa::User>,
     /// The back-end server a remote session is on (`Invoke-Command`).
     #[serde(skip)]
     pub remote: Option<String>,
 }
+
+/// How many people every scenario's directory holds.
+pub const USERS: usize = 2000;
 
 /// Named scenarios: the article's organization and variants with one thing changed.
 pub const SCENARIOS: &[&str] = &[
@@ -58,6 +64,7 @@ impl LabState {
         LabState {
             lync: lync::LyncState::from_facts(&facts.lync),
             exchange: exchange::ExchangeState::from_facts(&facts.exchange),
+            users: owa::users(USERS),
             remote: None,
         }
     }

@@ -1,0 +1,294 @@
+//! What users see: the lab's people, the OWA sign-in that shows (or does not show) Lync
+//! presence, and the Exchange cumulative update that rewrites web.config.
+//!
+//! A sign-in shows presence only when the whole documented chain holds: an Exchange 2013
+//! mailbox, an OWA policy and front-end virtual directory with IM type OCS, the back end's
+//! loaded web.config naming a valid certificate (with private key) and a Lync registrar pool,
+//! UCMA 4.0 present, Lync trusting the OWA server exactly once (a published trusted application
+//! pool with its application, or autodiscovery — never both), and a user enabled for Lync with a
+//! SIP proxy address.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::LabState;
+use super::xml::{Document, XmlRef};
+
+/// A person in the lab's directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub upn: String,
+    pub display_name: String,
+    /// `Version 15.0 (...)` and the like; `None` when the user has no mailbox.
+    pub mailbox_version: Option<String>,
+    pub lync_enabled: bool,
+    pub registrar_pool: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub owa_policy: String,
+}
+
+/// The lab's users: `count` people of mixed eligibility, the same every time.
+pub fn users(count: usize) -> Vec<User> {
+    (1..=count)
+        .map(|i| {
+            let upn = format!("user{i:04}@litwareinc.com");
+            let mailbox_version = match i {
+                _ if i % 29 == 0 => None,
+                _ if i % 13 == 0 => Some("Version 14.3 (Build 123.4)".to_string()),
+                _ => Some("Version 15.0 (Build 1497.2)".to_string()),
+            };
+            let lync_enabled = i % 10 != 0;
+            let mut proxy_addresses = vec![format!("SMTP:{upn}")];
+            if i % 17 != 0 {
+                proxy_addresses.push(format!("SIP:{upn}"));
+            }
+            User {
+                display_name: format!("User {i:04}"),
+                upn,
+                mailbox_version,
+                lync_enabled,
+                registrar_pool: lync_enabled.then(|| "atl-cs-001.litwareinc.com".to_string()),
+                proxy_addresses,
+                owa_policy: if i % 5 == 0 { "Executives" } else { "Default" }.into(),
+            }
+        })
+        .collect()
+}
+
+/// The outcome of a simulated OWA sign-in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub upn: String,
+    pub presence: bool,
+    /// Why presence does not show, in the order OWA would fail.
+    pub reasons: Vec<String>,
+}
+
+fn app_setting(config: &str, key: &str) -> Option<String> {
+    let doc = XmlRef::document(Document::parse(config).ok()?);
+    let settings = doc.select_single("/configuration/appSettings")?;
+    settings
+        .children_named("add")
+        .into_iter()
+        .find(|a| {
+            a.attribute("key")
+                .is_some_and(|k| k.eq_ignore_ascii_case(key))
+        })
+        .and_then(|a| a.attribute("value"))
+}
+
+impl LabState {
+    /// Signs `upn` in to OWA at `now`. The first successful sign-in on a back end logs event 112
+    /// and creates the IM log folder there, as Exchange does.
+    pub fn owa_sign_in(&mut self, upn: &str, now: DateTime<Utc>) -> SignIn {
+        let mut reasons = Vec::new();
+        let Some(user) = self
+            .users
+            .iter()
+            .find(|u| u.upn.eq_ignore_ascii_case(upn))
+            .cloned()
+        else {
+            return SignIn {
+                upn: upn.into(),
+                presence: false,
+                reasons: vec![format!("{upn} is not in the directory.")],
+            };
+        };
+        match &user.mailbox_version {
+            None => reasons.push("The user has no mailbox, so there is no OWA to sign in to.".to_string()),
+            Some(v) if !v.starts_with("Version 15.0") => reasons.push(format!(
+                "The mailbox is on Exchange {v}; OWA integration with Lync Server 2013 needs an Exchange 2013 mailbox."
+            )),
+            Some(_) => {}
+        }
+        let ex = &self.exchange;
+        let policy_ready = ex
+            .owa_mailbox_policies
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(&user.owa_policy))
+            .is_some_and(|p| p.im_ready());
+        if !policy_ready {
+            reasons.push(format!(
+                "The OWA mailbox policy “{}” does not enable instant messaging with type OCS.",
+                user.owa_policy
+            ));
+        }
+        let front: Vec<_> = ex
+            .owa_virtual_directories
+            .iter()
+            .filter(|v| !v.backend)
+            .collect();
+        if front.iter().any(|v| !v.im_ready()) {
+            if front.iter().any(|v| v.instant_messaging_enabled) {
+                reasons.push(
+                    "OWA's front-end virtual directory has IM enabled but not integrated (InstantMessagingType is None): users see blank presence icons and an error message at every sign-in."
+                        .to_string(),
+                );
+            } else {
+                reasons.push("IM is turned off on OWA's front-end virtual directory.".to_string());
+            }
+        }
+        // The user's mailbox is served by the first back end (the lab has one database copy).
+        let Some(backend) = ex.backends.first() else {
+            reasons.push("There is no Exchange back-end server.".into());
+            return SignIn {
+                upn: user.upn,
+                presence: false,
+                reasons,
+            };
+        };
+        let server = backend.server.clone();
+        let config = &backend.loaded_web_config;
+        let thumbprint = app_setting(config, "IMCertificateThumbprint");
+        let im_server = app_setting(config, "IMServerName");
+        match &thumbprint {
+            None => reasons.push(format!(
+                "Instant Messaging Certificate Thumbprint is null or empty on web.config ({server})."
+            )),
+            Some(t) => match backend.certificates.iter().find(|c| c.thumbprint.eq_ignore_ascii_case(t)) {
+                None => reasons.push(format!("IM Certificate with thumbprint {t} could not be found on {server}.")),
+                Some(c) if c.not_after <= now => reasons.push("IM Certificate has expired.".into()),
+                Some(c) if c.not_before > now => reasons.push("IM Certificate has not become valid yet.".into()),
+                Some(c) if !c.has_private_key => reasons.push("IM Certificate does not have a private key.".into()),
+                Some(_) => {}
+            },
+        }
+        match &im_server {
+            None => reasons.push(format!(
+                "IMServerName is missing from web.config on {server}."
+            )),
+            Some(pool) => {
+                let registrar = self.lync.pools.iter().any(|p| {
+                    p.fqdn.eq_ignore_ascii_case(pool)
+                        && p.services
+                            .iter()
+                            .any(|s| s.eq_ignore_ascii_case(&format!("Registrar:{pool}")))
+                });
+                if !registrar {
+                    reasons.push(format!("IMServerName is “{pool}”, which is not a Lync pool with a Registrar service."));
+                }
+            }
+        }
+        if !(backend.ucma_dll_exists
+            && backend.ucma_dll_path.as_deref().is_some_and(|p| {
+                p.to_ascii_lowercase()
+                    .ends_with("microsoft.rtc.internal.ucweb.dll")
+            }))
+        {
+            reasons.push(format!(
+                "UCMA 4.0 is missing on {server}: ImplementationDLLPath does not name an existing Microsoft.Rtc.Internal.Ucweb.dll."
+            ));
+        }
+        reasons.extend(self.lync_trust(thumbprint.as_deref(), &server));
+        if !user.lync_enabled || user.registrar_pool.is_none() {
+            reasons.push("The user is not enabled for Lync Server 2013.".into());
+        }
+        if !user
+            .proxy_addresses
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("sip:"))
+        {
+            reasons.push("The user has no SIP proxy address.".into());
+        }
+        let presence = reasons.is_empty();
+        if presence
+            && let Some(b) = self
+                .exchange
+                .backends
+                .iter_mut()
+                .find(|b| b.server == server)
+        {
+            if !b.owa_events.contains(&112) {
+                b.owa_events.push(112);
+            }
+            b.im_log_folder = true;
+        }
+        SignIn {
+            upn: user.upn,
+            presence,
+            reasons,
+        }
+    }
+
+    /// Whether Lync trusts the OWA server exactly once.
+    fn lync_trust(&self, thumbprint: Option<&str>, server: &str) -> Vec<String> {
+        let facts_like = app::domain::facts::Facts {
+            format: app::domain::facts::FORMAT,
+            collected_at: None,
+            lync: app::domain::facts::LyncFacts::default(),
+            exchange: app::domain::facts::ExchangeFacts {
+                servers: self.exchange.servers.clone(),
+                dial_plans: self.exchange.dial_plans.clone(),
+                um_services: self.exchange.um_services.clone(),
+                um_call_routers: self.exchange.um_call_routers.clone(),
+                ..Default::default()
+            },
+        };
+        let autodiscovered: Vec<String> = facts_like
+            .autodiscovered_servers()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        // The OWA server presents the certificate web.config names, or else its first one.
+        let certificates = self
+            .exchange
+            .backends
+            .iter()
+            .find(|b| b.server == server)
+            .map(|b| b.certificates.as_slice())
+            .unwrap_or_default();
+        let cert = thumbprint
+            .and_then(|t| {
+                certificates
+                    .iter()
+                    .find(|c| c.thumbprint.eq_ignore_ascii_case(t))
+            })
+            .or(certificates.first());
+        let published = &self.lync.published;
+        let trusted: Vec<&super::lync::TrustedPool> = published
+            .trusted_pools
+            .iter()
+            .filter(|p| cert.is_some_and(|c| c.names(&p.fqdn)))
+            .collect();
+        let known: Vec<&String> = autodiscovered
+            .iter()
+            .filter(|a| cert.is_some_and(|c| c.names(a)))
+            .collect();
+        let mut reasons = Vec::new();
+        match (trusted.first(), known.first()) {
+            (Some(pool), Some(_)) => reasons.push(format!(
+                "{} is both autodiscovered (UM and its call router on one server hosting a SipName dial plan) and a manual trusted application pool: two entries for the same computer stop OWA integration from working.",
+                pool.fqdn
+            )),
+            (Some(pool), None) => {
+                if !published.trusted_applications.iter().any(|a| a.pool_fqdn.eq_ignore_ascii_case(&pool.fqdn)) {
+                    reasons.push(format!("The trusted application pool {} has no trusted application.", pool.fqdn));
+                }
+            }
+            (None, Some(_)) => {}
+            (None, None) => reasons.push(
+                "Lync does not know the OWA server: no published trusted application pool matches its certificate, and it is not autodiscovered (the peer is not a configured server)."
+                    .into(),
+            ),
+        }
+        reasons
+    }
+
+    /// Installs an Exchange cumulative update on `server`: setup rewrites OWA's web.config
+    /// (dropping the IM keys) and restarts OWA.
+    pub fn install_cumulative_update(&mut self, server: &str) -> Result<(), String> {
+        let backend = self
+            .exchange
+            .backends
+            .iter_mut()
+            .find(|b| b.server.eq_ignore_ascii_case(server))
+            .ok_or_else(|| format!("{server} is not an Exchange back-end server in this lab"))?;
+        let stock = super::exchange::web_config(&[
+            ("ClientValidationEnabled".into(), "true".into()),
+            ("UnobtrusiveJavaScriptEnabled".into(), "true".into()),
+        ]);
+        backend.web_config = stock.clone();
+        backend.loaded_web_config = stock;
+        Ok(())
+    }
+}
