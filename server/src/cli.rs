@@ -39,9 +39,8 @@ enum Command {
         /// The request (JSON; format in the README).
         #[arg(long)]
         request: PathBuf,
-        /// The environment facts (JSON; format in the README).
-        #[arg(long)]
-        facts: PathBuf,
+        #[command(flatten)]
+        environment: EnvironmentArgs,
         /// text for people, ps1 for the runbook script, json for tools.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
@@ -49,6 +48,11 @@ enum Command {
         /// a plan; it decides certificate validity.
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Run the read-only probes against an environment and print its facts (JSON).
+    Discover {
+        #[command(flatten)]
+        environment: EnvironmentArgs,
     },
     /// Print the read-only probe scripts that gather the environment facts.
     Probes {
@@ -115,6 +119,56 @@ enum LabCommand {
     },
 }
 
+/// Where `imlink plan` and `imlink discover` get the environment from: exactly one of these.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct EnvironmentArgs {
+    /// A facts file (JSON; format in the README).
+    #[arg(long)]
+    facts: Option<PathBuf>,
+    /// A fresh lab scenario, as `lab:NAME` (e.g. `lab:litware`).
+    #[arg(long)]
+    environment: Option<String>,
+    /// A saved lab state (see `imlink lab-shell`).
+    #[arg(long)]
+    lab_state: Option<PathBuf>,
+}
+
+impl EnvironmentArgs {
+    /// The facts of the chosen environment, discovered now when it is a lab.
+    fn facts(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<app::domain::facts::Facts, String> {
+        if let Some(path) = &self.facts {
+            let facts: app::domain::facts::Facts = read_json(path).map_err(|e| e.to_string())?;
+            facts
+                .validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(facts);
+        }
+        let mut lab = match (&self.environment, &self.lab_state) {
+            (Some(env), _) => {
+                let name = env
+                    .strip_prefix("lab:")
+                    .ok_or_else(|| format!("--environment {env:?}: expected lab:SCENARIO"))?;
+                crate::lab::LabState::scenario(name).ok_or_else(|| {
+                    format!(
+                        "unknown scenario {name:?}; known: {}",
+                        crate::lab::SCENARIOS.join(", ")
+                    )
+                })?
+            }
+            (None, Some(path)) if !path.exists() => {
+                return Err(format!("{}: no such lab state", path.display()));
+            }
+            (None, Some(path)) => load_lab(path, "litware")?,
+            (None, None) => return Err("give --facts, --environment or --lab-state".into()),
+        };
+        lab.discover(now).map_err(|e| e.to_string())
+    }
+}
+
 /// Output formats of `imlink plan`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum PlanFormat {
@@ -137,16 +191,31 @@ pub fn main() -> ExitCode {
         Some(Command::CheckConfig) => return check_config(cli.config),
         Some(Command::Plan {
             request,
-            facts,
+            environment,
             format,
             at,
         }) => {
             return plan_command(
                 &request,
-                &facts,
+                &environment,
                 format,
                 at.unwrap_or_else(chrono::Utc::now),
             );
+        }
+        Some(Command::Discover { environment }) => {
+            return match environment.facts(chrono::Utc::now()) {
+                Ok(facts) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&facts).unwrap_or_default()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imlink discover: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Some(Command::Probes { backends }) => return probes_command(&backends),
         Some(Command::LabShell { state, scenario }) => return lab_shell(&state, &scenario),
@@ -185,6 +254,7 @@ pub fn main() -> ExitCode {
             | Command::Probes { .. }
             | Command::LabShell { .. }
             | Command::Lab { .. }
+            | Command::Discover { .. }
             | Command::Facts { .. } => unreachable!("handled above"),
         }
     });
@@ -405,16 +475,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T
 /// Reads and validates both files and decides the plan.
 fn plan_from_files(
     request: &std::path::Path,
-    facts: &std::path::Path,
+    environment: &EnvironmentArgs,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<app::domain::plan::Plan, PlanInputError> {
     use app::domain::request::{IntegrationSpec, RequestFile};
     let file: RequestFile = read_json(request)?;
-    let facts_path = facts;
-    let facts: app::domain::facts::Facts = read_json(facts)?;
-    facts
-        .validate()
-        .map_err(|e| PlanInputError::Invalid(format!("{}: {e}", facts_path.display())))?;
+    let facts = environment.facts(now).map_err(PlanInputError::Invalid)?;
     let spec = IntegrationSpec::validate(&file.to_input(), now).map_err(|errors| {
         PlanInputError::Invalid(
             errors
@@ -436,11 +502,11 @@ fn plan_from_files(
 
 fn plan_command(
     request: &std::path::Path,
-    facts: &std::path::Path,
+    environment: &EnvironmentArgs,
     format: PlanFormat,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ExitCode {
-    let plan = match plan_from_files(request, facts, now) {
+    let plan = match plan_from_files(request, environment, now) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("imlink plan: {e}");

@@ -607,3 +607,90 @@ fn the_lab_cli_signs_in_and_installs_updates() {
     let (code, _) = lab(&["install-cu", "--server", "nowhere.litwareinc.com"]);
     assert_eq!(code, Some(2));
 }
+
+#[test]
+fn plan_from_the_lab_run_in_the_lab_and_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("lab.json");
+    let imlink = || Command::new(env!("CARGO_BIN_EXE_imlink"));
+    let request = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../app/src/domain/testdata/article-request.json");
+
+    let discovered = imlink()
+        .args(["discover", "--environment", "lab:litware"])
+        .output()
+        .unwrap();
+    assert!(
+        discovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&discovered.stderr)
+    );
+    let mut facts: app::domain::facts::Facts = serde_json::from_slice(&discovered.stdout).unwrap();
+    facts.collected_at = samples::litware().collected_at;
+    assert_eq!(facts, samples::litware());
+
+    let planned = imlink()
+        .args([
+            "plan",
+            "--environment",
+            "lab:litware",
+            "--format",
+            "ps1",
+            "--request",
+        ])
+        .arg(&request)
+        .output()
+        .unwrap();
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let mut shell = imlink()
+        .args(["lab-shell", "--state"])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    shell
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&planned.stdout)
+        .unwrap();
+    let ran = shell.wait_with_output().unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+
+    let signin = imlink()
+        .args(["lab", "signin", "--user", ELIGIBLE, "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        signin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signin.stdout)
+    );
+    // Planned again against the saved lab, nothing is left to change.
+    let again = imlink()
+        .args(["plan", "--format", "json", "--request"])
+        .arg(&request)
+        .arg("--lab-state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let changing = json["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["decision"]["kind"] == "change")
+        .count();
+    assert_eq!(changing, 0);
+}

@@ -123,3 +123,47 @@ impl Host for LabState {
         }
     }
 }
+
+/// Why discovery in the lab failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("the {probe} probe failed in the lab: {message}")]
+    Failed { probe: String, message: String },
+    #[error(transparent)]
+    Output(#[from] app::domain::probes::ProbeError),
+}
+
+impl LabState {
+    /// Runs the read-only probes against the lab, through the interpreter, and assembles the
+    /// facts they report.
+    pub fn discover(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<app::domain::facts::Facts, DiscoveryError> {
+        use app::domain::probes;
+        let output = |state: &mut LabState, probe: &probes::Probe| {
+            let outcome = interpreter::Interpreter::new(state).run(&probe.script);
+            match outcome.failure.or_else(|| outcome.errors.first().cloned()) {
+                Some(message) => Err(DiscoveryError::Failed {
+                    probe: probe.id.clone(),
+                    message,
+                }),
+                None => Ok(value::format_output(&outcome.output)),
+            }
+        };
+        let lync = probes::parse_lync(&output(self, &probes::lync())?)?;
+        let exchange = probes::parse_exchange(&output(self, &probes::exchange())?)?;
+        let servers: Vec<String> = self
+            .exchange
+            .backends
+            .iter()
+            .map(|b| b.server.clone())
+            .collect();
+        let mut backends = Vec::new();
+        for server in servers {
+            let text = output(self, &probes::backend(&server))?;
+            backends.push(probes::parse_backend(&server, &text)?);
+        }
+        Ok(probes::assemble(lync, exchange, backends, now))
+    }
+}
