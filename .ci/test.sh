@@ -42,7 +42,6 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 echo "== end-to-end tests in Chromium"
 port=$(free_port)
 IMLINK_LISTEN="127.0.0.1:$port" IMLINK_DATA_DIR="$work/data" IMLINK_LOCAL_SIGNIN_ENABLED=true \
-  IMLINK_ENVIRONMENT_FACTS_FILE="$PWD/app/src/domain/testdata/litware-facts.json" \
   LEPTOS_SITE_ROOT=target/site "$target_dir/debug/imlink" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do

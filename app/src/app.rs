@@ -13,7 +13,7 @@ use crate::components::feedback::ErrorNotice;
 use crate::domain::roles::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::pages::{
-    approvals::ApprovalsPage, audit::AuditPage, dashboard::DashboardPage,
+    approvals::ApprovalsPage, audit::AuditPage, dashboard::DashboardPage, lab::LabPage,
     request_edit::EditRequestPage, request_new::NewRequestPage, request_view::RequestPage,
     requests::RequestsPage, signin::SignInPage,
 };
@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/approvals") view=ApprovalsPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("/lab") view=LabPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -138,6 +139,7 @@ fn Nav(me: CurrentUser) -> impl IntoView {
             }>
                 <A href="/audit">"Audit log"</A>
             </Show>
+            <A href="/lab">"Lab"</A>
         </nav>
         <div class="whoami">
             <span class="whoami-name" data-testid="whoami">

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_foundation;
 mod m20261127_000002_plans;
 mod m20261127_000003_plan_facts;
+mod m20261127_000004_lab_state;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_plans::Migration),
             Box::new(m20261127_000003_plan_facts::Migration),
+            Box::new(m20261127_000004_lab_state::Migration),
         ]
     }
 }

@@ -344,8 +344,9 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The portal settings derived from the configuration.
-pub fn settings(config: &Config) -> Settings {
+/// The portal settings derived from the configuration. Without a facts file, imlink plans
+/// against the lab, whose state lives in `db`.
+pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
     let roles = |names: &[String]| names.iter().filter_map(|n| Role::parse(n)).collect();
     Settings {
         approval: ApprovalPolicy {
@@ -367,11 +368,12 @@ pub fn settings(config: &Config) -> Settings {
         }),
         session_ttl: chrono::Duration::hours(i64::from(config.session.ttl_hours)),
         secure_cookie: config.session.secure_cookie,
-        environment: config
-            .environment
-            .facts_file
-            .clone()
-            .map(app::ssr::environment::Environment::FactsFile),
+        environment: Some(match &config.environment.facts_file {
+            Some(path) => app::ssr::environment::Environment::FactsFile(path.clone()),
+            None => app::ssr::environment::Environment::Lab(Arc::new(
+                crate::lab::store::LabStore::new(db.clone()),
+            )),
+        }),
     }
 }
 
@@ -392,8 +394,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     migrate_database(&db).await?;
     let state = AppState {
         leptos_options: leptos_options(&config),
+        settings: Arc::new(settings(&config, &db)),
         db,
-        settings: Arc::new(settings(&config)),
     };
     spawn_expiry_sweep(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)

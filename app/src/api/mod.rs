@@ -2,6 +2,7 @@
 //! `crate::ssr`, and return views from [`models`].
 
 pub mod audit;
+pub mod lab;
 pub mod models;
 pub mod requests;
 pub mod session;

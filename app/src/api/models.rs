@@ -143,3 +143,46 @@ pub struct Dashboard {
 pub struct SignInOptions {
     pub local_accounts: Option<Vec<Account>>,
 }
+
+/// The lab page: the simulated organization at a glance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabView {
+    pub scenario: String,
+    pub scenarios: Vec<String>,
+    pub sites: Vec<(String, String)>,
+    pub pools: Vec<String>,
+    /// Trusted application pools: (FQDN, registrar, published?).
+    pub trusted_pools: Vec<(String, String, bool)>,
+    /// Trusted applications: (pool FQDN, application id, port, published?).
+    pub trusted_applications: Vec<(String, String, u16, bool)>,
+    /// Exchange servers: (FQDN, roles, version).
+    pub exchange_servers: Vec<(String, String, String)>,
+    /// OWA virtual directories: (identity, back end?, IM enabled, IM type).
+    pub owa_virtual_directories: Vec<(String, bool, bool, String)>,
+    /// OWA mailbox policies: (name, IM enabled, IM type).
+    pub owa_mailbox_policies: Vec<(String, bool, String)>,
+    pub backends: Vec<LabBackend>,
+    /// A few directory users with what their OWA sign-in would show.
+    pub people: Vec<LabSignIn>,
+    pub users: usize,
+}
+
+/// One Exchange back-end server in the lab.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabBackend {
+    pub server: String,
+    pub im_certificate_thumbprint: Option<String>,
+    pub im_server_name: Option<String>,
+    pub ucma: bool,
+    pub recycles: u32,
+    pub event_112: bool,
+    pub im_log_folder: bool,
+}
+
+/// A simulated OWA sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabSignIn {
+    pub upn: String,
+    pub presence: bool,
+    pub reasons: Vec<String>,
+}

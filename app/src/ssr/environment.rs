@@ -6,10 +6,18 @@ use crate::domain::facts::{Facts, FactsError};
 use crate::error::AppError;
 
 /// A source of environment facts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Environment {
     /// A facts file (README, "Plan inputs and output"), read each time a plan is made.
     FactsFile(PathBuf),
+    /// The simulated organization, probed each time a plan is made.
+    Lab(std::sync::Arc<dyn super::lab::Lab>),
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
 }
 
 /// Why the facts could not be had.
@@ -27,6 +35,8 @@ pub enum EnvironmentError {
     },
     #[error("the facts file {path} cannot be planned against: {source}")]
     Invalid { path: String, source: FactsError },
+    #[error("the lab could not be probed: {0}")]
+    Lab(String),
 }
 
 impl From<EnvironmentError> for AppError {
@@ -41,6 +51,7 @@ impl Environment {
     pub fn label(&self) -> String {
         match self {
             Environment::FactsFile(path) => format!("facts file {}", path.display()),
+            Environment::Lab(_) => "the simulated lab (see the Lab page)".to_string(),
         }
     }
 
@@ -68,6 +79,7 @@ impl Environment {
                     })?;
                 Ok(facts)
             }
+            Environment::Lab(lab) => lab.discover().await.map_err(EnvironmentError::Lab),
         }
     }
 }

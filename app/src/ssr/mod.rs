@@ -5,6 +5,7 @@ pub mod auth;
 pub mod db;
 pub mod entities;
 pub mod environment;
+pub mod lab;
 pub mod plans;
 pub mod requests;
 pub mod state;

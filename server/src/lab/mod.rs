@@ -11,6 +11,7 @@ pub mod exchange;
 pub mod interpreter;
 pub mod lync;
 pub mod owa;
+pub mod store;
 pub mod value;
 pub mod xml;
 

@@ -64,7 +64,8 @@ pub struct SignIn {
     pub reasons: Vec<String>,
 }
 
-fn app_setting(config: &str, key: &str) -> Option<String> {
+/// The value of an appSettings key in a web.config text.
+pub fn app_setting(config: &str, key: &str) -> Option<String> {
     let doc = XmlRef::document(Document::parse(config).ok()?);
     let settings = doc.select_single("/configuration/appSettings")?;
     settings

@@ -4,5 +4,6 @@ pub mod approvals;
 pub mod audit_events;
 pub mod audit_head;
 pub mod change_requests;
+pub mod lab_state;
 pub mod sessions;
 pub mod users;

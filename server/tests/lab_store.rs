@@ -1,0 +1,56 @@
+//! The lab in the portal: its state in the database, survives restarts, and is what requests
+//! are planned against when no facts file is configured.
+
+mod common;
+
+use std::sync::Arc;
+
+use app::domain::workflow::{Action, ApprovalPolicy};
+use app::ssr::environment::Environment;
+use app::ssr::lab::Lab;
+use common::{Backend, TestDb, article_request, state, user};
+use server::lab::store::LabStore;
+
+async fn the_lab_persists_and_plans(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = LabStore::new(t.db.clone());
+    let view = store.view().await.unwrap();
+    assert_eq!(view.scenario, "litware");
+    assert_eq!(view.users, server::lab::USERS);
+    assert!(view.people.iter().all(|p| !p.presence));
+
+    // Requests are planned against the lab.
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    let lab: Arc<dyn Lab> = Arc::new(store.clone());
+    settings.environment = Some(Environment::Lab(lab));
+    s.settings = Arc::new(settings);
+    let alice = user(&t.db, "alice").await;
+    let id = app::ssr::requests::create(&s, &alice, &article_request())
+        .await
+        .unwrap();
+    app::ssr::requests::transition(&s, &alice, id, 1, Action::Submit)
+        .await
+        .unwrap();
+    let detail = app::ssr::requests::detail(&s, &alice, id).await.unwrap();
+    let plan = detail.plan.unwrap().plan;
+    assert!(plan.failures().is_empty());
+    assert!(plan.changes().any(|s| s.id == "trusted-pool"));
+
+    // Changes are kept in the database: a second store (a restart) sees them.
+    store
+        .install_cumulative_update("atl-mbx-001.litwareinc.com")
+        .await
+        .unwrap();
+    store.reset("site-id-differs").await.unwrap();
+    let again = LabStore::new(t.db.clone()).view().await.unwrap();
+    assert_eq!(again.scenario, "site-id-differs");
+    assert_eq!(again.sites, vec![("1".to_string(), "Redmond".to_string())]);
+    assert!(store.reset("nowhere").await.is_err());
+    let sign_in = store.sign_in("user0001@litwareinc.com").await.unwrap();
+    assert!(!sign_in.presence);
+    let facts = store.discover().await.unwrap();
+    assert_eq!(facts.lync.sites[0].site_id, "1");
+}
+
+on_both_databases!(the_lab_persists_and_plans);
