@@ -694,3 +694,27 @@ fn plan_from_the_lab_run_in_the_lab_and_sign_in() {
         .count();
     assert_eq!(changing, 0);
 }
+
+#[test]
+fn typographic_quotes_end_strings_as_in_powershell() {
+    // Badly escaped, a typographic quote ends the string and the rest runs: the lab follows
+    // PowerShell here, not the grammar (which would read one long string).
+    let mut host = Recorder(Vec::new());
+    let outcome = Interpreter::new(&mut host)
+        .run("Set-Thing -Identity 'a\u{2019}; Stop-Computer; \u{2018}x'");
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    assert_eq!(host.0, vec!["Set-Thing", "Stop-Computer"]);
+    // Doubled, as imlink writes it, it is one value with the quotes as they were.
+    let mut host = Recorder(Vec::new());
+    let outcome =
+        Interpreter::new(&mut host).run("Set-Thing -Identity 'a\u{2019}\u{2019}b\u{201B}\u{201B}'");
+    assert_eq!(host.0, vec!["Set-Thing"]);
+    assert_eq!(
+        outcome.output,
+        vec![Value::Str("a\u{2019}b\u{201B}".into())]
+    );
+    // In a script block too.
+    let mut host = Recorder(Vec::new());
+    let outcome = Interpreter::new(&mut host).run("& { Set-Thing -Identity 'x\u{2018}\u{2018}y' }");
+    assert_eq!(outcome.output, vec![Value::Str("x\u{2018}y".into())]);
+}

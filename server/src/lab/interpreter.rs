@@ -92,6 +92,26 @@ pub struct Interpreter<'h> {
     host: &'h mut dyn Host,
     vars: HashMap<String, Value>,
     errors: Vec<String>,
+    /// The typographic single quotes of the text being run, by byte offset (see [`normalize`]).
+    quotes: Vec<(usize, char)>,
+}
+
+/// PowerShell ends and escapes verbatim strings with any of five single-quote characters; the
+/// grammar knows only U+0027. The text is parsed with U+2018–U+201B written as U+0027, and
+/// their positions in that text are kept so string contents and script blocks are restored
+/// exactly.
+fn normalize(text: &str) -> (String, Vec<(usize, char)>) {
+    let mut out = String::with_capacity(text.len());
+    let mut quotes = Vec::new();
+    for c in text.chars() {
+        if matches!(c, '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            quotes.push((out.len(), c));
+            out.push('\'');
+        } else {
+            out.push(c);
+        }
+    }
+    (out, quotes)
 }
 
 /// A terminating error unwinding the script.
@@ -139,12 +159,15 @@ impl<'h> Interpreter<'h> {
             host,
             vars: HashMap::new(),
             errors: Vec::new(),
+            quotes: Vec::new(),
         }
     }
 
     /// Parses and runs `script`.
     pub fn run(&mut self, script: &str) -> Outcome {
-        let script = script.trim_start_matches('\u{FEFF}');
+        let (script, quotes) = normalize(script.trim_start_matches('\u{FEFF}'));
+        self.quotes = quotes;
+        let script = script.as_str();
         let mut parser = Parser::new();
         if parser
             .set_language(&tree_sitter_powershell::LANGUAGE.into())
@@ -382,13 +405,17 @@ impl<'h> Interpreter<'h> {
         if let Some(item) = item {
             self.vars.insert("_".into(), item.clone());
         }
+        let (source, quotes) = normalize(source);
+        let outer_quotes = std::mem::replace(&mut self.quotes, quotes);
         let mut parser = Parser::new();
         let _ = parser.set_language(&tree_sitter_powershell::LANGUAGE.into());
-        let tree = parser
-            .parse(source, None)
-            .ok_or_else(|| Stop("a script block could not be parsed".into()))?;
+        let Some(tree) = parser.parse(&source, None) else {
+            self.quotes = outer_quotes;
+            return Err(Stop("a script block could not be parsed".into()));
+        };
         let mut out = Vec::new();
-        let result = self.statements(tree.root_node(), source, &mut out);
+        let result = self.statements(tree.root_node(), &source, &mut out);
+        self.quotes = outer_quotes;
         self.vars.remove("_");
         if let Some(p) = previous {
             self.vars.insert("_".into(), p);
@@ -610,7 +637,7 @@ impl<'h> Interpreter<'h> {
         match kind {
             "pipeline" => Ok(Value::from_items(self.pipeline(node, src)?)),
             "string_literal" => self.expr(parts[0], src),
-            "verbatim_string_characters" => parse_verbatim(&src[node.byte_range()])
+            "verbatim_string_characters" => parse_verbatim(&self.restore(src, node.byte_range()))
                 .map(Value::Str)
                 .ok_or_else(|| {
                     Stop(format!(
@@ -618,7 +645,9 @@ impl<'h> Interpreter<'h> {
                         &src[node.byte_range()]
                     ))
                 }),
-            "expandable_string_literal" => Ok(Value::Str(self.expand(&src[node.byte_range()]))),
+            "expandable_string_literal" => Ok(Value::Str(
+                self.expand(&self.restore(src, node.byte_range())),
+            )),
             "integer_literal" | "decimal_integer_literal" => src[node.byte_range()]
                 .parse::<i64>()
                 .map(Value::Int)
@@ -653,8 +682,11 @@ impl<'h> Interpreter<'h> {
                 Ok(Value::Table(entries))
             }
             "script_block_expression" => {
-                let inner = parts.first().map(|b| &src[b.byte_range()]).unwrap_or("");
-                Ok(Value::Block(inner.to_string()))
+                let inner = parts
+                    .first()
+                    .map(|b| self.restore(src, b.byte_range()))
+                    .unwrap_or_default();
+                Ok(Value::Block(inner))
             }
             "member_access" => {
                 let target = self.expr(parts[0], src)?;
@@ -827,6 +859,20 @@ impl<'h> Interpreter<'h> {
             }
             other => Err(unsupported(&format!("the XML method {other}()"), node)),
         }
+    }
+
+    /// The original text of `range` of the normalized source: typographic quotes put back.
+    fn restore(&self, src: &str, range: std::ops::Range<usize>) -> String {
+        let start = range.start;
+        src[range]
+            .char_indices()
+            .map(
+                |(i, c)| match self.quotes.binary_search_by_key(&(start + i), |q| q.0) {
+                    Ok(k) => self.quotes[k].1,
+                    Err(_) => c,
+                },
+            )
+            .collect()
     }
 
     fn variable(&self, text: &str) -> Value {
