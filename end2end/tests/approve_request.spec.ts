@@ -38,6 +38,11 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   await button(page, 'Approve').click();
 
   await expect(stateBadge(page)).toHaveText('Approved');
+  // The approval queued a run; the worker inside the portal runs the plan on the lab.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
   const votes = page.getByRole('region', { name: 'Approvals', exact: true }).locator('li.vote-item');
   await expect(votes).toHaveCount(1);
   await expect(votes.first()).toContainText(`${USERS.bob} approved revision 1`);

@@ -6,6 +6,7 @@ mod m20261127_000001_foundation;
 mod m20261127_000002_plans;
 mod m20261127_000003_plan_facts;
 mod m20261127_000004_lab_state;
+mod m20261127_000005_jobs;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_plans::Migration),
             Box::new(m20261127_000003_plan_facts::Migration),
             Box::new(m20261127_000004_lab_state::Migration),
+            Box::new(m20261127_000005_jobs::Migration),
         ]
     }
 }

@@ -32,6 +32,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run approved plans, without serving the portal (a separate worker process).
+    Worker,
     /// Validate the configuration and report every problem, line by line.
     CheckConfig,
     /// Print the integration plan for a request against environment facts.
@@ -246,6 +248,7 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate_only(&config).await,
+            Command::Worker => worker_only(config).await,
             Command::Audit {
                 command: AuditCommand::Verify,
             } => audit_verify(&config).await,
@@ -389,6 +392,47 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// The worker for this configuration, when its environment can run scripts (the lab).
+fn worker(state: &AppState) -> Option<crate::worker::Worker> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let executor = match &state.settings.environment {
+        Some(app::ssr::environment::Environment::Lab(_)) => {
+            crate::worker::Executor::Lab(crate::lab::store::LabStore::new(state.db.clone()))
+        }
+        _ => return None,
+    };
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "imlink".into());
+    Some(crate::worker::Worker {
+        db: state.db.clone(),
+        settings: state.settings.clone(),
+        executor,
+        owner: format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
+        lease: chrono::Duration::seconds(60),
+    })
+}
+
+async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
+    let db = open_database(&config).await?;
+    migrate_database(&db).await?;
+    let state = AppState {
+        leptos_options: leptos_options(&config),
+        settings: Arc::new(settings(&config, &db)),
+        db,
+    };
+    let Some(worker) = worker(&state) else {
+        anyhow::bail!(
+            "this configuration plans against a facts file: there is nothing to run plans on yet (the lab is the only executor so far)"
+        );
+    };
+    tracing::info!(owner = %worker.owner, "worker started");
+    worker.run_until(shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let db = open_database(&config).await?;
     migrate_database(&db).await?;
@@ -398,6 +442,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         db,
     };
     spawn_expiry_sweep(state.clone());
+    if let Some(worker) = worker(&state) {
+        tracing::info!(owner = %worker.owner, "running the worker inside serve");
+        tokio::spawn(worker.run_until(std::future::pending()));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

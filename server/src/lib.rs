@@ -7,3 +7,4 @@ pub mod http;
 pub mod lab;
 pub mod render;
 pub mod telemetry;
+pub mod worker;

@@ -92,6 +92,29 @@ pub struct RequestDetail {
     pub can: Permissions,
     /// The plan the request carries (none before an environment is configured).
     pub plan: Option<PlanView>,
+    /// The latest run of the approved plan.
+    pub run: Option<RunView>,
+}
+
+/// A run of an approved plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    pub id: i32,
+    /// `queued`, `running`, `succeeded`, `failed` or `needs_attention`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub attempts: i32,
+    pub steps: Vec<RunStepView>,
+}
+
+/// One step of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStepView {
+    pub step_id: String,
+    /// `started`, `done` or `failed`.
+    pub state: String,
+    pub output: String,
+    pub output_sha256: String,
 }
 
 /// One audit event.

@@ -84,6 +84,7 @@ pub fn RequestPage() -> impl IntoView {
                             }
                             .into_any(),
                         }}
+                        {d.run.clone().map(|run| view! { <RunPanel run /> })}
                         <section class="panel" aria-labelledby="timeline-h">
                             <h2 id="timeline-h">"Timeline"</h2>
                             <AuditTable entries=d.timeline.clone() empty="Nothing has happened yet." show_values=true />
@@ -310,4 +311,52 @@ fn VoteList(votes: Vec<VoteView>) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+#[component]
+fn RunPanel(run: crate::api::models::RunView) -> impl IntoView {
+    let label = match run.state.as_str() {
+        "queued" => {
+            "Queued: the worker runs it once a worker is free (and the change window has opened)."
+        }
+        "running" => "Running.",
+        "succeeded" => "Succeeded: every step ran.",
+        "failed" => "Failed.",
+        _ => "Needs attention.",
+    };
+    view! {
+        <section class="panel" aria-labelledby="run-h">
+            <div class="panel-head">
+                <h2 id="run-h">{format!("Run #{}", run.id)}</h2>
+                <a href="" class="button-secondary" rel="external">"Refresh"</a>
+            </div>
+            <p class="meta" data-testid="run-state" data-state=run.state.clone()>
+                {format!("{label} Attempt {}.", run.attempts.max(1))}
+            </p>
+            {run.reason.clone().map(|r| view! { <p class="notice notice-warn" role="note">{r}</p> })}
+            {if run.steps.is_empty() {
+                view! { <Empty>"No step has run yet."</Empty> }.into_any()
+            } else {
+                view! {
+                    <ol class="steps">
+                        {run
+                            .steps
+                            .into_iter()
+                            .map(|s| view! {
+                                <li class="step" data-step=s.step_id.clone()>
+                                    <div class="step-head">
+                                        <strong class="step-title mono">{s.step_id.clone()}</strong>
+                                        <span class=format!("badge badge-run-{}", s.state)>{s.state.clone()}</span>
+                                    </div>
+                                    <pre class="commands">{s.output.clone()}</pre>
+                                    <p class="step-ref mono">{format!("SHA-256 of the output: {}", s.output_sha256)}</p>
+                                </li>
+                            })
+                            .collect_view()}
+                    </ol>
+                }
+                .into_any()
+            }}
+        </section>
+    }
 }

@@ -7,6 +7,7 @@ pub mod entities;
 pub mod environment;
 pub mod lab;
 pub mod plans;
+pub mod queue;
 pub mod requests;
 pub mod state;
 pub mod users;

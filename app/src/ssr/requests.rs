@@ -17,7 +17,7 @@ use super::plans;
 use super::state::AppState;
 use crate::api::models::{
     AuditEntry, AuditFilter, AuditPage, Dashboard, Permissions, RequestDetail, RequestSummary,
-    UserRef, VoteView,
+    RunStepView, RunView, UserRef, VoteView,
 };
 use crate::domain::request::{ChangeWindow, IntegrationSpec, RequestInput, RequestState};
 use crate::domain::roles::CurrentUser;
@@ -281,6 +281,13 @@ pub async fn vote(
     .insert(&txn)
     .await?;
     let approvals_after = facts.approvals() + usize::from(decision == Decision::Approve);
+    // The run is queued in the same transaction as the approval that makes it runnable.
+    let job = if next == RequestState::Approved {
+        let run_after = row.window_start.unwrap_or(now);
+        Some(super::queue::enqueue(&txn, id, plan_hash, run_after).await?)
+    } else {
+        None
+    };
     audit::append(
         &txn,
         AuditRecord::ok(&user.username, &audit_action)
@@ -293,6 +300,7 @@ pub async fn vote(
                 "revision": row.revision,
                 "plan_hash": plan_hash,
                 "comment": comment,
+                "job": job,
             })),
     )
     .await?;
@@ -460,6 +468,7 @@ pub async fn detail(
         timeline,
         can: permissions(state, viewer, &facts),
         plan: plans::view(&row),
+        run: latest_run(&state.db, id).await?,
     })
 }
 
@@ -483,6 +492,39 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
             _ => None,
         },
     }
+}
+
+/// The latest run of request `id`, with its steps.
+async fn latest_run(db: &DatabaseConnection, id: i32) -> Result<Option<RunView>, AppError> {
+    use super::entities::{jobs, run_steps};
+    let Some(job) = jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(id))
+        .order_by_desc(jobs::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let steps = run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(job.id))
+        .order_by_asc(run_steps::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| RunStepView {
+            step_id: s.step_id,
+            state: s.state,
+            output: s.output,
+            output_sha256: s.output_sha256,
+        })
+        .collect();
+    Ok(Some(RunView {
+        id: job.id,
+        state: job.state,
+        reason: job.reason,
+        attempts: job.attempts,
+        steps,
+    }))
 }
 
 /// The home page for `viewer`.

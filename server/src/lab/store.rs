@@ -197,6 +197,28 @@ fn sign_in_view(s: super::owa::SignIn) -> LabSignIn {
     }
 }
 
+/// What a script run in the lab printed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptRun {
+    pub output: String,
+    /// The terminating error, or the first error, if any.
+    pub failure: Option<String>,
+}
+
+impl LabStore {
+    /// Runs `script` against the stored lab and keeps what it changed.
+    pub async fn run_script(&self, script: &str) -> Result<ScriptRun, String> {
+        self.change(|state| {
+            let outcome = super::interpreter::Interpreter::new(state).run(script);
+            Ok(ScriptRun {
+                output: super::value::format_output(&outcome.output),
+                failure: outcome.failure.or_else(|| outcome.errors.first().cloned()),
+            })
+        })
+        .await
+    }
+}
+
 impl Lab for LabStore {
     fn view(&self) -> Pending<'_, LabView> {
         Box::pin(async move {

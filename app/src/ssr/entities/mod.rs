@@ -4,6 +4,8 @@ pub mod approvals;
 pub mod audit_events;
 pub mod audit_head;
 pub mod change_requests;
+pub mod jobs;
 pub mod lab_state;
+pub mod run_steps;
 pub mod sessions;
 pub mod users;

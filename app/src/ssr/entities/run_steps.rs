@@ -1,0 +1,25 @@
+//! One step of a run: started, then done or failed, with its (bounded) output and the SHA-256
+//! of the whole output.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "run_steps")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub job_id: i32,
+    pub position: i32,
+    pub step_id: String,
+    /// `started`, `done` or `failed`.
+    pub state: String,
+    pub output: String,
+    pub output_sha256: String,
+    pub started_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

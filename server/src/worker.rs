@@ -1,0 +1,414 @@
+//! The worker: claims queued runs, re-checks that they may still run, and runs each step of the
+//! approved plan (check, then apply, then the expected output) on the executor, recording every
+//! step's result. A claim is a lease with a fence: the worker renews the lease at each step and
+//! writes only while its fence is still the job's, so a worker that lost its lease records
+//! nothing more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+};
+use sha2::{Digest, Sha256};
+
+use app::domain::plan::{Decision, Plan, Target};
+use app::domain::powershell::quote;
+use app::domain::workflow::{self, Vote};
+use app::ssr::entities::{approvals, change_requests, jobs, run_steps};
+use app::ssr::state::Settings;
+
+use crate::lab::store::LabStore;
+
+/// How much of a step's output is stored (the SHA-256 covers all of it).
+pub const OUTPUT_LIMIT: usize = 64 * 1024;
+
+/// Runs scripts somewhere: the lab now; SSH and local PowerShell later.
+#[derive(Clone)]
+pub enum Executor {
+    Lab(LabStore),
+}
+
+impl Executor {
+    async fn run(
+        &self,
+        target: &Target,
+        lines: &[String],
+    ) -> Result<crate::lab::store::ScriptRun, String> {
+        let body = lines.join("\n");
+        let script = match target {
+            Target::Backend(server) => format!(
+                "$ErrorActionPreference = 'Stop'\nInvoke-Command -ComputerName {} -ScriptBlock {{\n{body}\n}}",
+                quote(server)
+            ),
+            _ => format!("$ErrorActionPreference = 'Stop'\n{body}"),
+        };
+        match self {
+            Executor::Lab(lab) => lab.run_script(&script).await,
+        }
+    }
+}
+
+/// One worker.
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub executor: Executor,
+    /// Who holds a lease, e.g. `host:pid:n`.
+    pub owner: String,
+    pub lease: chrono::Duration,
+}
+
+/// Why a claimed job stopped early.
+#[derive(Debug)]
+enum Stop {
+    /// Another worker now holds the job: write nothing more.
+    LostLease,
+    /// The run cannot go on; the job is parked with this state and reason.
+    Park(&'static str, String),
+}
+
+impl From<sea_orm::DbErr> for Stop {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Stop::Park("needs_attention", format!("database error: {e}"))
+    }
+}
+
+impl Worker {
+    /// Runs until `shutdown` resolves, polling for work.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.tick().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "worker tick failed"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    /// Claims and runs one job; `false` when there was none.
+    pub async fn tick(&self) -> Result<bool, sea_orm::DbErr> {
+        let Some(job) = self.claim().await? else {
+            return Ok(false);
+        };
+        let span = tracing::info_span!("job", id = job.id, request = job.request_id);
+        let _guard = span.enter();
+        match self.execute(&job).await {
+            Ok(()) => self.finish(&job, "succeeded", None).await?,
+            Err(Stop::LostLease) => tracing::warn!("lost the lease; stopping without writing"),
+            Err(Stop::Park(state, reason)) => self.finish(&job, state, Some(reason)).await?,
+        }
+        Ok(true)
+    }
+
+    /// Takes the oldest runnable job: queued and due, or running with an expired lease (its
+    /// worker died). On PostgreSQL other workers skip the locked row.
+    pub async fn claim(&self) -> Result<Option<jobs::Model>, sea_orm::DbErr> {
+        let now = Utc::now();
+        let txn = app::ssr::db::begin_write(&self.db).await?;
+        let mut query = jobs::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(
+                        jobs::Column::State
+                            .eq("queued")
+                            .and(jobs::Column::RunAfter.lte(now)),
+                    )
+                    .add(
+                        jobs::Column::State
+                            .eq("running")
+                            .and(jobs::Column::LeaseUntil.lt(now)),
+                    ),
+            )
+            .order_by_asc(jobs::Column::Id)
+            .limit(1);
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let Some(job) = query.one(&txn).await? else {
+            return Ok(None);
+        };
+        let claimed = jobs::ActiveModel {
+            id: Set(job.id),
+            state: Set("running".into()),
+            attempts: Set(job.attempts + 1),
+            lease_owner: Set(Some(self.owner.clone())),
+            lease_until: Set(Some(now + self.lease)),
+            fence: Set(job.fence + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        app::ssr::audit::append(
+            &txn,
+            app::ssr::audit::AuditRecord::ok(&format!("worker:{}", self.owner), "run.start")
+                .entity(app::ssr::requests::ENTITY, job.request_id)
+                .detail(format!("run #{} attempt {}", job.id, claimed.attempts)),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Some(claimed))
+    }
+
+    /// Whether `job` (as claimed) is still this worker's: renews its lease if so.
+    pub async fn holds(&self, job: &jobs::Model) -> Result<bool, sea_orm::DbErr> {
+        match self.heartbeat(job).await {
+            Ok(()) => Ok(true),
+            Err(Stop::LostLease) => Ok(false),
+            Err(Stop::Park(_, reason)) => Err(sea_orm::DbErr::Custom(reason)),
+        }
+    }
+
+    /// Renews the lease if the job is still ours; refuses once it is not.
+    async fn heartbeat(&self, job: &jobs::Model) -> Result<(), Stop> {
+        let now = Utc::now();
+        let renewed = jobs::Entity::update_many()
+            .col_expr(jobs::Column::LeaseUntil, Expr::value(now + self.lease))
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+            .filter(jobs::Column::Id.eq(job.id))
+            .filter(jobs::Column::Fence.eq(job.fence))
+            .filter(jobs::Column::State.eq("running"))
+            .exec(&self.db)
+            .await?;
+        if renewed.rows_affected == 1 {
+            Ok(())
+        } else {
+            Err(Stop::LostLease)
+        }
+    }
+
+    async fn execute(&self, job: &jobs::Model) -> Result<(), Stop> {
+        let plan = self.recheck(job).await?;
+        let done: Vec<run_steps::Model> = run_steps::Entity::find()
+            .filter(run_steps::Column::JobId.eq(job.id))
+            .all(&self.db)
+            .await?;
+        for (position, step) in plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.decision == Decision::Change)
+        {
+            let position = position as i32;
+            if done
+                .iter()
+                .any(|d| d.position == position && d.state == "done")
+            {
+                continue;
+            }
+            self.heartbeat(job).await?;
+            let record = self.record_start(job, position, &step.id, &done).await?;
+            // Checked first: a step found "started" after a crash is adopted if it took effect.
+            let check = self
+                .executor
+                .run(&step.target, std::slice::from_ref(&step.check))
+                .await
+                .map_err(|e| Stop::Park("needs_attention", e))?;
+            let (state, output) = if check.failure.is_none() && check.output.trim() == "True" {
+                (
+                    "done",
+                    "Already in place (the read-only check passed); not applied again.".to_string(),
+                )
+            } else {
+                let applied = self
+                    .executor
+                    .run(&step.target, &step.apply)
+                    .await
+                    .map_err(|e| Stop::Park("needs_attention", e))?;
+                let mut text = applied.output.clone();
+                match (&applied.failure, &step.expect_output) {
+                    (Some(f), _) => {
+                        text.push_str(f);
+                        ("failed", text)
+                    }
+                    (None, Some(expected)) if !applied.output.contains(expected.as_str()) => {
+                        text.push_str(&format!("\nThe output does not contain: {expected}"));
+                        ("failed", text)
+                    }
+                    _ => ("done", text),
+                }
+            };
+            self.heartbeat(job).await?;
+            self.record_end(record, state, &output).await?;
+            if state == "failed" {
+                return Err(Stop::Park(
+                    "failed",
+                    format!("step “{}” failed: {}", step.title, output.trim()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Before running: still approved by others than the requester, in the window, and the
+    /// environment still gives the approved plan.
+    async fn recheck(&self, job: &jobs::Model) -> Result<Plan, Stop> {
+        let row = change_requests::Entity::find_by_id(job.request_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Stop::Park("failed", "the request is gone".into()))?;
+        let votes: Vec<Vote> = approvals::Entity::find()
+            .filter(approvals::Column::RequestId.eq(row.id))
+            .filter(approvals::Column::Revision.eq(row.revision))
+            .filter(approvals::Column::WithdrawnAt.is_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|v| {
+                Some(Vote {
+                    approver_id: v.approver_id,
+                    decision: workflow::Decision::parse(&v.decision)?,
+                    plan_hash: v.plan_hash,
+                })
+            })
+            .collect();
+        let facts = workflow::RequestFacts {
+            state: app::domain::request::RequestState::parse(&row.state)
+                .unwrap_or(app::domain::request::RequestState::Draft),
+            requester_id: row.requester_id,
+            submitted_at: row.submitted_at,
+            votes,
+            plan_hash: row.plan_hash.clone(),
+        };
+        workflow::check_runnable(&facts, &self.settings.approval)
+            .map_err(|d| Stop::Park("needs_attention", d.to_string()))?;
+        if row.plan_hash.as_deref() != Some(job.plan_hash.as_str()) {
+            return Err(Stop::Park(
+                "needs_attention",
+                "the request's plan changed after this run was queued".into(),
+            ));
+        }
+        if let Some(end) = row.window_end
+            && Utc::now() >= end
+        {
+            return Err(Stop::Park("needs_attention", "the change window ended before the run could start; the request needs a new window and approval".into()));
+        }
+        let spec =
+            app::ssr::requests::spec_of(&row).map_err(|e| Stop::Park("failed", e.to_string()))?;
+        let environment =
+            self.settings.environment.as_ref().ok_or_else(|| {
+                Stop::Park("needs_attention", "no environment is configured".into())
+            })?;
+        let current = environment
+            .facts()
+            .await
+            .map_err(|e| Stop::Park("needs_attention", e.to_string()))?;
+        let replanned = app::domain::plan::plan(&spec, &current, Utc::now());
+        let approved = app::ssr::plans::stored(&row)
+            .ok_or_else(|| Stop::Park("failed", "the request has no plan".into()))?;
+        if replanned.hash() != approved.hash() && !self.resuming(job).await? {
+            return Err(Stop::Park(
+                "needs_attention",
+                "the environment changed since approval: planning again gives a different plan, so it needs re-approval".into(),
+            ));
+        }
+        Ok(approved)
+    }
+
+    /// Whether an earlier attempt already changed something (then the re-plan naturally differs).
+    async fn resuming(&self, job: &jobs::Model) -> Result<bool, Stop> {
+        Ok(run_steps::Entity::find()
+            .filter(run_steps::Column::JobId.eq(job.id))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    async fn record_start(
+        &self,
+        job: &jobs::Model,
+        position: i32,
+        step_id: &str,
+        done: &[run_steps::Model],
+    ) -> Result<run_steps::Model, Stop> {
+        let now = Utc::now();
+        if let Some(existing) = done.iter().find(|d| d.position == position) {
+            let mut again: run_steps::ActiveModel = existing.clone().into();
+            again.state = Set("started".into());
+            again.started_at = Set(now);
+            again.finished_at = Set(None);
+            return Ok(again.update(&self.db).await?);
+        }
+        Ok(run_steps::ActiveModel {
+            job_id: Set(job.id),
+            position: Set(position),
+            step_id: Set(step_id.to_string()),
+            state: Set("started".into()),
+            output: Set(String::new()),
+            output_sha256: Set(hex::encode(Sha256::digest(b""))),
+            started_at: Set(now),
+            finished_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?)
+    }
+
+    async fn record_end(
+        &self,
+        record: run_steps::Model,
+        state: &str,
+        output: &str,
+    ) -> Result<(), Stop> {
+        let mut bounded = output.to_string();
+        if bounded.len() > OUTPUT_LIMIT {
+            let mut cut = OUTPUT_LIMIT;
+            while !bounded.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            bounded.truncate(cut);
+            bounded.push_str("\n… (output truncated; the SHA-256 covers all of it)");
+        }
+        let mut end: run_steps::ActiveModel = record.into();
+        end.state = Set(state.to_string());
+        end.output = Set(bounded);
+        end.output_sha256 = Set(hex::encode(Sha256::digest(output.as_bytes())));
+        end.finished_at = Set(Some(Utc::now()));
+        end.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// Ends the job (only while it is still ours) and records the outcome in the audit trail.
+    async fn finish(
+        &self,
+        job: &jobs::Model,
+        state: &str,
+        reason: Option<String>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let txn = self.db.begin().await?;
+        let ended = jobs::Entity::update_many()
+            .col_expr(jobs::Column::State, Expr::value(state))
+            .col_expr(jobs::Column::Reason, Expr::value(reason.clone()))
+            .col_expr(
+                jobs::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(job.id))
+            .filter(jobs::Column::Fence.eq(job.fence))
+            .exec(&txn)
+            .await?;
+        if ended.rows_affected == 1 {
+            let mut record = app::ssr::audit::AuditRecord::ok(
+                &format!("worker:{}", self.owner),
+                &format!("run.{state}"),
+            )
+            .entity(app::ssr::requests::ENTITY, job.request_id);
+            record = record.detail(match &reason {
+                Some(r) => format!("run #{}: {r}", job.id),
+                None => format!("run #{} finished", job.id),
+            });
+            app::ssr::audit::append(&txn, record).await?;
+        }
+        txn.commit().await
+    }
+}

@@ -1,0 +1,157 @@
+//! The worker runs approved plans on the lab: queued with the approval, re-checked, every step
+//! recorded, leases fenced.
+
+mod common;
+
+use std::sync::Arc;
+
+use app::domain::workflow::{Action, ApprovalPolicy, Decision};
+use app::ssr::entities::{jobs, run_steps};
+use app::ssr::environment::Environment;
+use app::ssr::lab::Lab;
+use app::ssr::state::AppState;
+use common::{Backend, TestDb, article_request, plan_hash, state, user};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use server::lab::store::LabStore;
+use server::worker::{Executor, Worker};
+
+fn lab_state(t: &TestDb) -> (AppState, LabStore) {
+    let store = LabStore::new(t.db.clone());
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    let lab: Arc<dyn Lab> = Arc::new(store.clone());
+    settings.environment = Some(Environment::Lab(lab));
+    s.settings = Arc::new(settings);
+    (s, store)
+}
+
+fn worker(s: &AppState, store: &LabStore, owner: &str) -> Worker {
+    Worker {
+        db: s.db.clone(),
+        settings: s.settings.clone(),
+        executor: Executor::Lab(store.clone()),
+        owner: owner.into(),
+        lease: chrono::Duration::seconds(30),
+    }
+}
+
+/// Alice files and submits, Bob approves; returns the request id.
+async fn approved(t: &TestDb, s: &AppState) -> i32 {
+    let alice = user(&t.db, "alice").await;
+    let id = app::ssr::requests::create(s, &alice, &article_request())
+        .await
+        .unwrap();
+    app::ssr::requests::transition(s, &alice, id, 1, Action::Submit)
+        .await
+        .unwrap();
+    let bob = user(&t.db, "bob").await;
+    let hash = plan_hash(&t.db, id).await;
+    app::ssr::requests::vote(s, &bob, id, 2, Decision::Approve, "", &hash)
+        .await
+        .unwrap();
+    id
+}
+
+async fn job_of(t: &TestDb, request: i32) -> jobs::Model {
+    jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(request))
+        .one(&t.db)
+        .await
+        .unwrap()
+        .expect("a job queued with the approval")
+}
+
+async fn an_approved_request_runs_to_presence(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    assert_eq!(job_of(&t, id).await.state, "queued");
+    let w = worker(&s, &store, "w1");
+    assert!(w.tick().await.unwrap());
+    let job = job_of(&t, id).await;
+    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    let steps = run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(job.id))
+        .all(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 8);
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.state == "done" && s.output_sha256.len() == 64)
+    );
+    let recycle = steps
+        .iter()
+        .find(|s| s.step_id.starts_with("recycle:"))
+        .unwrap();
+    assert!(recycle.output.contains("successfully recycled"));
+    // Presence now works in the lab for an eligible user.
+    assert!(
+        store
+            .sign_in("user0001@litwareinc.com")
+            .await
+            .unwrap()
+            .presence
+    );
+    assert!(!w.tick().await.unwrap(), "nothing left to run");
+    let trail: Vec<String> = app::ssr::entities::audit_events::Entity::find()
+        .all(&t.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        trail.contains(&"run.start".to_string()) && trail.contains(&"run.succeeded".to_string()),
+        "{trail:?}"
+    );
+}
+
+async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    let a = worker(&s, &store, "a");
+    let claimed = a.claim().await.unwrap().unwrap();
+    assert!(a.holds(&claimed).await.unwrap());
+    // A's lease runs out; B takes the job over.
+    let mut expired: jobs::ActiveModel = job_of(&t, id).await.into();
+    expired.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    expired.update(&t.db).await.unwrap();
+    let b = worker(&s, &store, "b");
+    let taken = b.claim().await.unwrap().unwrap();
+    assert_eq!(taken.id, claimed.id);
+    assert!(taken.fence > claimed.fence);
+    assert!(
+        !a.holds(&claimed).await.unwrap(),
+        "A must know it lost the job"
+    );
+    assert!(b.holds(&taken).await.unwrap());
+}
+
+async fn a_changed_environment_needs_reapproval(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    store.reset("colocated-um").await.unwrap();
+    let w = worker(&s, &store, "w1");
+    assert!(w.tick().await.unwrap());
+    let job = job_of(&t, id).await;
+    assert_eq!(job.state, "needs_attention");
+    assert!(job.reason.unwrap().contains("environment changed"));
+    assert!(
+        run_steps::Entity::find()
+            .all(&t.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing ran"
+    );
+}
+
+on_both_databases!(
+    an_approved_request_runs_to_presence,
+    a_worker_that_lost_its_lease_writes_nothing,
+    a_changed_environment_needs_reapproval,
+);
