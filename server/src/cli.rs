@@ -205,19 +205,7 @@ pub fn main() -> ExitCode {
             );
         }
         Some(Command::Discover { environment }) => {
-            return match environment.facts(chrono::Utc::now()) {
-                Ok(facts) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&facts).unwrap_or_default()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("imlink discover: {e}");
-                    ExitCode::from(2)
-                }
-            };
+            return print_facts("discover", environment.facts(chrono::Utc::now()));
         }
         Some(Command::Probes { backends }) => return probes_command(&backends),
         Some(Command::LabShell { state, scenario }) => return lab_shell(&state, &scenario),
@@ -636,7 +624,12 @@ fn facts_command(
     exchange: &std::path::Path,
     backends: &[String],
 ) -> ExitCode {
-    match facts_from_outputs(lync, exchange, backends) {
+    print_facts("facts", facts_from_outputs(lync, exchange, backends))
+}
+
+/// Prints facts as JSON, or the reason there are none (exit 2).
+fn print_facts(command: &str, facts: Result<app::domain::facts::Facts, String>) -> ExitCode {
+    match facts {
         Ok(facts) => {
             println!(
                 "{}",
@@ -645,7 +638,7 @@ fn facts_command(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("imlink facts: {e}");
+            eprintln!("imlink {command}: {e}");
             ExitCode::from(2)
         }
     }

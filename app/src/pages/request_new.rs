@@ -97,24 +97,19 @@ fn form_input(ev: &leptos::ev::Event) -> Option<RequestInput> {
     use leptos::web_sys::{FormData, HtmlFormElement};
     let form = ev.current_target()?.dyn_into::<HtmlFormElement>().ok()?;
     let data = FormData::new_with_form(&form).ok()?;
-    let get = |name: &str| {
-        data.get(&format!("input[{name}]"))
-            .as_string()
-            .unwrap_or_default()
-    };
-    Some(RequestInput {
-        site_id: get("site_id"),
-        owa_pool_fqdn: get("owa_pool_fqdn"),
-        registrar_fqdn: get("registrar_fqdn"),
-        application_id: get("application_id"),
-        port: get("port"),
-        thumbprint: get("thumbprint"),
-        policy_scope: get("policy_scope"),
-        policies: get("policies"),
-        justification: get("justification"),
-        window_start: get("window_start"),
-        window_end: get("window_end"),
-    })
+    // Every field the form has, by the names `RequestInput` uses.
+    let values = RequestInput::default()
+        .to_values()
+        .into_keys()
+        .map(|name| {
+            let value = data
+                .get(&format!("input[{name}]"))
+                .as_string()
+                .unwrap_or_default();
+            (name, value)
+        })
+        .collect();
+    Some(RequestInput::from_values(&values))
 }
 
 /// The values and errors to show: what was typed when validation failed, else `fallback`.
