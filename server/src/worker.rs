@@ -25,6 +25,21 @@ use crate::lab::store::LabStore;
 
 /// How much of a step's output is stored (the SHA-256 covers all of it).
 pub const OUTPUT_LIMIT: usize = 64 * 1024;
+/// How many runnable jobs a claim looks at to find one whose site is free.
+const CLAIM_WINDOW: u64 = 16;
+/// Attempts before a run that keeps failing transiently stops for attention.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// The wait before retrying attempt `attempt` (1-based): exponential from 5 s, capped at
+/// 5 minutes, with up to 25 % jitter so workers do not retry in step.
+pub fn backoff(attempt: i32, jitter: f64) -> chrono::Duration {
+    let base = std::cmp::min(
+        5_i64.saturating_mul(1_i64 << attempt.clamp(1, 16).saturating_sub(1)),
+        300,
+    );
+    let jittered = base as f64 * (1.0 + 0.25 * jitter.clamp(0.0, 1.0));
+    chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+}
 
 /// Runs scripts somewhere: the lab now; SSH and local PowerShell later.
 #[derive(Clone)]
@@ -69,6 +84,8 @@ enum Stop {
     LostLease,
     /// The run cannot go on; the job is parked with this state and reason.
     Park(&'static str, String),
+    /// The executor could not be reached (a connection, a timeout): try again later.
+    Transient(String),
 }
 
 impl From<sea_orm::DbErr> for Stop {
@@ -105,6 +122,11 @@ impl Worker {
             Ok(()) => self.finish(&job, "succeeded", None).await?,
             Err(Stop::LostLease) => tracing::warn!("lost the lease; stopping without writing"),
             Err(Stop::Park(state, reason)) => self.finish(&job, state, Some(reason)).await?,
+            Err(Stop::Transient(reason)) if job.attempts >= MAX_ATTEMPTS => {
+                let reason = format!("gave up after {} attempts: {reason}", job.attempts);
+                self.finish(&job, "needs_attention", Some(reason)).await?
+            }
+            Err(Stop::Transient(reason)) => self.retry_later(&job, reason).await?,
         }
         Ok(true)
     }
@@ -129,11 +151,18 @@ impl Worker {
                     ),
             )
             .order_by_asc(jobs::Column::Id)
-            .limit(1);
+            .limit(CLAIM_WINDOW);
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let Some(job) = query.one(&txn).await? else {
+        let mut chosen = None;
+        for candidate in query.all(&txn).await? {
+            if !self.site_busy(&txn, &candidate, now).await? {
+                chosen = Some(candidate);
+                break;
+            }
+        }
+        let Some(job) = chosen else {
             return Ok(None);
         };
         let claimed = jobs::ActiveModel {
@@ -159,12 +188,45 @@ impl Worker {
         Ok(Some(claimed))
     }
 
+    /// Whether another run holds a live lease on the same Lync site: one run per site at a time.
+    async fn site_busy(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        job: &jobs::Model,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let Some(request) = change_requests::Entity::find_by_id(job.request_id)
+            .one(txn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let running = jobs::Entity::find()
+            .filter(jobs::Column::State.eq("running"))
+            .filter(jobs::Column::LeaseUntil.gte(now))
+            .filter(jobs::Column::Id.ne(job.id))
+            .all(txn)
+            .await?;
+        for other in running {
+            let same_site = change_requests::Entity::find_by_id(other.request_id)
+                .one(txn)
+                .await?
+                .is_some_and(|r| r.site_id == request.site_id);
+            if same_site {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether `job` (as claimed) is still this worker's: renews its lease if so.
     pub async fn holds(&self, job: &jobs::Model) -> Result<bool, sea_orm::DbErr> {
         match self.heartbeat(job).await {
             Ok(()) => Ok(true),
             Err(Stop::LostLease) => Ok(false),
-            Err(Stop::Park(_, reason)) => Err(sea_orm::DbErr::Custom(reason)),
+            Err(Stop::Park(_, reason) | Stop::Transient(reason)) => {
+                Err(sea_orm::DbErr::Custom(reason))
+            }
         }
     }
 
@@ -212,7 +274,7 @@ impl Worker {
                 .executor
                 .run(&step.target, std::slice::from_ref(&step.check))
                 .await
-                .map_err(|e| Stop::Park("needs_attention", e))?;
+                .map_err(Stop::Transient)?;
             let (state, output) = if check.failure.is_none() && check.output.trim() == "True" {
                 (
                     "done",
@@ -223,7 +285,7 @@ impl Worker {
                     .executor
                     .run(&step.target, &step.apply)
                     .await
-                    .map_err(|e| Stop::Park("needs_attention", e))?;
+                    .map_err(Stop::Transient)?;
                 let mut text = applied.output.clone();
                 match (&applied.failure, &step.expect_output) {
                     (Some(f), _) => {
@@ -298,10 +360,11 @@ impl Worker {
             self.settings.environment.as_ref().ok_or_else(|| {
                 Stop::Park("needs_attention", "no environment is configured".into())
             })?;
+        // Unreachable servers are worth another try; the lease is given back meanwhile.
         let current = environment
             .facts()
             .await
-            .map_err(|e| Stop::Park("needs_attention", e.to_string()))?;
+            .map_err(|e| Stop::Transient(e.to_string()))?;
         let replanned = app::domain::plan::plan(&spec, &current, Utc::now());
         let approved = app::ssr::plans::stored(&row)
             .ok_or_else(|| Stop::Park("failed", "the request has no plan".into()))?;
@@ -377,6 +440,42 @@ impl Worker {
         Ok(())
     }
 
+    /// Puts the job back in the queue after a transient failure, with backoff and jitter.
+    async fn retry_later(&self, job: &jobs::Model, reason: String) -> Result<(), sea_orm::DbErr> {
+        let jitter = f64::from(std::process::id() % 97) / 97.0;
+        let at = Utc::now() + backoff(job.attempts, jitter);
+        let txn = self.db.begin().await?;
+        let released = jobs::Entity::update_many()
+            .col_expr(jobs::Column::State, Expr::value("queued"))
+            .col_expr(jobs::Column::RunAfter, Expr::value(at))
+            .col_expr(
+                jobs::Column::Reason,
+                Expr::value(Some(format!("retrying: {reason}"))),
+            )
+            .col_expr(
+                jobs::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(job.id))
+            .filter(jobs::Column::Fence.eq(job.fence))
+            .exec(&txn)
+            .await?;
+        if released.rows_affected == 1 {
+            app::ssr::audit::append(
+                &txn,
+                app::ssr::audit::AuditRecord::ok(&format!("worker:{}", self.owner), "run.retry")
+                    .entity(app::ssr::requests::ENTITY, job.request_id)
+                    .detail(format!(
+                        "run #{} attempt {} failed transiently ({reason}); next try at {at}",
+                        job.id, job.attempts
+                    )),
+            )
+            .await?;
+        }
+        txn.commit().await
+    }
+
     /// Ends the job (only while it is still ours) and records the outcome in the audit trail.
     async fn finish(
         &self,
@@ -410,5 +509,21 @@ impl Worker {
             app::ssr::audit::append(&txn, record).await?;
         }
         txn.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap_with_bounded_jitter() {
+        let secs = |a, j| backoff(a, j).num_milliseconds() as f64 / 1000.0;
+        assert_eq!(secs(1, 0.0), 5.0);
+        assert_eq!(secs(2, 0.0), 10.0);
+        assert_eq!(secs(3, 0.0), 20.0);
+        assert_eq!(secs(10, 0.0), 300.0);
+        assert_eq!(secs(1, 1.0), 6.25);
+        assert!(secs(100, 1.0) <= 375.0);
     }
 }

@@ -150,8 +150,81 @@ async fn a_changed_environment_needs_reapproval(backend: Backend) {
     );
 }
 
+async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    // The lab cannot be reached: its stored state is unreadable.
+    store.view().await.unwrap();
+    let good = app::ssr::entities::lab_state::Entity::find_by_id(1)
+        .one(&t.db)
+        .await
+        .unwrap();
+    if good.is_none() {
+        store.reset("litware").await.unwrap();
+    }
+    t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
+        .await
+        .unwrap();
+    let w = worker(&s, &store, "w1");
+    assert!(w.tick().await.unwrap());
+    let job = job_of(&t, id).await;
+    assert_eq!((job.state.as_str(), job.attempts), ("queued", 1));
+    assert!(
+        job.run_after > chrono::Utc::now(),
+        "it waits before the next try"
+    );
+    assert!(job.reason.unwrap().starts_with("retrying:"));
+    assert!(!w.tick().await.unwrap(), "not before its time");
+    // The lab is back; the retry runs to the end.
+    store.reset("litware").await.unwrap();
+    let mut due: jobs::ActiveModel = job_of(&t, id).await.into();
+    due.run_after = Set(chrono::Utc::now());
+    due.update(&t.db).await.unwrap();
+    assert!(w.tick().await.unwrap());
+    assert_eq!(job_of(&t, id).await.state, "succeeded");
+}
+
+async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    store.reset("litware").await.unwrap();
+    t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
+        .await
+        .unwrap();
+    let mut worn: jobs::ActiveModel = job_of(&t, id).await.into();
+    worn.attempts = Set(server::worker::MAX_ATTEMPTS - 1);
+    worn.update(&t.db).await.unwrap();
+    assert!(worker(&s, &store, "w1").tick().await.unwrap());
+    let job = job_of(&t, id).await;
+    assert_eq!(job.state, "needs_attention");
+    assert!(job.reason.unwrap().contains("gave up after"));
+}
+
+async fn one_run_per_site_at_a_time(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let first = approved(&t, &s).await;
+    let second = approved(&t, &s).await;
+    let a = worker(&s, &store, "a");
+    let claimed = a.claim().await.unwrap().unwrap();
+    assert_eq!(claimed.request_id, first);
+    let b = worker(&s, &store, "b");
+    assert!(
+        b.claim().await.unwrap().is_none(),
+        "the site is busy with request {first}"
+    );
+    assert_eq!(job_of(&t, second).await.state, "queued");
+}
+
 on_both_databases!(
     an_approved_request_runs_to_presence,
     a_worker_that_lost_its_lease_writes_nothing,
     a_changed_environment_needs_reapproval,
+    transient_failures_retry_with_backoff_then_succeed,
+    repeated_transient_failures_stop_for_attention,
+    one_run_per_site_at_a_time,
 );
