@@ -220,4 +220,29 @@ on_both_databases!(
     transient_failures_retry_with_backoff_then_succeed,
     repeated_transient_failures_stop_for_attention,
     one_run_per_site_at_a_time,
+    operators_cancel_and_resume_runs,
 );
+
+async fn operators_cancel_and_resume_runs(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    let erin = user(&t.db, "erin").await;
+    app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
+    assert_eq!(job_of(&t, id).await.state, "cancelled");
+    let w = worker(&s, &store, "w1");
+    assert!(!w.tick().await.unwrap(), "a cancelled run does not run");
+    app::ssr::runs::resume(&s, &erin, id).await.unwrap();
+    assert!(w.tick().await.unwrap());
+    assert_eq!(job_of(&t, id).await.state, "succeeded");
+    // A finished run can be neither cancelled nor resumed; the refusal is audited.
+    assert!(matches!(
+        app::ssr::runs::resume(&s, &erin, id).await,
+        Err(app::error::AppError::Conflict(_))
+    ));
+    // Cancelling a running job takes its lease away: its worker writes nothing more.
+    let id = approved(&t, &s).await;
+    let claimed = w.claim().await.unwrap().unwrap();
+    app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
+    assert!(!w.holds(&claimed).await.unwrap());
+}

@@ -54,6 +54,8 @@ pub struct Permissions {
     pub vote_blocked: Option<String>,
     /// Plan again against fresh facts.
     pub replan: bool,
+    /// Cancel and resume runs (admins).
+    pub operate_runs: bool,
 }
 
 /// A plan as a request carries it.

@@ -200,3 +200,29 @@ pub async fn get_environment() -> Result<Option<EnvironmentView>, AppError> {
         .await,
     )
 }
+
+/// Cancels the request's run (admins).
+#[server(endpoint = "cancel_run")]
+pub async fn cancel_run(id: i32) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            use crate::domain::roles::Role;
+            let user = crate::ssr::auth::require_any(&[Role::Admin], "run.cancel").await?;
+            crate::ssr::runs::cancel(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}
+
+/// Resumes the request's stopped run (admins): done steps are skipped.
+#[server(endpoint = "resume_run")]
+pub async fn resume_run(id: i32) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            use crate::domain::roles::Role;
+            let user = crate::ssr::auth::require_any(&[Role::Admin], "run.resume").await?;
+            crate::ssr::runs::resume(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}

@@ -5,7 +5,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::models::{RequestDetail, VoteView};
-use crate::api::requests::{CancelRequest, ReplanRequest, SubmitRequest, VoteRequest, get_request};
+use crate::api::requests::{
+    CancelRequest, CancelRun, ReplanRequest, ResumeRun, SubmitRequest, VoteRequest, get_request,
+};
 use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
 use crate::components::plan_view::PlanPanel;
@@ -22,6 +24,8 @@ pub fn RequestPage() -> impl IntoView {
     let cancel = ServerAction::<CancelRequest>::new();
     let vote = ServerAction::<VoteRequest>::new();
     let replan = ServerAction::<ReplanRequest>::new();
+    let cancel_run = ServerAction::<CancelRun>::new();
+    let resume_run = ServerAction::<ResumeRun>::new();
     let detail = Resource::new(
         move || {
             (
@@ -30,6 +34,7 @@ pub fn RequestPage() -> impl IntoView {
                 cancel.version().get(),
                 vote.version().get(),
                 replan.version().get(),
+                cancel_run.version().get() + resume_run.version().get(),
             )
         },
         |(id, ..)| async move {
@@ -44,6 +49,13 @@ pub fn RequestPage() -> impl IntoView {
     let cancel_error = Signal::derive(move || failed(cancel.value().get()));
     let vote_error = Signal::derive(move || failed(vote.value().get()));
     let replan_error = Signal::derive(move || replan.value().get().and_then(Result::err));
+    let run_error = Signal::derive(move || {
+        cancel_run
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| resume_run.value().get().and_then(Result::err))
+    });
     let replan_outcome = move || match replan.value().get() {
         Some(Ok(false)) => Some("Re-planned against the current facts: the plan is unchanged."),
         Some(Ok(true)) => Some(
@@ -62,6 +74,7 @@ pub fn RequestPage() -> impl IntoView {
                         <ActionError error=cancel_error />
                         <ActionError error=vote_error />
                         <ActionError error=replan_error />
+                        <ActionError error=run_error />
                         {move || replan_outcome().map(|m| view! { <p class="notice notice-info" role="status">{m}</p> })}
                         <RequesterActions d=d.clone() submit cancel replan />
                         <VoteBox d=d.clone() vote error=vote_error />
@@ -84,7 +97,11 @@ pub fn RequestPage() -> impl IntoView {
                             }
                             .into_any(),
                         }}
-                        {d.run.clone().map(|run| view! { <RunPanel run /> })}
+                        {d.run.clone().map(|run| {
+                            let request = d.summary.id;
+                            let operate = d.can.operate_runs;
+                            view! { <RunPanel run request operate cancel_run resume_run /> }
+                        })}
                         <section class="panel" aria-labelledby="timeline-h">
                             <h2 id="timeline-h">"Timeline"</h2>
                             <AuditTable entries=d.timeline.clone() empty="Nothing has happened yet." show_values=true />
@@ -314,7 +331,23 @@ fn VoteList(votes: Vec<VoteView>) -> impl IntoView {
 }
 
 #[component]
-fn RunPanel(run: crate::api::models::RunView) -> impl IntoView {
+fn RunPanel(
+    run: crate::api::models::RunView,
+    request: i32,
+    operate: bool,
+    cancel_run: ServerAction<CancelRun>,
+    resume_run: ServerAction<ResumeRun>,
+) -> impl IntoView {
+    let cancellable = operate
+        && matches!(
+            run.state.as_str(),
+            "queued" | "running" | "needs_attention" | "failed"
+        );
+    let resumable = operate
+        && matches!(
+            run.state.as_str(),
+            "needs_attention" | "failed" | "cancelled"
+        );
     let label = match run.state.as_str() {
         "queued" => {
             "Queued: the worker runs it once a worker is free (and the change window has opened)."
@@ -334,6 +367,22 @@ fn RunPanel(run: crate::api::models::RunView) -> impl IntoView {
                 {format!("{label} Attempt {}.", run.attempts.max(1))}
             </p>
             {run.reason.clone().map(|r| view! { <p class="notice notice-warn" role="note">{r}</p> })}
+            {(cancellable || resumable).then(|| view! {
+                <div class="toolbar" role="group" aria-label="Run actions">
+                    {cancellable.then(|| view! {
+                        <ActionForm action=cancel_run>
+                            <input type="hidden" name="id" value=request />
+                            <button type="submit" class="button-danger">"Cancel run"</button>
+                        </ActionForm>
+                    })}
+                    {resumable.then(|| view! {
+                        <ActionForm action=resume_run>
+                            <input type="hidden" name="id" value=request />
+                            <button type="submit" class="button-secondary">"Resume run"</button>
+                        </ActionForm>
+                    })}
+                </div>
+            })}
             {if run.steps.is_empty() {
                 view! { <Empty>"No step has run yet."</Empty> }.into_any()
             } else {

@@ -9,6 +9,7 @@ pub mod lab;
 pub mod plans;
 pub mod queue;
 pub mod requests;
+pub mod runs;
 pub mod state;
 pub mod users;
 

@@ -485,6 +485,7 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
         cancel: allowed(Action::Cancel).is_ok(),
         vote: vote.is_ok(),
         replan,
+        operate_runs: viewer.has(crate::domain::roles::Role::Admin),
         vote_blocked: match vote {
             Err(denial) if relevant && facts.state == RequestState::Submitted => {
                 Some(denial.to_string())
