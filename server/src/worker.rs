@@ -444,36 +444,19 @@ impl Worker {
     async fn retry_later(&self, job: &jobs::Model, reason: String) -> Result<(), sea_orm::DbErr> {
         let jitter = f64::from(std::process::id() % 97) / 97.0;
         let at = Utc::now() + backoff(job.attempts, jitter);
-        let txn = self.db.begin().await?;
-        let released = jobs::Entity::update_many()
-            .col_expr(jobs::Column::State, Expr::value("queued"))
-            .col_expr(jobs::Column::RunAfter, Expr::value(at))
-            .col_expr(
-                jobs::Column::Reason,
-                Expr::value(Some(format!("retrying: {reason}"))),
-            )
-            .col_expr(
-                jobs::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(jobs::Column::Id.eq(job.id))
-            .filter(jobs::Column::Fence.eq(job.fence))
-            .exec(&txn)
-            .await?;
-        if released.rows_affected == 1 {
-            app::ssr::audit::append(
-                &txn,
-                app::ssr::audit::AuditRecord::ok(&format!("worker:{}", self.owner), "run.retry")
-                    .entity(app::ssr::requests::ENTITY, job.request_id)
-                    .detail(format!(
-                        "run #{} attempt {} failed transiently ({reason}); next try at {at}",
-                        job.id, job.attempts
-                    )),
-            )
-            .await?;
-        }
-        txn.commit().await
+        let detail = format!(
+            "run #{} attempt {} failed transiently ({reason}); next try at {at}",
+            job.id, job.attempts
+        );
+        self.release(
+            job,
+            "queued",
+            Some(format!("retrying: {reason}")),
+            Some(at),
+            "run.retry",
+            detail,
+        )
+        .await
     }
 
     /// Ends the job (only while it is still ours) and records the outcome in the audit trail.
@@ -483,30 +466,50 @@ impl Worker {
         state: &str,
         reason: Option<String>,
     ) -> Result<(), sea_orm::DbErr> {
+        let detail = match &reason {
+            Some(r) => format!("run #{}: {r}", job.id),
+            None => format!("run #{} finished", job.id),
+        };
+        self.release(job, state, reason, None, &format!("run.{state}"), detail)
+            .await
+    }
+
+    /// Gives the job up in `state` (only while this worker's fence is still the job's) and
+    /// audits it as `action`.
+    async fn release(
+        &self,
+        job: &jobs::Model,
+        state: &str,
+        reason: Option<String>,
+        run_after: Option<chrono::DateTime<Utc>>,
+        action: &str,
+        detail: String,
+    ) -> Result<(), sea_orm::DbErr> {
         let txn = self.db.begin().await?;
-        let ended = jobs::Entity::update_many()
+        let mut update = jobs::Entity::update_many()
             .col_expr(jobs::Column::State, Expr::value(state))
-            .col_expr(jobs::Column::Reason, Expr::value(reason.clone()))
+            .col_expr(jobs::Column::Reason, Expr::value(reason))
             .col_expr(
                 jobs::Column::LeaseOwner,
                 Expr::value(Option::<String>::None),
             )
-            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(at) = run_after {
+            update = update.col_expr(jobs::Column::RunAfter, Expr::value(at));
+        }
+        let released = update
             .filter(jobs::Column::Id.eq(job.id))
             .filter(jobs::Column::Fence.eq(job.fence))
             .exec(&txn)
             .await?;
-        if ended.rows_affected == 1 {
-            let mut record = app::ssr::audit::AuditRecord::ok(
-                &format!("worker:{}", self.owner),
-                &format!("run.{state}"),
+        if released.rows_affected == 1 {
+            app::ssr::audit::append(
+                &txn,
+                app::ssr::audit::AuditRecord::ok(&format!("worker:{}", self.owner), action)
+                    .entity(app::ssr::requests::ENTITY, job.request_id)
+                    .detail(detail),
             )
-            .entity(app::ssr::requests::ENTITY, job.request_id);
-            record = record.detail(match &reason {
-                Some(r) => format!("run #{}: {r}", job.id),
-                None => format!("run #{} finished", job.id),
-            });
-            app::ssr::audit::append(&txn, record).await?;
+            .await?;
         }
         txn.commit().await
     }

@@ -16,14 +16,7 @@ fn run(state: &mut LabState, script: &str) -> Outcome {
 
 /// The Lync steps of the article's plan for Litware, as one script.
 fn lync_steps() -> String {
-    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
-    let p = plan(&spec, &samples::litware(), samples::now());
-    let mut script = String::from("$ErrorActionPreference = 'Stop'\n");
-    for step in p.changes().filter(|s| s.target == Target::LyncShell) {
-        script.push_str(&step.apply.join("\n"));
-        script.push('\n');
-    }
-    script
+    steps_for(Target::LyncShell, &samples::litware())
 }
 
 #[test]
