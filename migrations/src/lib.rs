@@ -7,6 +7,7 @@ mod m20261127_000002_plans;
 mod m20261127_000003_plan_facts;
 mod m20261127_000004_lab_state;
 mod m20261127_000005_jobs;
+mod m20261127_000006_job_kind;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_plan_facts::Migration),
             Box::new(m20261127_000004_lab_state::Migration),
             Box::new(m20261127_000005_jobs::Migration),
+            Box::new(m20261127_000006_job_kind::Migration),
         ]
     }
 }

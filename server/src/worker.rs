@@ -249,6 +249,9 @@ impl Worker {
     }
 
     async fn execute(&self, job: &jobs::Model) -> Result<(), Stop> {
+        if job.kind == "rollback" {
+            return self.roll_back(job).await;
+        }
         let plan = self.recheck(job).await?;
         let done: Vec<run_steps::Model> = run_steps::Entity::find()
             .filter(run_steps::Column::JobId.eq(job.id))
@@ -305,6 +308,73 @@ impl Worker {
                 return Err(Stop::Park(
                     "failed",
                     format!("step “{}” failed: {}", step.title, output.trim()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes, in reverse order, the steps the request's previous apply run completed, with each
+    /// step's rollback commands. Steps without any (publishing, recycling, a repair) are recorded
+    /// as having nothing to undo.
+    async fn roll_back(&self, job: &jobs::Model) -> Result<(), Stop> {
+        let row = change_requests::Entity::find_by_id(job.request_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Stop::Park("failed", "the request is gone".into()))?;
+        let plan = app::ssr::plans::stored(&row)
+            .ok_or_else(|| Stop::Park("failed", "the request has no plan".into()))?;
+        let applied_run = jobs::Entity::find()
+            .filter(jobs::Column::RequestId.eq(job.request_id))
+            .filter(jobs::Column::Kind.eq("apply"))
+            .filter(jobs::Column::Id.lt(job.id))
+            .order_by_desc(jobs::Column::Id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Stop::Park("failed", "there is no run to roll back".into()))?;
+        let mut applied = run_steps::Entity::find()
+            .filter(run_steps::Column::JobId.eq(applied_run.id))
+            .filter(run_steps::Column::State.eq("done"))
+            .all(&self.db)
+            .await?;
+        applied.sort_by_key(|s| std::cmp::Reverse(s.position));
+        let done: Vec<run_steps::Model> = run_steps::Entity::find()
+            .filter(run_steps::Column::JobId.eq(job.id))
+            .all(&self.db)
+            .await?;
+        for original in applied {
+            if done
+                .iter()
+                .any(|d| d.position == original.position && d.state == "done")
+            {
+                continue;
+            }
+            let Some(step) = plan.steps.get(original.position as usize) else {
+                continue;
+            };
+            self.heartbeat(job).await?;
+            let record = self
+                .record_start(job, original.position, &step.id, &done)
+                .await?;
+            let (state, output) = if step.rollback.is_empty() {
+                ("done", format!("Nothing to undo for “{}”.", step.title))
+            } else {
+                let undone = self
+                    .executor
+                    .run(&step.target, &step.rollback)
+                    .await
+                    .map_err(Stop::Transient)?;
+                match undone.failure {
+                    Some(f) => ("failed", format!("{}{f}", undone.output)),
+                    None => ("done", undone.output),
+                }
+            };
+            self.heartbeat(job).await?;
+            self.record_end(record, state, &output).await?;
+            if state == "failed" {
+                return Err(Stop::Park(
+                    "failed",
+                    format!("rolling back “{}” failed: {}", step.title, output.trim()),
                 ));
             }
         }

@@ -221,6 +221,7 @@ on_both_databases!(
     repeated_transient_failures_stop_for_attention,
     one_run_per_site_at_a_time,
     operators_cancel_and_resume_runs,
+    a_run_rolls_back_to_where_it_started,
 );
 
 async fn operators_cancel_and_resume_runs(backend: Backend) {
@@ -245,4 +246,48 @@ async fn operators_cancel_and_resume_runs(backend: Backend) {
     let claimed = w.claim().await.unwrap().unwrap();
     app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
     assert!(!w.holds(&claimed).await.unwrap());
+}
+
+async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t, &s).await;
+    let w = worker(&s, &store, "w1");
+    assert!(w.tick().await.unwrap());
+    assert!(
+        store
+            .sign_in("user0001@litwareinc.com")
+            .await
+            .unwrap()
+            .presence
+    );
+    let erin = user(&t.db, "erin").await;
+    let rollback = app::ssr::runs::rollback(&s, &erin, id).await.unwrap();
+    assert!(w.tick().await.unwrap());
+    let job = jobs::Entity::find_by_id(rollback)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    let view = store.view().await.unwrap();
+    assert!(
+        view.trusted_pools.is_empty() && view.trusted_applications.is_empty(),
+        "{view:?}"
+    );
+    assert!(view.backends[0].im_server_name.is_none());
+    assert!(
+        view.owa_mailbox_policies
+            .iter()
+            .all(|(_, _, kind)| kind == "None")
+    );
+    assert!(
+        !store
+            .sign_in("user0001@litwareinc.com")
+            .await
+            .unwrap()
+            .presence
+    );
+    // A rollback is not itself rolled back.
+    assert!(app::ssr::runs::rollback(&s, &erin, id).await.is_err());
 }

@@ -102,6 +102,8 @@ pub struct RequestDetail {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunView {
     pub id: i32,
+    /// `apply` or `rollback`.
+    pub kind: String,
     /// `queued`, `running`, `succeeded`, `failed` or `needs_attention`.
     pub state: String,
     pub reason: Option<String>,

@@ -226,3 +226,16 @@ pub async fn resume_run(id: i32) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// Rolls back what the request's latest run applied (admins).
+#[server(endpoint = "rollback_run")]
+pub async fn rollback_run(id: i32) -> Result<i32, AppError> {
+    crate::ssr::reply(
+        async move {
+            use crate::domain::roles::Role;
+            let user = crate::ssr::auth::require_any(&[Role::Admin], "run.rollback").await?;
+            crate::ssr::runs::rollback(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}

@@ -6,7 +6,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::models::{RequestDetail, VoteView};
 use crate::api::requests::{
-    CancelRequest, CancelRun, ReplanRequest, ResumeRun, SubmitRequest, VoteRequest, get_request,
+    CancelRequest, CancelRun, ReplanRequest, ResumeRun, RollbackRun, SubmitRequest, VoteRequest,
+    get_request,
 };
 use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
@@ -26,6 +27,7 @@ pub fn RequestPage() -> impl IntoView {
     let replan = ServerAction::<ReplanRequest>::new();
     let cancel_run = ServerAction::<CancelRun>::new();
     let resume_run = ServerAction::<ResumeRun>::new();
+    let rollback_run = ServerAction::<RollbackRun>::new();
     let detail = Resource::new(
         move || {
             (
@@ -34,7 +36,9 @@ pub fn RequestPage() -> impl IntoView {
                 cancel.version().get(),
                 vote.version().get(),
                 replan.version().get(),
-                cancel_run.version().get() + resume_run.version().get(),
+                cancel_run.version().get()
+                    + resume_run.version().get()
+                    + rollback_run.version().get(),
             )
         },
         |(id, ..)| async move {
@@ -55,6 +59,7 @@ pub fn RequestPage() -> impl IntoView {
             .get()
             .and_then(Result::err)
             .or_else(|| resume_run.value().get().and_then(Result::err))
+            .or_else(|| rollback_run.value().get().and_then(Result::err))
     });
     let replan_outcome = move || match replan.value().get() {
         Some(Ok(false)) => Some("Re-planned against the current facts: the plan is unchanged."),
@@ -100,7 +105,7 @@ pub fn RequestPage() -> impl IntoView {
                         {d.run.clone().map(|run| {
                             let request = d.summary.id;
                             let operate = d.can.operate_runs;
-                            view! { <RunPanel run request operate cancel_run resume_run /> }
+                            view! { <RunPanel run request operate cancel_run resume_run rollback_run /> }
                         })}
                         <section class="panel" aria-labelledby="timeline-h">
                             <h2 id="timeline-h">"Timeline"</h2>
@@ -337,7 +342,15 @@ fn RunPanel(
     operate: bool,
     cancel_run: ServerAction<CancelRun>,
     resume_run: ServerAction<ResumeRun>,
+    rollback_run: ServerAction<RollbackRun>,
 ) -> impl IntoView {
+    let rollbackable = operate
+        && run.kind == "apply"
+        && run.steps.iter().any(|s| s.state == "done")
+        && matches!(
+            run.state.as_str(),
+            "succeeded" | "failed" | "needs_attention" | "cancelled"
+        );
     let cancellable = operate
         && matches!(
             run.state.as_str(),
@@ -360,14 +373,16 @@ fn RunPanel(
     view! {
         <section class="panel" aria-labelledby="run-h">
             <div class="panel-head">
-                <h2 id="run-h">{format!("Run #{}", run.id)}</h2>
+                <h2 id="run-h">
+                    {if run.kind == "rollback" { format!("Rollback run #{}", run.id) } else { format!("Run #{}", run.id) }}
+                </h2>
                 <a href="" class="button-secondary" rel="external">"Refresh"</a>
             </div>
             <p class="meta" data-testid="run-state" data-state=run.state.clone()>
                 {format!("{label} Attempt {}.", run.attempts.max(1))}
             </p>
             {run.reason.clone().map(|r| view! { <p class="notice notice-warn" role="note">{r}</p> })}
-            {(cancellable || resumable).then(|| view! {
+            {(cancellable || resumable || rollbackable).then(|| view! {
                 <div class="toolbar" role="group" aria-label="Run actions">
                     {cancellable.then(|| view! {
                         <ActionForm action=cancel_run>
@@ -379,6 +394,12 @@ fn RunPanel(
                         <ActionForm action=resume_run>
                             <input type="hidden" name="id" value=request />
                             <button type="submit" class="button-secondary">"Resume run"</button>
+                        </ActionForm>
+                    })}
+                    {rollbackable.then(|| view! {
+                        <ActionForm action=rollback_run>
+                            <input type="hidden" name="id" value=request />
+                            <button type="submit" class="button-danger">"Roll back"</button>
                         </ActionForm>
                     })}
                 </div>

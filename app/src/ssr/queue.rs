@@ -13,6 +13,17 @@ pub async fn enqueue<C: ConnectionTrait>(
     plan_hash: &str,
     run_after: DateTime<Utc>,
 ) -> Result<i32, DbErr> {
+    enqueue_kind(db, request_id, plan_hash, run_after, "apply").await
+}
+
+/// Queues a run of `kind` (`apply` or `rollback`).
+pub async fn enqueue_kind<C: ConnectionTrait>(
+    db: &C,
+    request_id: i32,
+    plan_hash: &str,
+    run_after: DateTime<Utc>,
+    kind: &str,
+) -> Result<i32, DbErr> {
     let now = Utc::now();
     let job = jobs::ActiveModel {
         request_id: Set(request_id),
@@ -26,6 +37,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        kind: Set(kind.to_string()),
         ..Default::default()
     }
     .insert(db)

@@ -521,6 +521,7 @@ async fn latest_run(db: &DatabaseConnection, id: i32) -> Result<Option<RunView>,
         .collect();
     Ok(Some(RunView {
         id: job.id,
+        kind: job.kind,
         state: job.state,
         reason: job.reason,
         attempts: job.attempts,

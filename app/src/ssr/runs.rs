@@ -85,3 +85,54 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, id: i32) -> Result<(),
 pub async fn resume(state: &AppState, user: &CurrentUser, id: i32) -> Result<(), AppError> {
     transition(state, user, id, RESUMABLE, "queued", "run.resume").await
 }
+
+/// States after which what a run applied can be rolled back.
+const ROLLBACKABLE: &[&str] = &["succeeded", "failed", "needs_attention", "cancelled"];
+
+/// Queues a rollback of what the latest run of request `id` applied, step by step in reverse.
+pub async fn rollback(state: &AppState, user: &CurrentUser, id: i32) -> Result<i32, AppError> {
+    use super::entities::run_steps;
+    let txn = begin_write(&state.db).await?;
+    let job = jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(id))
+        .order_by_desc(jobs::Column::Id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let applied = run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(job.id))
+        .filter(run_steps::Column::State.eq("done"))
+        .all(&txn)
+        .await?;
+    if job.kind != "apply" || !ROLLBACKABLE.contains(&job.state.as_str()) || applied.is_empty() {
+        drop(txn);
+        let reason = format!(
+            "Run #{} ({} {}) has nothing that can be rolled back.",
+            job.id,
+            job.kind,
+            job.state.replace('_', " ")
+        );
+        super::requests::record_denial(
+            &state.db,
+            &user.username,
+            "run.rollback",
+            Some(id),
+            &reason,
+        )
+        .await;
+        return Err(AppError::Conflict(reason));
+    }
+    let rollback =
+        super::queue::enqueue_kind(&txn, id, &job.plan_hash, Utc::now(), "rollback").await?;
+    audit::append(
+        &txn,
+        AuditRecord::ok(&user.username, "run.rollback")
+            .entity(super::requests::ENTITY, id)
+            .after(
+                serde_json::json!({ "run": job.id, "rollback": rollback, "steps": applied.len() }),
+            ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(rollback)
+}
