@@ -8,6 +8,7 @@ mod m20261127_000003_plan_facts;
 mod m20261127_000004_lab_state;
 mod m20261127_000005_jobs;
 mod m20261127_000006_job_kind;
+mod m20261127_000007_jobs_notify;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_lab_state::Migration),
             Box::new(m20261127_000005_jobs::Migration),
             Box::new(m20261127_000006_job_kind::Migration),
+            Box::new(m20261127_000007_jobs_notify::Migration),
         ]
     }
 }

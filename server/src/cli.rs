@@ -400,6 +400,8 @@ fn worker(state: &AppState) -> Option<crate::worker::Worker> {
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ),
         lease: chrono::Duration::seconds(60),
+        // PostgreSQL wakes the worker at once; the poll is the fallback (and SQLite's only way).
+        poll: std::time::Duration::from_secs(2),
     })
 }
 

@@ -67,6 +67,33 @@ impl Executor {
     }
 }
 
+/// Wakes the worker whenever PostgreSQL announces a queued job; reconnects after errors.
+async fn listen(db: DatabaseConnection, wake: Arc<tokio::sync::Notify>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let mut listener = match PgListener::connect_with(db.get_postgres_connection_pool()).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for queued jobs; polling meanwhile");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen("imlink_jobs").await {
+            tracing::warn!(error = %e, "LISTEN imlink_jobs failed; polling meanwhile");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+            continue;
+        }
+        delay = Duration::from_millis(250);
+        while listener.recv().await.is_ok() {
+            wake.notify_one();
+        }
+    }
+}
+
 /// One worker.
 pub struct Worker {
     pub db: DatabaseConnection,
@@ -75,6 +102,8 @@ pub struct Worker {
     /// Who holds a lease, e.g. `host:pid:n`.
     pub owner: String,
     pub lease: chrono::Duration,
+    /// How often to look for work when nothing wakes the worker.
+    pub poll: Duration,
 }
 
 /// Why a claimed job stopped early.
@@ -95,9 +124,13 @@ impl From<sea_orm::DbErr> for Stop {
 }
 
 impl Worker {
-    /// Runs until `shutdown` resolves, polling for work.
+    /// Runs until `shutdown` resolves: works while there is work, then waits for a
+    /// notification (PostgreSQL) or the poll interval.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let listener = (self.db.get_database_backend() == DatabaseBackend::Postgres)
+            .then(|| tokio::spawn(listen(self.db.clone(), wake.clone())));
         loop {
             match self.tick().await {
                 Ok(true) => continue,
@@ -106,8 +139,12 @@ impl Worker {
             }
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(self.poll) => {}
             }
+        }
+        if let Some(listener) = listener {
+            listener.abort();
         }
     }
 

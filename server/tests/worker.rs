@@ -32,6 +32,7 @@ fn worker(s: &AppState, store: &LabStore, owner: &str) -> Worker {
         executor: Executor::Lab(store.clone()),
         owner: owner.into(),
         lease: chrono::Duration::seconds(30),
+        poll: std::time::Duration::from_secs(2),
     }
 }
 
@@ -290,4 +291,31 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     );
     // A rollback is not itself rolled back.
     assert!(app::ssr::runs::rollback(&s, &erin, id).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_wakes_workers_when_a_job_is_queued() {
+    let t = TestDb::new(Backend::Postgres).await;
+    let (s, store) = lab_state(&t);
+    // A poll so slow that only a notification can explain a quick start.
+    let mut w = worker(&s, &store, "listener");
+    w.poll = std::time::Duration::from_secs(3600);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(w.run_until(async move {
+        let _ = stopped.await;
+    }));
+    // Give the worker time to go idle and start listening.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let id = approved(&t, &s).await;
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = job_of(&t, id).await.state;
+        if state == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap();
+    assert_eq!(state, "succeeded");
 }
