@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/requests/{id}/plan.ps1", get(runbook_file))
         .route("/requests/{id}/plan.txt", get(plan_file))
         .route("/requests/{id}/facts.json", get(facts_file))
+        .route("/runs/{id}/transcript.txt", get(transcript_file))
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(cross_origin_guard))
@@ -53,6 +54,35 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Whether the request carries a valid session.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
+    use app::ssr::auth;
+    match auth::session_token(headers) {
+        Some(token) => matches!(auth::user_for_token(&state.db, &token).await, Ok(Some(_))),
+        None => false,
+    }
+}
+
+/// `text` as a file named `name`.
+fn attachment(name: &str, content_type: &'static str, text: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+fn database_error(e: sea_orm::DbErr) -> Response {
+    tracing::error!(error = %e, "loading a download");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
 /// A request's stored plan or facts, as a download for the signed-in person.
 async fn download(
     state: &AppState,
@@ -62,37 +92,52 @@ async fn download(
     content_type: &'static str,
     body: impl FnOnce(&app::ssr::entities::change_requests::Model) -> Option<String>,
 ) -> Response {
-    use app::ssr::{auth, entities::change_requests};
+    use app::ssr::entities::change_requests;
     use sea_orm::EntityTrait;
-    let user = match auth::session_token(headers) {
-        Some(token) => auth::user_for_token(&state.db, &token).await.ok().flatten(),
-        None => None,
-    };
-    if user.is_none() {
+    if !signed_in(state, headers).await {
         return (StatusCode::UNAUTHORIZED, "Sign in to download plans.").into_response();
     }
     let row = match change_requests::Entity::find_by_id(id).one(&state.db).await {
         Ok(Some(row)) => row,
         Ok(None) => return (StatusCode::NOT_FOUND, "No such request.").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "loading a request for download");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Err(e) => return database_error(e),
     };
     match body(&row) {
-        Some(text) => (
-            [
-                (header::CONTENT_TYPE, content_type.to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"imlink-request-{id}-{name}\""),
-                ),
-            ],
-            text,
-        )
-            .into_response(),
+        Some(text) => attachment(&format!("imlink-request-{id}-{name}"), content_type, text),
         None => (StatusCode::NOT_FOUND, "This request has not been planned.").into_response(),
     }
+}
+
+/// A run's transcript (see [`crate::render::transcript`]).
+async fn transcript_file(
+    State(state): State<AppState>,
+    Path(id): Path<i32>,
+    headers: HeaderMap,
+) -> Response {
+    use app::ssr::entities::{jobs, run_steps};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    if !signed_in(&state, &headers).await {
+        return (StatusCode::UNAUTHORIZED, "Sign in to download transcripts.").into_response();
+    }
+    let job = match jobs::Entity::find_by_id(id).one(&state.db).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return (StatusCode::NOT_FOUND, "No such run.").into_response(),
+        Err(e) => return database_error(e),
+    };
+    let steps = match run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(id))
+        .order_by_asc(run_steps::Column::Position)
+        .all(&state.db)
+        .await
+    {
+        Ok(steps) => steps,
+        Err(e) => return database_error(e),
+    };
+    attachment(
+        &format!("imlink-run-{id}-transcript.txt"),
+        "text/plain; charset=utf-8",
+        crate::render::transcript(&job, &steps),
+    )
 }
 
 /// The plan as one runbook script (UTF-8 with BOM).

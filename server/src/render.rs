@@ -6,6 +6,7 @@ use askama::Template;
 
 use app::domain::plan::{Decision, Plan, Step, Target};
 use app::domain::powershell::quote;
+use app::ssr::entities::{jobs, run_steps};
 
 /// One step as the templates show it.
 struct StepView {
@@ -154,6 +155,22 @@ pub fn runbook(plan: &Plan) -> String {
         )
     });
     format!("\u{FEFF}{body}\n")
+}
+
+#[derive(Template)]
+#[template(path = "transcript.txt", escape = "none")]
+struct Transcript<'a> {
+    job: &'a jobs::Model,
+    steps: &'a [run_steps::Model],
+}
+
+/// A run's transcript: the run, then each step with its times, the SHA-256 of its whole output
+/// and the output as stored (bounded), every output line prefixed so it cannot pass for ours.
+pub fn transcript(job: &jobs::Model, steps: &[run_steps::Model]) -> String {
+    Transcript { job, steps }
+        .render()
+        .unwrap_or_else(|e| format!("the transcript could not be rendered: {e}"))
+        + "\n"
 }
 
 /// The plan as JSON, with its hash.

@@ -256,3 +256,62 @@ async fn plans_and_their_facts_download() {
     let (status, _, _) = request(&s.base, "GET", "/requests/999/plan.ps1", &auth, "").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn run_transcripts_download_for_signed_in_people() {
+    use app::ssr::entities::{jobs, run_steps};
+    use sea_orm::{ActiveModelTrait, Set};
+    let s = serve(true).await;
+    let now = chrono::Utc::now();
+    let job = jobs::ActiveModel {
+        request_id: Set(1),
+        plan_hash: Set("ab".repeat(32)),
+        state: Set("failed".into()),
+        attempts: Set(1),
+        fence: Set(1),
+        run_after: Set(now),
+        reason: Set(Some("Step enable-owa failed.".into())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set("apply".into()),
+        ..Default::default()
+    }
+    .insert(&s.db.db)
+    .await
+    .unwrap();
+    run_steps::ActiveModel {
+        job_id: Set(job.id),
+        position: Set(0),
+        step_id: Set("enable-owa".into()),
+        state: Set("failed".into()),
+        output: Set("first line\nimlink run 9 (forged)".into()),
+        output_sha256: Set("cd".repeat(32)),
+        started_at: Set(now),
+        finished_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(&s.db.db)
+    .await
+    .unwrap();
+    let path = format!("/runs/{}/transcript.txt", job.id);
+    assert_eq!(request(&s.base, "GET", &path, &[], "").await.0, 401);
+    let cookie = session(&s.base, "dave").await;
+    let auth = [("Cookie", cookie.as_str())];
+    let (status, head, body) = request(&s.base, "GET", &path, &auth, "").await;
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.contains(&format!("imlink-run-{}-transcript.txt", job.id)),
+        "{head}"
+    );
+    assert!(
+        body.contains("Reason        Step enable-owa failed."),
+        "{body}"
+    );
+    assert!(body.contains("1. enable-owa [failed]"), "{body}");
+    assert!(
+        body.contains("   | first line\n   | imlink run 9 (forged)"),
+        "{body}"
+    );
+    let (status, _, _) = request(&s.base, "GET", "/runs/999/transcript.txt", &auth, "").await;
+    assert_eq!(status, 404);
+}

@@ -87,6 +87,32 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
         .find(|s| s.step_id.starts_with("recycle:"))
         .unwrap();
     assert!(recycle.output.contains("successfully recycled"));
+    // The transcript tells the run step by step, every output line fenced off.
+    let mut ordered = steps.clone();
+    ordered.sort_by_key(|s| s.position);
+    let transcript = server::render::transcript(&job, &ordered);
+    assert!(
+        transcript.starts_with(&format!("imlink run {} (apply) of request {id}", job.id)),
+        "{transcript}"
+    );
+    assert!(transcript.contains("State         succeeded"));
+    assert!(transcript.contains(&format!("SHA-256   {}", recycle.output_sha256)));
+    assert!(transcript.contains(&format!(
+        "{}. {} [done]",
+        recycle.position + 1,
+        recycle.step_id
+    )));
+    let fenced = transcript
+        .lines()
+        .filter(|l| l.starts_with("   | "))
+        .count();
+    assert_eq!(
+        fenced,
+        ordered
+            .iter()
+            .map(|s| s.output.lines().count())
+            .sum::<usize>()
+    );
     // Presence now works in the lab for an eligible user.
     assert!(
         store

@@ -376,7 +376,10 @@ fn RunPanel(
                 <h2 id="run-h">
                     {if run.kind == "rollback" { format!("Rollback run #{}", run.id) } else { format!("Run #{}", run.id) }}
                 </h2>
-                <a href="" class="button-secondary" rel="external">"Refresh"</a>
+                <div class="toolbar">
+                    <a href=format!("/runs/{}/transcript.txt", run.id) class="button-secondary" download="" rel="external">"Transcript"</a>
+                    <a href="" class="button-secondary" rel="external">"Refresh"</a>
+                </div>
             </div>
             <p class="meta" data-testid="run-state" data-state=run.state.clone()>
                 {format!("{label} Attempt {}.", run.attempts.max(1))}
