@@ -38,11 +38,13 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   await button(page, 'Approve').click();
 
   await expect(stateBadge(page)).toHaveText('Approved');
-  // The approval queued a run; the worker inside the portal runs the plan on the lab.
-  await expect(async () => {
-    await page.reload();
-    await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 1000 });
-  }).toPass({ timeout: 30_000 });
+  // The approval queued a run; the worker inside the portal runs the plan on the lab, and the
+  // page follows it live, without a reload.
+  await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 30_000 });
+  await expect(page.locator('li.step')).not.toHaveCount(0);
+  const transcript = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Transcript' }).click();
+  expect((await transcript).suggestedFilename()).toMatch(/^imlink-run-\d+-transcript\.txt$/);
   const votes = page.getByRole('region', { name: 'Approvals', exact: true }).locator('li.vote-item');
   await expect(votes).toHaveCount(1);
   await expect(votes.first()).toContainText(`${USERS.bob} approved revision 1`);

@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/requests/{id}/plan.txt", get(plan_file))
         .route("/requests/{id}/facts.json", get(facts_file))
         .route("/runs/{id}/transcript.txt", get(transcript_file))
+        .route("/requests/{id}/run/events", get(crate::live::run_events))
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(cross_origin_guard))
@@ -55,7 +56,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Whether the request carries a valid session.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
     use app::ssr::auth;
     match auth::session_token(headers) {
         Some(token) => matches!(auth::user_for_token(&state.db, &token).await, Ok(Some(_))),

@@ -5,6 +5,7 @@ pub mod config;
 pub mod database;
 pub mod http;
 pub mod lab;
+pub mod live;
 pub mod render;
 pub mod telemetry;
 pub mod worker;

@@ -315,3 +315,141 @@ async fn run_transcripts_download_for_signed_in_people() {
     let (status, _, _) = request(&s.base, "GET", "/runs/999/transcript.txt", &auth, "").await;
     assert_eq!(status, 404);
 }
+
+/// Reads from `stream` into `seen` until `text` has arrived `times` times; `None` on timeout or EOF.
+async fn read_until(
+    stream: &mut tokio::net::TcpStream,
+    seen: &mut String,
+    text: &str,
+    times: usize,
+    wait: std::time::Duration,
+) -> Option<()> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut buf = [0u8; 4096];
+        while seen.matches(text).count() < times {
+            let n = stream.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        Some(())
+    };
+    tokio::time::timeout(wait, read).await.ok().flatten()
+}
+
+/// Opens the run event stream of request `id` with the given headers.
+async fn open_events(base: &str, id: i32, headers: &[(&str, &str)]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut text = format!(
+        "GET /requests/{id}/run/events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    stream.write_all(text.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn run_changes_are_announced_live() {
+    use app::domain::workflow::ApprovalPolicy;
+    use app::ssr::entities::jobs;
+    use sea_orm::{ActiveModelTrait, Set};
+    use std::time::Duration;
+    let s = serve(true).await;
+    let state = common::state(&s.db.db, ApprovalPolicy::default());
+    let alice = common::user(&s.db.db, "alice").await;
+    let id = app::ssr::requests::create(&state, &alice, &common::article_request())
+        .await
+        .unwrap();
+    let path = format!("/requests/{id}/run/events");
+    assert_eq!(request(&s.base, "GET", &path, &[], "").await.0, 401);
+    let cookie = session(&s.base, "dave").await;
+    let auth = ("Cookie", cookie.as_str());
+
+    // No run yet: the stream says so at once.
+    let mut stream = open_events(&s.base, id, &[auth]).await;
+    let mut seen = String::new();
+    read_until(
+        &mut stream,
+        &mut seen,
+        "event: run",
+        1,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("a first event");
+    assert!(
+        seen.contains("200 OK") && seen.contains("text/event-stream"),
+        "{seen}"
+    );
+    assert!(seen.contains("data: none"), "{seen}");
+
+    // A run appears: announced with a new id.
+    let now = chrono::Utc::now();
+    let job = jobs::ActiveModel {
+        request_id: Set(id),
+        plan_hash: Set(common::plan_hash(&s.db.db, id).await),
+        state: Set("queued".into()),
+        attempts: Set(0),
+        fence: Set(0),
+        run_after: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set("apply".into()),
+        ..Default::default()
+    }
+    .insert(&s.db.db)
+    .await
+    .unwrap();
+    read_until(
+        &mut stream,
+        &mut seen,
+        "event: run",
+        2,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the new run announced");
+    let last_id = seen
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_string();
+    assert_ne!(last_id, "none");
+
+    // Reconnecting with the last id seen announces nothing until the run changes.
+    let mut again = open_events(&s.base, id, &[auth, ("Last-Event-ID", last_id.as_str())]).await;
+    let mut seen = String::new();
+    assert!(
+        read_until(
+            &mut again,
+            &mut seen,
+            "event: run",
+            1,
+            Duration::from_millis(1500)
+        )
+        .await
+        .is_none(),
+        "{seen}"
+    );
+    let mut running: jobs::ActiveModel = job.into();
+    running.state = Set("running".into());
+    running.update(&s.db.db).await.unwrap();
+    read_until(
+        &mut again,
+        &mut seen,
+        "event: run",
+        1,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the change announced");
+    assert!(!seen.contains(&format!("id: {last_id}")), "{seen}");
+}

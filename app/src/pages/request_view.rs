@@ -48,6 +48,12 @@ pub fn RequestPage() -> impl IntoView {
             }
         },
     );
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(id) = id() {
+            follow_run(id, move || detail.refetch());
+        }
+    });
     let failed = |v: Option<Result<(), AppError>>| v.and_then(Result::err);
     let submit_error = Signal::derive(move || failed(submit.value().get()));
     let cancel_error = Signal::derive(move || failed(cancel.value().get()));
@@ -333,6 +339,27 @@ fn VoteList(votes: Vec<VoteView>) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+/// Calls `changed` whenever the server announces a change to request `id`'s run (see the
+/// server's `live` module); stops when the calling effect is cleaned up. The browser reconnects
+/// by itself.
+#[cfg(feature = "hydrate")]
+fn follow_run(id: i32, changed: impl Fn() + 'static) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let Ok(source) = web_sys::EventSource::new(&format!("/requests/{id}/run/events")) else {
+        return;
+    };
+    let on_run =
+        Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            if event.data().as_string().as_deref() != Some("none") {
+                changed();
+            }
+        });
+    let _ = source.add_event_listener_with_callback("run", on_run.as_ref().unchecked_ref());
+    let held = send_wrapper::SendWrapper::new((source, on_run));
+    on_cleanup(move || held.0.close());
 }
 
 #[component]

@@ -1,0 +1,90 @@
+//! Live run updates over Server-Sent Events: `/requests/{id}/run/events` announces every change
+//! to the request's latest run (a new run, its state, attempts or any step) as a `run` event
+//! whose id is a digest of what it saw. The page re-reads the run on each event. A stream lasts
+//! [`STREAM_LIFETIME`] so that shutdown is never held up; the browser reconnects by itself, and
+//! sends the last id it saw, so nothing is announced twice or missed.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use app::ssr::entities::{jobs, run_steps};
+use app::ssr::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sha2::{Digest, Sha256};
+
+/// How often a stream looks at the run.
+pub const CHECK_EVERY: Duration = Duration::from_millis(500);
+/// How long one stream lasts before the browser reconnects.
+pub const STREAM_LIFETIME: Duration = Duration::from_secs(20);
+/// How long the browser waits before reconnecting.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// A digest of the latest run of request `id` and its steps; `none` when it has no run.
+pub async fn run_version(db: &DatabaseConnection, id: i32) -> Result<String, sea_orm::DbErr> {
+    let Some(job) = jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(id))
+        .order_by_desc(jobs::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok("none".into());
+    };
+    let steps = run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(job.id))
+        .order_by_asc(run_steps::Column::Position)
+        .all(db)
+        .await?;
+    let mut digest = Sha256::new();
+    digest.update(format!(
+        "{}|{}|{}|{}|{}",
+        job.id, job.fence, job.state, job.attempts, job.updated_at
+    ));
+    for step in steps {
+        digest.update(format!("|{}:{}", step.position, step.state));
+    }
+    Ok(hex::encode(&digest.finalize()[..12]))
+}
+
+/// The event stream for request `id`, for signed-in people.
+pub async fn run_events(
+    State(state): State<AppState>,
+    Path(id): Path<i32>,
+    headers: HeaderMap,
+) -> Response {
+    if !crate::http::signed_in(&state, &headers).await {
+        return (StatusCode::UNAUTHORIZED, "Sign in to follow runs.").into_response();
+    }
+    let seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let stream = futures_util::stream::unfold((state.db, seen), move |(db, seen)| async move {
+        while tokio::time::Instant::now() < deadline {
+            let version = match run_version(&db, id).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, request = id, "cannot read the run for live updates");
+                    return None;
+                }
+            };
+            if seen.as_deref() != Some(version.as_str()) {
+                let event = Event::default()
+                    .event("run")
+                    .id(version.clone())
+                    .data(version.clone())
+                    .retry(RETRY);
+                return Some((Ok::<_, Infallible>(event), (db, Some(version))));
+            }
+            tokio::time::sleep(CHECK_EVERY).await;
+        }
+        None
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
