@@ -115,8 +115,8 @@ async fn transcript_file(
     Path(id): Path<i32>,
     headers: HeaderMap,
 ) -> Response {
-    use app::ssr::entities::{jobs, run_steps};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use app::ssr::entities::jobs;
+    use sea_orm::EntityTrait;
     if !signed_in(&state, &headers).await {
         return (StatusCode::UNAUTHORIZED, "Sign in to download transcripts.").into_response();
     }
@@ -125,12 +125,7 @@ async fn transcript_file(
         Ok(None) => return (StatusCode::NOT_FOUND, "No such run.").into_response(),
         Err(e) => return database_error(e),
     };
-    let steps = match run_steps::Entity::find()
-        .filter(run_steps::Column::JobId.eq(id))
-        .order_by_asc(run_steps::Column::Position)
-        .all(&state.db)
-        .await
-    {
+    let steps = match app::ssr::runs::steps(&state.db, id).await {
         Ok(steps) => steps,
         Err(e) => return database_error(e),
     };

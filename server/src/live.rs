@@ -7,13 +7,13 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use app::ssr::entities::{jobs, run_steps};
+use app::ssr::runs;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 /// How often a stream looks at the run.
@@ -25,19 +25,10 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// A digest of the latest run of request `id` and its steps; `none` when it has no run.
 pub async fn run_version(db: &DatabaseConnection, id: i32) -> Result<String, sea_orm::DbErr> {
-    let Some(job) = jobs::Entity::find()
-        .filter(jobs::Column::RequestId.eq(id))
-        .order_by_desc(jobs::Column::Id)
-        .one(db)
-        .await?
-    else {
+    let Some(job) = runs::latest(db, id).await? else {
         return Ok("none".into());
     };
-    let steps = run_steps::Entity::find()
-        .filter(run_steps::Column::JobId.eq(job.id))
-        .order_by_asc(run_steps::Column::Position)
-        .all(db)
-        .await?;
+    let steps = runs::steps(db, job.id).await?;
     let mut digest = Sha256::new();
     digest.update(format!(
         "{}|{}|{}|{}|{}",

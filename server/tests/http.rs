@@ -227,15 +227,41 @@ async fn session(base: &str, username: &str) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn plans_and_their_facts_download() {
+/// Alice files the article's request; returns its id.
+async fn alices_request(s: &Served) -> i32 {
     use app::domain::workflow::ApprovalPolicy;
-    let s = serve(true).await;
     let state = common::state(&s.db.db, ApprovalPolicy::default());
     let alice = common::user(&s.db.db, "alice").await;
-    let id = app::ssr::requests::create(&state, &alice, &common::article_request())
+    app::ssr::requests::create(&state, &alice, &common::article_request())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A run of request `id` in `state`, as the worker would have stored it.
+async fn stored_run(s: &Served, id: i32, state: &str) -> app::ssr::entities::jobs::Model {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = chrono::Utc::now();
+    app::ssr::entities::jobs::ActiveModel {
+        request_id: Set(id),
+        plan_hash: Set(common::plan_hash(&s.db.db, id).await),
+        state: Set(state.into()),
+        attempts: Set(1),
+        fence: Set(1),
+        run_after: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set("apply".into()),
+        ..Default::default()
+    }
+    .insert(&s.db.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn plans_and_their_facts_download() {
+    let s = serve(true).await;
+    let id = alices_request(&s).await;
     let path = |file: &str| format!("/requests/{id}/{file}");
     let (status, _, _) = request(&s.base, "GET", &path("plan.ps1"), &[], "").await;
     assert_eq!(status, 401);
@@ -262,23 +288,11 @@ async fn run_transcripts_download_for_signed_in_people() {
     use app::ssr::entities::{jobs, run_steps};
     use sea_orm::{ActiveModelTrait, Set};
     let s = serve(true).await;
+    let id = alices_request(&s).await;
+    let mut job: jobs::ActiveModel = stored_run(&s, id, "failed").await.into();
+    job.reason = Set(Some("Step enable-owa failed.".into()));
+    let job = job.update(&s.db.db).await.unwrap();
     let now = chrono::Utc::now();
-    let job = jobs::ActiveModel {
-        request_id: Set(1),
-        plan_hash: Set("ab".repeat(32)),
-        state: Set("failed".into()),
-        attempts: Set(1),
-        fence: Set(1),
-        run_after: Set(now),
-        reason: Set(Some("Step enable-owa failed.".into())),
-        created_at: Set(now),
-        updated_at: Set(now),
-        kind: Set("apply".into()),
-        ..Default::default()
-    }
-    .insert(&s.db.db)
-    .await
-    .unwrap();
     run_steps::ActiveModel {
         job_id: Set(job.id),
         position: Set(0),
@@ -357,16 +371,11 @@ async fn open_events(base: &str, id: i32, headers: &[(&str, &str)]) -> tokio::ne
 
 #[tokio::test]
 async fn run_changes_are_announced_live() {
-    use app::domain::workflow::ApprovalPolicy;
     use app::ssr::entities::jobs;
     use sea_orm::{ActiveModelTrait, Set};
     use std::time::Duration;
     let s = serve(true).await;
-    let state = common::state(&s.db.db, ApprovalPolicy::default());
-    let alice = common::user(&s.db.db, "alice").await;
-    let id = app::ssr::requests::create(&state, &alice, &common::article_request())
-        .await
-        .unwrap();
+    let id = alices_request(&s).await;
     let path = format!("/requests/{id}/run/events");
     assert_eq!(request(&s.base, "GET", &path, &[], "").await.0, 401);
     let cookie = session(&s.base, "dave").await;
@@ -391,22 +400,7 @@ async fn run_changes_are_announced_live() {
     assert!(seen.contains("data: none"), "{seen}");
 
     // A run appears: announced with a new id.
-    let now = chrono::Utc::now();
-    let job = jobs::ActiveModel {
-        request_id: Set(id),
-        plan_hash: Set(common::plan_hash(&s.db.db, id).await),
-        state: Set("queued".into()),
-        attempts: Set(0),
-        fence: Set(0),
-        run_after: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-        kind: Set("apply".into()),
-        ..Default::default()
-    }
-    .insert(&s.db.db)
-    .await
-    .unwrap();
+    let job = stored_run(&s, id, "queued").await;
     read_until(
         &mut stream,
         &mut seen,

@@ -497,19 +497,10 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
 
 /// The latest run of request `id`, with its steps.
 async fn latest_run(db: &DatabaseConnection, id: i32) -> Result<Option<RunView>, AppError> {
-    use super::entities::{jobs, run_steps};
-    let Some(job) = jobs::Entity::find()
-        .filter(jobs::Column::RequestId.eq(id))
-        .order_by_desc(jobs::Column::Id)
-        .one(db)
-        .await?
-    else {
+    let Some(job) = super::runs::latest(db, id).await? else {
         return Ok(None);
     };
-    let steps = run_steps::Entity::find()
-        .filter(run_steps::Column::JobId.eq(job.id))
-        .order_by_asc(run_steps::Column::Position)
-        .all(db)
+    let steps = super::runs::steps(db, job.id)
         .await?
         .into_iter()
         .map(|s| RunStepView {

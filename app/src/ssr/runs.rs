@@ -3,13 +3,13 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait},
 };
 
 use super::audit::{self, AuditRecord};
 use super::db::begin_write;
-use super::entities::jobs;
+use super::entities::{jobs, run_steps};
 use super::state::AppState;
 use crate::domain::roles::CurrentUser;
 use crate::error::AppError;
@@ -18,6 +18,24 @@ use crate::error::AppError;
 const CANCELLABLE: &[&str] = &["queued", "running", "needs_attention", "failed"];
 /// States a run can be resumed from.
 const RESUMABLE: &[&str] = &["needs_attention", "failed", "cancelled"];
+
+/// The latest run of request `id`.
+pub async fn latest(db: &impl ConnectionTrait, id: i32) -> Result<Option<jobs::Model>, DbErr> {
+    jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(id))
+        .order_by_desc(jobs::Column::Id)
+        .one(db)
+        .await
+}
+
+/// The steps run `job` has started, in plan order.
+pub async fn steps(db: &impl ConnectionTrait, job: i32) -> Result<Vec<run_steps::Model>, DbErr> {
+    run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(job))
+        .order_by_asc(run_steps::Column::Position)
+        .all(db)
+        .await
+}
 
 /// Moves the latest run of request `id` from one of `from` to `to`, audited as `action`.
 async fn transition(
@@ -29,12 +47,7 @@ async fn transition(
     action: &str,
 ) -> Result<(), AppError> {
     let txn = begin_write(&state.db).await?;
-    let job = jobs::Entity::find()
-        .filter(jobs::Column::RequestId.eq(id))
-        .order_by_desc(jobs::Column::Id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let job = latest(&txn, id).await?.ok_or(AppError::NotFound)?;
     if !from.contains(&job.state.as_str()) {
         drop(txn);
         let reason = format!(
@@ -91,14 +104,8 @@ const ROLLBACKABLE: &[&str] = &["succeeded", "failed", "needs_attention", "cance
 
 /// Queues a rollback of what the latest run of request `id` applied, step by step in reverse.
 pub async fn rollback(state: &AppState, user: &CurrentUser, id: i32) -> Result<i32, AppError> {
-    use super::entities::run_steps;
     let txn = begin_write(&state.db).await?;
-    let job = jobs::Entity::find()
-        .filter(jobs::Column::RequestId.eq(id))
-        .order_by_desc(jobs::Column::Id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let job = latest(&txn, id).await?.ok_or(AppError::NotFound)?;
     let applied = run_steps::Entity::find()
         .filter(run_steps::Column::JobId.eq(job.id))
         .filter(run_steps::Column::State.eq("done"))
