@@ -7,13 +7,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use app::ssr::entities::run_steps;
 use app::ssr::runs;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use sea_orm::DatabaseConnection;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 /// How often a stream looks at the run.
@@ -28,14 +29,22 @@ pub async fn run_version(db: &DatabaseConnection, id: i32) -> Result<String, sea
     let Some(job) = runs::latest(db, id).await? else {
         return Ok("none".into());
     };
-    let steps = runs::steps(db, job.id).await?;
+    // Positions and states only: the outputs can be large and are read when the page reloads.
+    let steps: Vec<(i32, String)> = run_steps::Entity::find()
+        .select_only()
+        .columns([run_steps::Column::Position, run_steps::Column::State])
+        .filter(run_steps::Column::JobId.eq(job.id))
+        .order_by_asc(run_steps::Column::Position)
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut digest = Sha256::new();
     digest.update(format!(
         "{}|{}|{}|{}|{}",
         job.id, job.fence, job.state, job.attempts, job.updated_at
     ));
-    for step in steps {
-        digest.update(format!("|{}:{}", step.position, step.state));
+    for (position, state) in steps {
+        digest.update(format!("|{position}:{state}"));
     }
     Ok(hex::encode(&digest.finalize()[..12]))
 }

@@ -8,6 +8,7 @@ pub mod powershell;
 pub mod probes;
 pub mod request;
 pub mod roles;
+pub mod runs;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;
 pub mod time;

@@ -13,6 +13,7 @@ use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
 use crate::components::plan_view::PlanPanel;
 use crate::components::request_table::StateBadge;
+use crate::domain::runs::{CANCELLABLE, RESUMABLE, can_roll_back};
 use crate::domain::time;
 use crate::domain::workflow::Decision;
 use crate::error::AppError;
@@ -372,22 +373,13 @@ fn RunPanel(
     rollback_run: ServerAction<RollbackRun>,
 ) -> impl IntoView {
     let rollbackable = operate
-        && run.kind == "apply"
-        && run.steps.iter().any(|s| s.state == "done")
-        && matches!(
-            run.state.as_str(),
-            "succeeded" | "failed" | "needs_attention" | "cancelled"
+        && can_roll_back(
+            &run.kind,
+            &run.state,
+            run.steps.iter().any(|s| s.state == "done"),
         );
-    let cancellable = operate
-        && matches!(
-            run.state.as_str(),
-            "queued" | "running" | "needs_attention" | "failed"
-        );
-    let resumable = operate
-        && matches!(
-            run.state.as_str(),
-            "needs_attention" | "failed" | "cancelled"
-        );
+    let cancellable = operate && CANCELLABLE.contains(&run.state.as_str());
+    let resumable = operate && RESUMABLE.contains(&run.state.as_str());
     let label = match run.state.as_str() {
         "queued" => {
             "Queued: the worker runs it once a worker is free (and the change window has opened)."

@@ -12,12 +12,8 @@ use super::db::begin_write;
 use super::entities::{jobs, run_steps};
 use super::state::AppState;
 use crate::domain::roles::CurrentUser;
+use crate::domain::runs::{CANCELLABLE, RESUMABLE, can_roll_back};
 use crate::error::AppError;
-
-/// States a run can be cancelled from.
-const CANCELLABLE: &[&str] = &["queued", "running", "needs_attention", "failed"];
-/// States a run can be resumed from.
-const RESUMABLE: &[&str] = &["needs_attention", "failed", "cancelled"];
 
 /// The latest run of request `id`.
 pub async fn latest(db: &impl ConnectionTrait, id: i32) -> Result<Option<jobs::Model>, DbErr> {
@@ -99,9 +95,6 @@ pub async fn resume(state: &AppState, user: &CurrentUser, id: i32) -> Result<(),
     transition(state, user, id, RESUMABLE, "queued", "run.resume").await
 }
 
-/// States after which what a run applied can be rolled back.
-const ROLLBACKABLE: &[&str] = &["succeeded", "failed", "needs_attention", "cancelled"];
-
 /// Queues a rollback of what the latest run of request `id` applied, step by step in reverse.
 pub async fn rollback(state: &AppState, user: &CurrentUser, id: i32) -> Result<i32, AppError> {
     let txn = begin_write(&state.db).await?;
@@ -111,7 +104,7 @@ pub async fn rollback(state: &AppState, user: &CurrentUser, id: i32) -> Result<i
         .filter(run_steps::Column::State.eq("done"))
         .all(&txn)
         .await?;
-    if job.kind != "apply" || !ROLLBACKABLE.contains(&job.state.as_str()) || applied.is_empty() {
+    if !can_roll_back(&job.kind, &job.state, !applied.is_empty()) {
         drop(txn);
         let reason = format!(
             "Run #{} ({} {}) has nothing that can be rolled back.",
