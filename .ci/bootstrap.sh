@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what imlink needs and is missing on a Debian/Ubuntu machine. Idempotent.
 #   .ci/bootstrap.sh          build tools: Rust's wasm target, cargo-leptos, wasm-bindgen-cli
-#   .ci/bootstrap.sh --test   also Node.js/npm, Chromium, PostgreSQL and the end-to-end packages
+#   .ci/bootstrap.sh --test   also Node.js/npm, Chromium, PostgreSQL, OpenSSH server and the
+#                             end-to-end packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ need_pkg curl
 if $want_test; then
   command -v node >/dev/null && command -v npm >/dev/null || { need_pkg nodejs; need_pkg npm; }
   [ -x /usr/bin/chromium ] || need_pkg chromium
+  # The ssh executor's tests start a throwaway OpenSSH server (.ci/sshd.sh).
+  [ -x /usr/sbin/sshd ] || need_pkg openssh-server
+  command -v ssh >/dev/null || need_pkg openssh-client
   if [ -z "${IMLINK_TEST_DATABASE_URL:-}" ]; then
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkg postgresql
   fi

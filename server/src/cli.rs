@@ -10,9 +10,11 @@ use leptos::config::LeptosOptions;
 
 use app::domain::roles::{Account, Role};
 use app::domain::workflow::ApprovalPolicy;
+use app::ssr::environment::Environment;
 use app::ssr::state::{AppState, Settings};
 
-use crate::config::{Config, redacted_url};
+use crate::config::{Config, ExecutorKind, redacted_url};
+use crate::executor::Executor;
 use crate::{database, http, telemetry};
 
 /// imlink: governed Lync Server 2013 ↔ Outlook Web App 2013 integration.
@@ -76,6 +78,10 @@ enum Command {
     },
     /// Run a PowerShell script from standard input against the simulated organization, like
     /// `powershell.exe -NonInteractive -Command -` (exit 1 after a terminating error).
+    ///
+    /// Also takes the arguments `powershell.exe` takes (`-NoProfile`, `-NonInteractive`,
+    /// `-EncodedCommand BASE64`, `-Command -`), directly or, as an SSH forced command, from
+    /// `SSH_ORIGINAL_COMMAND`: so the `local` and `ssh` executors can run against the lab.
     LabShell {
         /// The lab state file; created from the scenario when it does not exist.
         #[arg(long)]
@@ -83,6 +89,13 @@ enum Command {
         /// The scenario a new state starts from.
         #[arg(long, default_value = "litware")]
         scenario: String,
+        /// PowerShell's own arguments.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "POWERSHELL ARGS"
+        )]
+        powershell: Vec<String>,
     },
     /// Act on the lab: OWA sign-ins and Exchange cumulative updates.
     Lab {
@@ -208,7 +221,11 @@ pub fn main() -> ExitCode {
             return print_facts("discover", environment.facts(chrono::Utc::now()));
         }
         Some(Command::Probes { backends }) => return probes_command(&backends),
-        Some(Command::LabShell { state, scenario }) => return lab_shell(&state, &scenario),
+        Some(Command::LabShell {
+            state,
+            scenario,
+            powershell,
+        }) => return lab_shell(&state, &scenario, &powershell),
         Some(Command::Lab { command }) => return lab_command(command),
         Some(Command::Facts {
             lync,
@@ -359,12 +376,7 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
         }),
         session_ttl: chrono::Duration::hours(i64::from(config.session.ttl_hours)),
         secure_cookie: config.session.secure_cookie,
-        environment: Some(match &config.environment.facts_file {
-            Some(path) => app::ssr::environment::Environment::FactsFile(path.clone()),
-            None => app::ssr::environment::Environment::Lab(Arc::new(
-                crate::lab::store::LabStore::new(db.clone()),
-            )),
-        }),
+        environment: Some(environment(config, db)),
     }
 }
 
@@ -380,29 +392,40 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// The worker for this configuration, when its environment can run scripts (the lab).
-fn worker(state: &AppState) -> Option<crate::worker::Worker> {
+/// Where plans are made against: a facts file when one is configured; otherwise the lab, or
+/// the real servers probed through the `ssh` or `local` executor.
+fn environment(config: &Config, db: &sea_orm::DatabaseConnection) -> Environment {
+    let lab = crate::lab::store::LabStore::new(db.clone());
+    match (&config.environment.facts_file, config.executor.kind) {
+        (Some(path), _) => Environment::FactsFile(path.clone()),
+        (None, ExecutorKind::Lab) => Environment::Lab(Arc::new(lab)),
+        (None, _) => Environment::Remote(Arc::new(Executor::new(&config.executor, lab))),
+    }
+}
+
+/// The worker for this configuration; none when plans are made against a facts file but
+/// would run on the lab, which is not what the file describes.
+fn worker(config: &Config, state: &AppState) -> Option<crate::worker::Worker> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-    let executor = match &state.settings.environment {
-        Some(app::ssr::environment::Environment::Lab(_)) => {
-            crate::worker::Executor::Lab(crate::lab::store::LabStore::new(state.db.clone()))
-        }
-        _ => return None,
-    };
+    if config.environment.facts_file.is_some() && config.executor.kind == ExecutorKind::Lab {
+        return None;
+    }
+    let executor = Executor::new(
+        &config.executor,
+        crate::lab::store::LabStore::new(state.db.clone()),
+    );
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "imlink".into());
-    Some(crate::worker::Worker {
-        db: state.db.clone(),
-        settings: state.settings.clone(),
+    let owner = format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    Some(crate::worker::Worker::new(
+        state.db.clone(),
+        state.settings.clone(),
         executor,
-        owner: format!(
-            "{host}:{}:{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ),
-        lease: chrono::Duration::seconds(60),
-        // PostgreSQL wakes the worker at once; the poll is the fallback (and SQLite's only way).
-        poll: std::time::Duration::from_secs(2),
-    })
+        owner,
+    ))
 }
 
 async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
@@ -413,9 +436,9 @@ async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
         settings: Arc::new(settings(&config, &db)),
         db,
     };
-    let Some(worker) = worker(&state) else {
+    let Some(worker) = worker(&config, &state) else {
         anyhow::bail!(
-            "this configuration plans against a facts file: there is nothing to run plans on yet (the lab is the only executor so far)"
+            "this configuration plans against a facts file but runs on the lab: set executor.kind to \"ssh\" or \"local\" to run plans on the servers the file describes"
         );
     };
     tracing::info!(owner = %worker.owner, "worker started");
@@ -432,7 +455,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         db,
     };
     spawn_expiry_sweep(state.clone());
-    if let Some(worker) = worker(&state) {
+    if let Some(worker) = worker(&config, &state) {
         tracing::info!(owner = %worker.owner, "running the worker inside serve");
         tokio::spawn(worker.run_until(std::future::pending()));
     }
@@ -665,7 +688,11 @@ fn load_lab(path: &std::path::Path, scenario: &str) -> Result<crate::lab::LabSta
 
 fn save_lab(path: &std::path::Path, state: &crate::lab::LabState) -> Result<(), String> {
     let text = serde_json::to_string(state).map_err(|e| e.to_string())?;
-    std::fs::write(path, text)
+    // Written aside and renamed into place, so a crash never leaves half a state.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| format!("cannot save the state to {}: {e}", path.display()))
 }
 
@@ -677,6 +704,13 @@ fn lab_command(command: LabCommand) -> ExitCode {
         | LabCommand::InstallCu {
             state, scenario, ..
         } => (state, scenario),
+    };
+    let _lock = match lock_lab(state_path) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("imlink lab: {e}");
+            return ExitCode::from(2);
+        }
     };
     let mut lab = match load_lab(state_path, scenario) {
         Ok(lab) => lab,
@@ -722,9 +756,23 @@ fn lab_command(command: LabCommand) -> ExitCode {
     code
 }
 
-fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
+fn lab_shell(state_path: &std::path::Path, scenario: &str, arguments: &[String]) -> ExitCode {
     use crate::lab::{interpreter::Interpreter, value::format_output};
-    use std::io::Read;
+    let script = match shell_script(arguments, std::env::var("SSH_ORIGINAL_COMMAND").ok()) {
+        Ok(script) => script,
+        Err(e) => {
+            eprintln!("imlink lab-shell: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // One script at a time per state file, as one server runs one change at a time.
+    let lock = match lock_lab(state_path) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("imlink lab-shell: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut state = match load_lab(state_path, scenario) {
         Ok(state) => state,
         Err(e) => {
@@ -732,11 +780,6 @@ fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut script = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut script) {
-        eprintln!("imlink lab-shell: cannot read the script: {e}");
-        return ExitCode::from(2);
-    }
     let outcome = Interpreter::new(&mut state).run(&script);
     print!("{}", format_output(&outcome.output));
     for error in &outcome.errors {
@@ -746,6 +789,7 @@ fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
         eprintln!("imlink lab-shell: {e}");
         return ExitCode::from(2);
     }
+    drop(lock);
     match outcome.failure {
         Some(message) => {
             eprintln!("{message}");
@@ -753,4 +797,59 @@ fn lab_shell(state_path: &std::path::Path, scenario: &str) -> ExitCode {
         }
         None => ExitCode::SUCCESS,
     }
+}
+
+/// The script `powershell.exe` would run given `arguments` (or, when there are none, the
+/// words of an SSH client's command after the program name): `-EncodedCommand`, `-Command`
+/// text, or standard input.
+fn shell_script(arguments: &[String], ssh_command: Option<String>) -> Result<String, String> {
+    let words: Vec<String> = match (arguments.is_empty(), ssh_command) {
+        (true, Some(command)) => command
+            .split_whitespace()
+            .skip(1)
+            .map(String::from)
+            .collect(),
+        _ => arguments.to_vec(),
+    };
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        match word.to_ascii_lowercase().as_str() {
+            "-noprofile" | "-noninteractive" | "-nologo" => {}
+            "-encodedcommand" | "-enc" | "-e" => {
+                let encoded = words.next().ok_or("-EncodedCommand needs a value")?;
+                return crate::executor::decode_command(encoded);
+            }
+            "-command" | "-c" => {
+                let rest: Vec<&str> = words.map(String::as_str).collect();
+                if rest.is_empty() || rest == ["-"] {
+                    break;
+                }
+                return Ok(rest.join(" "));
+            }
+            other => {
+                return Err(format!(
+                    "the lab does not emulate the powershell.exe argument {other}"
+                ));
+            }
+        }
+    }
+    let mut script = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)
+        .map_err(|e| format!("cannot read the script: {e}"))?;
+    Ok(script)
+}
+
+/// Holds `<state>.lock` exclusively until dropped.
+fn lock_lab(state_path: &std::path::Path) -> Result<std::fs::File, String> {
+    let mut name = state_path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| format!("cannot open {}: {e}", std::path::Path::new(&name).display()))?;
+    file.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", std::path::Path::new(&name).display()))?;
+    Ok(file)
 }

@@ -26,6 +26,8 @@ const OPTIONAL_LEAVES: &[(&str, Kind)] = &[
     ("database.url_file", Kind::String),
     ("database.password_file", Kind::String),
     ("environment.facts_file", Kind::String),
+    ("executor.ssh.identity_file", Kind::String),
+    ("executor.ssh.known_hosts_file", Kind::String),
 ];
 
 /// Keys whose values must never appear in messages.
@@ -51,6 +53,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// The Lync/Exchange environment that plans are made against.
     pub environment: EnvironmentConfig,
+    /// Where approved plans (and, without a facts file, the probes) run.
+    pub executor: ExecutorConfig,
 }
 
 impl Default for Config {
@@ -64,6 +68,7 @@ impl Default for Config {
             approval: ApprovalConfig::default(),
             session: SessionConfig::default(),
             environment: EnvironmentConfig::default(),
+            executor: ExecutorConfig::default(),
         }
     }
 }
@@ -262,6 +267,87 @@ pub struct EnvironmentConfig {
     /// A facts file (the JSON format in the README), read each time a plan is made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts_file: Option<PathBuf>,
+}
+
+/// Which executor runs scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// The simulated organization, in process.
+    #[default]
+    Lab,
+    /// `powershell.exe` on a Windows management host, over OpenSSH.
+    Ssh,
+    /// A PowerShell executable on this machine.
+    Local,
+}
+
+/// Where scripts run, and the limits they run under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutorConfig {
+    /// `lab`, `ssh` or `local`.
+    pub kind: ExecutorKind,
+    /// Seconds one script may run before it is stopped (1 to 86400).
+    pub step_timeout_seconds: u32,
+    /// Scripts one process runs at once against one target: the Lync shell, the Exchange
+    /// shell, each back-end server (1 to 30, below WinRM's shell quotas).
+    pub max_sessions_per_target: u32,
+    /// PowerShell run first in every Lync Server Management Shell script (`ssh`, `local`).
+    pub lync_preamble: String,
+    /// PowerShell run first in every Exchange Management Shell script (`ssh`, `local`).
+    pub exchange_preamble: String,
+    /// The PowerShell program: run on the management host (`ssh`) or spawned (`local`).
+    pub powershell: String,
+    /// Arguments placed before `-NoProfile -NonInteractive -EncodedCommand …`.
+    pub powershell_args: Vec<String>,
+    /// The management host, for `ssh`.
+    pub ssh: SshConfig,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            kind: ExecutorKind::Lab,
+            step_timeout_seconds: 600,
+            max_sessions_per_target: 2,
+            lync_preamble: String::new(),
+            exchange_preamble: String::new(),
+            powershell: "powershell.exe".to_owned(),
+            powershell_args: Vec::new(),
+            ssh: SshConfig::default(),
+        }
+    }
+}
+
+/// The Windows management host reached over OpenSSH, with key authentication and a pinned
+/// host key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshConfig {
+    /// Host name or address.
+    pub host: String,
+    pub port: u16,
+    /// The account scripts run as.
+    pub user: String,
+    /// The private key (a file readable only by imlink); never copied anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<PathBuf>,
+    /// The known_hosts file holding the host's key; other keys are refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 22,
+            user: String::new(),
+            identity_file: None,
+            known_hosts_file: None,
+        }
+    }
 }
 
 /// A secret string whose `Debug`, `Display` and `Serialize` output is `***`.
@@ -511,6 +597,56 @@ impl Config {
             1,
             720,
         );
+        check_range(
+            &mut problems,
+            "executor.step_timeout_seconds",
+            self.executor.step_timeout_seconds,
+            1,
+            86_400,
+        );
+        check_range(
+            &mut problems,
+            "executor.max_sessions_per_target",
+            self.executor.max_sessions_per_target,
+            1,
+            30,
+        );
+        let executor = &self.executor;
+        if executor.kind != ExecutorKind::Lab && executor.powershell.trim().is_empty() {
+            problems.push(Problem::builtin(
+                "executor.powershell",
+                "must name the PowerShell program",
+            ));
+        }
+        if executor.kind == ExecutorKind::Ssh {
+            let ssh = &executor.ssh;
+            for (key, empty) in [
+                ("executor.ssh.host", ssh.host.trim().is_empty()),
+                ("executor.ssh.user", ssh.user.trim().is_empty()),
+                (
+                    "executor.ssh.identity_file",
+                    ssh.identity_file
+                        .as_ref()
+                        .is_none_or(|p| p.as_os_str().is_empty()),
+                ),
+                (
+                    "executor.ssh.known_hosts_file",
+                    ssh.known_hosts_file
+                        .as_ref()
+                        .is_none_or(|p| p.as_os_str().is_empty()),
+                ),
+            ] {
+                if empty {
+                    problems.push(Problem::builtin(
+                        key,
+                        "is required when executor.kind is \"ssh\"",
+                    ));
+                }
+            }
+            if ssh.port == 0 {
+                problems.push(Problem::builtin("executor.ssh.port", "must be 1 to 65535"));
+            }
+        }
         if self.database.max_connections == 0 {
             problems.push(Problem::builtin(
                 "database.max_connections",
@@ -1341,6 +1477,14 @@ secure_cookie = true
             environment: EnvironmentConfig {
                 facts_file: Some(PathBuf::from("facts.json")),
             },
+            executor: ExecutorConfig {
+                ssh: SshConfig {
+                    identity_file: Some(PathBuf::from("id")),
+                    known_hosts_file: Some(PathBuf::from("known_hosts")),
+                    ..SshConfig::default()
+                },
+                ..ExecutorConfig::default()
+            },
         };
         let mut leaves = Vec::new();
         collect_leaves("", &toml::Table::try_from(&full).unwrap(), &mut leaves);
@@ -1393,6 +1537,34 @@ secure_cookie = true
                 "environment.facts_file",
                 "/etc/imlink/facts.json",
                 r#""/etc/imlink/facts.json""#,
+            ),
+            ("executor.kind", "local", r#""local""#),
+            ("executor.step_timeout_seconds", "60", "60"),
+            ("executor.max_sessions_per_target", "4", "4"),
+            (
+                "executor.lync_preamble",
+                "Import-Module Lync",
+                r#""Import-Module Lync""#,
+            ),
+            (
+                "executor.exchange_preamble",
+                ". $env:ExchangeInstallPath\\bin\\RemoteExchange.ps1",
+                r#"". $env:ExchangeInstallPath\\bin\\RemoteExchange.ps1""#,
+            ),
+            ("executor.powershell", "pwsh", r#""pwsh""#),
+            ("executor.powershell_args", "-Sta", r#"["-Sta"]"#),
+            ("executor.ssh.host", "mgmt01", r#""mgmt01""#),
+            ("executor.ssh.port", "2222", "2222"),
+            ("executor.ssh.user", "svc-imlink", r#""svc-imlink""#),
+            (
+                "executor.ssh.identity_file",
+                "/run/secrets/id",
+                r#""/run/secrets/id""#,
+            ),
+            (
+                "executor.ssh.known_hosts_file",
+                "/etc/imlink/known_hosts",
+                r#""/etc/imlink/known_hosts""#,
             ),
         ];
         let sampled: BTreeSet<String> = samples.iter().map(|(k, _, _)| (*k).to_owned()).collect();

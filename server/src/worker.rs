@@ -4,7 +4,8 @@
 //! writes only while its fence is still the job's, so a worker that lost its lease records
 //! nothing more.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,12 +17,11 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use app::domain::plan::{Decision, Plan, Target};
-use app::domain::powershell::quote;
 use app::domain::workflow::{self, Vote};
 use app::ssr::entities::{approvals, change_requests, jobs, run_steps};
 use app::ssr::state::Settings;
 
-use crate::lab::store::LabStore;
+use crate::executor::{ExecError, Executor, ScriptRun};
 
 /// How much of a step's output is stored (the SHA-256 covers all of it).
 pub const OUTPUT_LIMIT: usize = 64 * 1024;
@@ -29,6 +29,11 @@ pub const OUTPUT_LIMIT: usize = 64 * 1024;
 const CLAIM_WINDOW: u64 = 16;
 /// Attempts before a run that keeps failing transiently stops for attention.
 pub const MAX_ATTEMPTS: i32 = 5;
+/// How often a running step renews the lease and saves the output it has printed so far.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// Serializes claims on PostgreSQL (`pg_advisory_xact_lock`), so two workers never both see
+/// a site as free.
+const CLAIM_LOCK: i64 = 0x696d_6c69_6e6b; // "imlink"
 
 /// The wait before retrying attempt `attempt` (1-based): exponential from 5 s, capped at
 /// 5 minutes, with up to 25 % jitter so workers do not retry in step.
@@ -39,32 +44,6 @@ pub fn backoff(attempt: i32, jitter: f64) -> chrono::Duration {
     );
     let jittered = base as f64 * (1.0 + 0.25 * jitter.clamp(0.0, 1.0));
     chrono::Duration::milliseconds((jittered * 1000.0) as i64)
-}
-
-/// Runs scripts somewhere: the lab now; SSH and local PowerShell later.
-#[derive(Clone)]
-pub enum Executor {
-    Lab(LabStore),
-}
-
-impl Executor {
-    async fn run(
-        &self,
-        target: &Target,
-        lines: &[String],
-    ) -> Result<crate::lab::store::ScriptRun, String> {
-        let body = lines.join("\n");
-        let script = match target {
-            Target::Backend(server) => format!(
-                "$ErrorActionPreference = 'Stop'\nInvoke-Command -ComputerName {} -ScriptBlock {{\n{body}\n}}",
-                quote(server)
-            ),
-            _ => format!("$ErrorActionPreference = 'Stop'\n{body}"),
-        };
-        match self {
-            Executor::Lab(lab) => lab.run_script(&script).await,
-        }
-    }
 }
 
 /// Wakes the worker whenever PostgreSQL announces a queued job; reconnects after errors.
@@ -104,6 +83,8 @@ pub struct Worker {
     pub lease: chrono::Duration,
     /// How often to look for work when nothing wakes the worker.
     pub poll: Duration,
+    /// Set on shutdown: the run in hand stops before its next step and goes back to the queue.
+    stopping: Arc<AtomicBool>,
 }
 
 /// Why a claimed job stopped early.
@@ -115,6 +96,18 @@ enum Stop {
     Park(&'static str, String),
     /// The executor could not be reached (a connection, a timeout): try again later.
     Transient(String),
+    /// The worker is shutting down: the job goes back to the queue at once.
+    Interrupted,
+}
+
+impl From<ExecError> for Stop {
+    fn from(e: ExecError) -> Self {
+        if e.is_transient() {
+            Stop::Transient(e.to_string())
+        } else {
+            Stop::Park("needs_attention", e.to_string())
+        }
+    }
 }
 
 impl From<sea_orm::DbErr> for Stop {
@@ -124,18 +117,49 @@ impl From<sea_orm::DbErr> for Stop {
 }
 
 impl Worker {
+    /// A worker named `owner` with a one-minute lease, polling every two seconds.
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Arc<Settings>,
+        executor: Executor,
+        owner: String,
+    ) -> Worker {
+        Worker {
+            db,
+            settings,
+            executor,
+            owner,
+            lease: chrono::Duration::seconds(60),
+            poll: Duration::from_secs(2),
+            stopping: Arc::default(),
+        }
+    }
+
     /// Runs until `shutdown` resolves: works while there is work, then waits for a
-    /// notification (PostgreSQL) or the poll interval.
+    /// notification (PostgreSQL) or the poll interval. On shutdown the step in hand finishes,
+    /// and its run goes back to the queue for the next worker.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let wake = Arc::new(tokio::sync::Notify::new());
         let listener = (self.db.get_database_backend() == DatabaseBackend::Postgres)
             .then(|| tokio::spawn(listen(self.db.clone(), wake.clone())));
-        loop {
-            match self.tick().await {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let work = self.tick();
+            tokio::pin!(work);
+            let worked = tokio::select! {
+                worked = &mut work => worked,
+                _ = &mut shutdown => {
+                    self.stopping.store(true, Ordering::SeqCst);
+                    work.await
+                }
+            };
+            match worked {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "worker tick failed"),
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
             }
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -164,6 +188,21 @@ impl Worker {
                 self.finish(&job, "needs_attention", Some(reason)).await?
             }
             Err(Stop::Transient(reason)) => self.retry_later(&job, reason).await?,
+            Err(Stop::Interrupted) => {
+                let detail = format!(
+                    "run #{} attempt {} stopped between steps: the worker shut down",
+                    job.id, job.attempts
+                );
+                self.release(
+                    &job,
+                    "queued",
+                    None,
+                    Some(Utc::now()),
+                    "run.interrupted",
+                    detail,
+                )
+                .await?
+            }
         }
         Ok(true)
     }
@@ -171,8 +210,13 @@ impl Worker {
     /// Takes the oldest runnable job: queued and due, or running with an expired lease (its
     /// worker died). On PostgreSQL other workers skip the locked row.
     pub async fn claim(&self) -> Result<Option<jobs::Model>, sea_orm::DbErr> {
-        let now = Utc::now();
         let txn = app::ssr::db::begin_write(&self.db).await?;
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            use sea_orm::ConnectionTrait;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
+                .await?;
+        }
+        let now = Utc::now();
         let mut query = jobs::Entity::find()
             .filter(
                 sea_orm::Condition::any()
@@ -264,6 +308,7 @@ impl Worker {
             Err(Stop::Park(_, reason) | Stop::Transient(reason)) => {
                 Err(sea_orm::DbErr::Custom(reason))
             }
+            Err(Stop::Interrupted) => Ok(true),
         }
     }
 
@@ -307,40 +352,45 @@ impl Worker {
             {
                 continue;
             }
-            self.heartbeat(job).await?;
+            self.between_steps(job).await?;
             let record = self.record_start(job, position, &step.id, &done).await?;
             // Checked first: a step found "started" after a crash is adopted if it took effect.
             let check = self
-                .executor
-                .run(&step.target, std::slice::from_ref(&step.check))
-                .await
-                .map_err(Stop::Transient)?;
-            let (state, output) = if check.failure.is_none() && check.output.trim() == "True" {
-                (
-                    "done",
-                    "Already in place (the read-only check passed); not applied again.".to_string(),
+                .run_watched(
+                    job,
+                    &record,
+                    &step.target,
+                    std::slice::from_ref(&step.check),
                 )
-            } else {
-                let applied = self
-                    .executor
-                    .run(&step.target, &step.apply)
-                    .await
-                    .map_err(Stop::Transient)?;
-                let mut text = applied.output.clone();
-                match (&applied.failure, &step.expect_output) {
-                    (Some(f), _) => {
-                        text.push_str(f);
-                        ("failed", text)
-                    }
-                    (None, Some(expected)) if !applied.output.contains(expected.as_str()) => {
-                        text.push_str(&format!("\nThe output does not contain: {expected}"));
-                        ("failed", text)
-                    }
-                    _ => ("done", text),
-                }
-            };
+                .await?;
+            let (state, output, sha256) =
+                if check.failure.is_none() && check.output.trim() == "True" {
+                    let note = "Already in place (the read-only check passed); not applied again.";
+                    (
+                        "done",
+                        note.to_string(),
+                        hex::encode(Sha256::digest(note.as_bytes())),
+                    )
+                } else {
+                    let applied = self
+                        .run_watched(job, &record, &step.target, &step.apply)
+                        .await?;
+                    let mut text = applied.output.clone();
+                    let state = match (&applied.failure, &step.expect_output) {
+                        (Some(f), _) => {
+                            text.push_str(f);
+                            "failed"
+                        }
+                        (None, Some(expected)) if !applied.output.contains(expected.as_str()) => {
+                            text.push_str(&format!("\nThe output does not contain: {expected}"));
+                            "failed"
+                        }
+                        _ => "done",
+                    };
+                    (state, text, applied.sha256)
+                };
             self.heartbeat(job).await?;
-            self.record_end(record, state, &output).await?;
+            self.record_end(record, state, &output, sha256).await?;
             if state == "failed" {
                 return Err(Stop::Park(
                     "failed",
@@ -349,6 +399,54 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Before each step: stop here if the worker is shutting down, else renew the lease.
+    async fn between_steps(&self, job: &jobs::Model) -> Result<(), Stop> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(Stop::Interrupted);
+        }
+        self.heartbeat(job).await
+    }
+
+    /// Runs `lines` on `target` for step `record`, renewing the lease and saving the output
+    /// printed so far every [`PROGRESS_INTERVAL`]; gives up at once if the lease is lost.
+    async fn run_watched(
+        &self,
+        job: &jobs::Model,
+        record: &run_steps::Model,
+        target: &Target,
+        lines: &[String],
+    ) -> Result<ScriptRun, Stop> {
+        let seen = Mutex::new(String::new());
+        let sink = |chunk: &str| {
+            let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.len() < OUTPUT_LIMIT {
+                seen.push_str(chunk);
+            }
+        };
+        let run = self.executor.run(target, lines, &sink);
+        tokio::pin!(run);
+        let mut beat = tokio::time::interval(PROGRESS_INTERVAL);
+        beat.tick().await;
+        let mut saved = 0;
+        loop {
+            tokio::select! {
+                result = &mut run => return Ok(result?),
+                _ = beat.tick() => {
+                    self.heartbeat(job).await?;
+                    let text = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    if text.len() != saved {
+                        saved = text.len();
+                        run_steps::Entity::update_many()
+                            .col_expr(run_steps::Column::Output, Expr::value(bounded(&text)))
+                            .filter(run_steps::Column::Id.eq(record.id))
+                            .exec(&self.db)
+                            .await?;
+                    }
+                }
+            }
+        }
     }
 
     /// Undoes, in reverse order, the steps the request's previous apply run completed, with each
@@ -389,25 +487,25 @@ impl Worker {
             let Some(step) = plan.steps.get(original.position as usize) else {
                 continue;
             };
-            self.heartbeat(job).await?;
+            self.between_steps(job).await?;
             let record = self
                 .record_start(job, original.position, &step.id, &done)
                 .await?;
-            let (state, output) = if step.rollback.is_empty() {
-                ("done", format!("Nothing to undo for “{}”.", step.title))
+            let (state, output, sha256) = if step.rollback.is_empty() {
+                let note = format!("Nothing to undo for “{}”.", step.title);
+                let sha256 = hex::encode(Sha256::digest(note.as_bytes()));
+                ("done", note, sha256)
             } else {
                 let undone = self
-                    .executor
-                    .run(&step.target, &step.rollback)
-                    .await
-                    .map_err(Stop::Transient)?;
+                    .run_watched(job, &record, &step.target, &step.rollback)
+                    .await?;
                 match undone.failure {
-                    Some(f) => ("failed", format!("{}{f}", undone.output)),
-                    None => ("done", undone.output),
+                    Some(f) => ("failed", format!("{}{f}", undone.output), undone.sha256),
+                    None => ("done", undone.output, undone.sha256),
                 }
             };
             self.heartbeat(job).await?;
-            self.record_end(record, state, &output).await?;
+            self.record_end(record, state, &output, sha256).await?;
             if state == "failed" {
                 return Err(Stop::Park(
                     "failed",
@@ -523,25 +621,19 @@ impl Worker {
         .await?)
     }
 
+    /// Ends step `record` in `state` with its output (bounded) and the SHA-256 of the
+    /// command's whole output.
     async fn record_end(
         &self,
         record: run_steps::Model,
         state: &str,
         output: &str,
+        sha256: String,
     ) -> Result<(), Stop> {
-        let mut bounded = output.to_string();
-        if bounded.len() > OUTPUT_LIMIT {
-            let mut cut = OUTPUT_LIMIT;
-            while !bounded.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            bounded.truncate(cut);
-            bounded.push_str("\n… (output truncated; the SHA-256 covers all of it)");
-        }
         let mut end: run_steps::ActiveModel = record.into();
         end.state = Set(state.to_string());
-        end.output = Set(bounded);
-        end.output_sha256 = Set(hex::encode(Sha256::digest(output.as_bytes())));
+        end.output = Set(bounded(output));
+        end.output_sha256 = Set(sha256);
         end.finished_at = Set(Some(Utc::now()));
         end.update(&self.db).await?;
         Ok(())
@@ -620,6 +712,21 @@ impl Worker {
         }
         txn.commit().await
     }
+}
+
+/// `output` cut to [`OUTPUT_LIMIT`] bytes, saying so when it was cut.
+fn bounded(output: &str) -> String {
+    if output.len() <= OUTPUT_LIMIT {
+        return output.to_string();
+    }
+    let mut cut = OUTPUT_LIMIT;
+    while !output.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{}\n… (output truncated; the SHA-256 covers all of it)",
+        &output[..cut]
+    )
 }
 
 #[cfg(test)]

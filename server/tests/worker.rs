@@ -5,15 +5,17 @@ mod common;
 
 use std::sync::Arc;
 
-use app::domain::workflow::{Action, ApprovalPolicy, Decision};
+use app::domain::workflow::ApprovalPolicy;
 use app::ssr::entities::{jobs, run_steps};
 use app::ssr::environment::Environment;
 use app::ssr::lab::Lab;
 use app::ssr::state::AppState;
-use common::{Backend, TestDb, article_request, plan_hash, state, user};
+use common::{Backend, TestDb, approved, job_of, state, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use server::config::ExecutorConfig;
+use server::executor::Executor;
 use server::lab::store::LabStore;
-use server::worker::{Executor, Worker};
+use server::worker::Worker;
 
 fn lab_state(t: &TestDb) -> (AppState, LabStore) {
     let store = LabStore::new(t.db.clone());
@@ -26,40 +28,10 @@ fn lab_state(t: &TestDb) -> (AppState, LabStore) {
 }
 
 fn worker(s: &AppState, store: &LabStore, owner: &str) -> Worker {
-    Worker {
-        db: s.db.clone(),
-        settings: s.settings.clone(),
-        executor: Executor::Lab(store.clone()),
-        owner: owner.into(),
-        lease: chrono::Duration::seconds(30),
-        poll: std::time::Duration::from_secs(2),
-    }
-}
-
-/// Alice files and submits, Bob approves; returns the request id.
-async fn approved(t: &TestDb, s: &AppState) -> i32 {
-    let alice = user(&t.db, "alice").await;
-    let id = app::ssr::requests::create(s, &alice, &article_request())
-        .await
-        .unwrap();
-    app::ssr::requests::transition(s, &alice, id, 1, Action::Submit)
-        .await
-        .unwrap();
-    let bob = user(&t.db, "bob").await;
-    let hash = plan_hash(&t.db, id).await;
-    app::ssr::requests::vote(s, &bob, id, 2, Decision::Approve, "", &hash)
-        .await
-        .unwrap();
-    id
-}
-
-async fn job_of(t: &TestDb, request: i32) -> jobs::Model {
-    jobs::Entity::find()
-        .filter(jobs::Column::RequestId.eq(request))
-        .one(&t.db)
-        .await
-        .unwrap()
-        .expect("a job queued with the approval")
+    let executor = Executor::new(&ExecutorConfig::default(), store.clone());
+    let mut worker = Worker::new(s.db.clone(), s.settings.clone(), executor, owner.into());
+    worker.lease = chrono::Duration::seconds(30);
+    worker
 }
 
 async fn an_approved_request_runs_to_presence(backend: Backend) {

@@ -441,6 +441,16 @@ pub fn parse_backend(server_fqdn: &str, output: &str) -> Result<Backend, ProbeEr
     })
 }
 
+/// The back-end servers to probe: Exchange 2013 servers with the Mailbox role, by FQDN.
+pub fn backend_fqdns(exchange: &ExchangeFacts) -> Vec<String> {
+    exchange
+        .servers
+        .iter()
+        .filter(|s| s.has_role("Mailbox") && s.version().is_some_and(|(major, _)| major == 15))
+        .map(|s| s.fqdn.clone())
+        .collect()
+}
+
 /// Puts the probe results together into facts.
 pub fn assemble(
     lync: LyncFacts,

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::lab::Pending;
 use crate::domain::facts::{Facts, FactsError};
+use crate::domain::probes::{self, Probe, ProbeError};
 use crate::error::AppError;
 
 /// A source of environment facts.
@@ -12,6 +14,16 @@ pub enum Environment {
     FactsFile(PathBuf),
     /// The simulated organization, probed each time a plan is made.
     Lab(std::sync::Arc<dyn super::lab::Lab>),
+    /// The real servers, probed through the executor each time a plan is made.
+    Remote(std::sync::Arc<dyn Shell>),
+}
+
+/// Somewhere the read-only probes can run (implemented by the server's executors).
+pub trait Shell: Send + Sync {
+    /// Where the probes run, for people.
+    fn label(&self) -> String;
+    /// Runs `probe`: its standard output, or why it failed.
+    fn probe<'a>(&'a self, probe: &'a Probe) -> Pending<'a, String>;
 }
 
 impl std::fmt::Debug for Environment {
@@ -37,6 +49,10 @@ pub enum EnvironmentError {
     Invalid { path: String, source: FactsError },
     #[error("the lab could not be probed: {0}")]
     Lab(String),
+    #[error("{0}")]
+    Probe(String),
+    #[error(transparent)]
+    Output(#[from] ProbeError),
 }
 
 impl From<EnvironmentError> for AppError {
@@ -52,6 +68,7 @@ impl Environment {
         match self {
             Environment::FactsFile(path) => format!("facts file {}", path.display()),
             Environment::Lab(_) => "the simulated lab (see the Lab page)".to_string(),
+            Environment::Remote(shell) => format!("the servers, probed through {}", shell.label()),
         }
     }
 
@@ -80,6 +97,24 @@ impl Environment {
                 Ok(facts)
             }
             Environment::Lab(lab) => lab.discover().await.map_err(EnvironmentError::Lab),
+            Environment::Remote(shell) => {
+                let run = |probe: Probe| async move {
+                    shell.probe(&probe).await.map_err(EnvironmentError::Probe)
+                };
+                let lync = probes::parse_lync(&run(probes::lync()).await?)?;
+                let exchange = probes::parse_exchange(&run(probes::exchange()).await?)?;
+                let mut backends = Vec::new();
+                for server in probes::backend_fqdns(&exchange) {
+                    let output = run(probes::backend(&server)).await?;
+                    backends.push(probes::parse_backend(&server, &output)?);
+                }
+                Ok(probes::assemble(
+                    lync,
+                    exchange,
+                    backends,
+                    chrono::Utc::now(),
+                ))
+            }
         }
     }
 }

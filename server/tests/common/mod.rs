@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use app::domain::request::RequestInput;
 use app::domain::roles::{Account, CurrentUser, Role};
-use app::domain::workflow::ApprovalPolicy;
+use app::domain::workflow::{Action, ApprovalPolicy, Decision};
+use app::ssr::entities::jobs;
 use app::ssr::environment::Environment;
 use app::ssr::state::{AppState, Settings};
 use leptos::config::LeptosOptions;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 /// Which database a scenario runs against.
 #[derive(Clone, Copy, Debug)]
@@ -179,6 +180,32 @@ pub fn article_request() -> RequestInput {
         justification: "Show presence and IM in OWA for the Redmond site.".into(),
         ..RequestInput::default()
     }
+}
+
+/// Alice files and submits, Bob approves; returns the request id.
+pub async fn approved(t: &TestDb, s: &AppState) -> i32 {
+    let alice = user(&t.db, "alice").await;
+    let id = app::ssr::requests::create(s, &alice, &article_request())
+        .await
+        .unwrap();
+    app::ssr::requests::transition(s, &alice, id, 1, Action::Submit)
+        .await
+        .unwrap();
+    let bob = user(&t.db, "bob").await;
+    let hash = plan_hash(&t.db, id).await;
+    app::ssr::requests::vote(s, &bob, id, 2, Decision::Approve, "", &hash)
+        .await
+        .unwrap();
+    id
+}
+
+pub async fn job_of(t: &TestDb, request: i32) -> jobs::Model {
+    jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(request))
+        .one(&t.db)
+        .await
+        .unwrap()
+        .expect("a job queued with the approval")
 }
 
 /// Runs each named scenario as two tests, one per backend.
