@@ -420,12 +420,12 @@ fn worker(config: &Config, state: &AppState) -> Option<crate::worker::Worker> {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    Some(crate::worker::Worker::new(
-        state.db.clone(),
-        state.settings.clone(),
-        executor,
-        owner,
-    ))
+    let mut worker =
+        crate::worker::Worker::new(state.db.clone(), state.settings.clone(), executor, owner);
+    worker.lease = chrono::Duration::seconds(i64::from(config.worker.lease_seconds));
+    // PostgreSQL wakes the worker at once; the poll is the fallback (and SQLite's only way).
+    worker.poll = std::time::Duration::from_secs(u64::from(config.worker.poll_seconds));
+    Some(worker)
 }
 
 async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {

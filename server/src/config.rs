@@ -55,6 +55,8 @@ pub struct Config {
     pub environment: EnvironmentConfig,
     /// Where approved plans (and, without a facts file, the probes) run.
     pub executor: ExecutorConfig,
+    /// How workers hold and look for runs.
+    pub worker: WorkerConfig,
 }
 
 impl Default for Config {
@@ -69,6 +71,28 @@ impl Default for Config {
             session: SessionConfig::default(),
             environment: EnvironmentConfig::default(),
             executor: ExecutorConfig::default(),
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+/// How workers hold and look for runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Seconds a claim lasts unless renewed (renewed every second while a run goes on); a
+    /// crashed worker's run is taken over this long after its last renewal (3 to 3600).
+    pub lease_seconds: u32,
+    /// Seconds between looks for work when nothing announces it (1 to 300; PostgreSQL
+    /// announces queued runs at once).
+    pub poll_seconds: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 60,
+            poll_seconds: 2,
         }
     }
 }
@@ -610,6 +634,20 @@ impl Config {
             self.executor.max_sessions_per_target,
             1,
             30,
+        );
+        check_range(
+            &mut problems,
+            "worker.lease_seconds",
+            self.worker.lease_seconds,
+            3,
+            3600,
+        );
+        check_range(
+            &mut problems,
+            "worker.poll_seconds",
+            self.worker.poll_seconds,
+            1,
+            300,
         );
         let executor = &self.executor;
         if executor.kind != ExecutorKind::Lab && executor.powershell.trim().is_empty() {
@@ -1485,6 +1523,7 @@ secure_cookie = true
                 },
                 ..ExecutorConfig::default()
             },
+            worker: WorkerConfig::default(),
         };
         let mut leaves = Vec::new();
         collect_leaves("", &toml::Table::try_from(&full).unwrap(), &mut leaves);
@@ -1554,6 +1593,8 @@ secure_cookie = true
             ("executor.powershell", "pwsh", r#""pwsh""#),
             ("executor.powershell_args", "-Sta", r#"["-Sta"]"#),
             ("executor.ssh.host", "mgmt01", r#""mgmt01""#),
+            ("worker.lease_seconds", "10", "10"),
+            ("worker.poll_seconds", "5", "5"),
             ("executor.ssh.port", "2222", "2222"),
             ("executor.ssh.user", "svc-imlink", r#""svc-imlink""#),
             (

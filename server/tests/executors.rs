@@ -155,7 +155,7 @@ async fn runs_to_presence(config: ExecutorConfig, lab: &Path) {
     settings.environment = Some(Environment::Remote(Arc::new(executor.clone())));
     s.settings = Arc::new(settings);
     assert!(!presence(lab, "user0001@litwareinc.com"));
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     let worker = Worker::new(t.db.clone(), s.settings.clone(), executor, "w".into());
     assert!(worker.tick().await.unwrap());
     let job = job_of(&t, id).await;

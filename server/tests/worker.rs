@@ -37,7 +37,7 @@ fn worker(s: &AppState, store: &LabStore, owner: &str) -> Worker {
 async fn an_approved_request_runs_to_presence(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     assert_eq!(job_of(&t, id).await.state, "queued");
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
@@ -110,7 +110,7 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
 async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     let a = worker(&s, &store, "a");
     let claimed = a.claim().await.unwrap().unwrap();
     assert!(a.holds(&claimed).await.unwrap());
@@ -132,7 +132,7 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
 async fn a_changed_environment_needs_reapproval(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     store.reset("colocated-um").await.unwrap();
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
@@ -153,7 +153,7 @@ async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     // The lab cannot be reached: its stored state is unreadable.
     store.reset("litware").await.unwrap();
     t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
@@ -182,7 +182,7 @@ async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     store.reset("litware").await.unwrap();
     t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
         .await
@@ -199,8 +199,8 @@ async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
 async fn one_run_per_site_at_a_time(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let first = approved(&t, &s).await;
-    let second = approved(&t, &s).await;
+    let first = approved(&t.db, &s).await;
+    let second = approved(&t.db, &s).await;
     let a = worker(&s, &store, "a");
     let claimed = a.claim().await.unwrap().unwrap();
     assert_eq!(claimed.request_id, first);
@@ -226,7 +226,7 @@ on_both_databases!(
 async fn operators_cancel_and_resume_runs(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     let erin = user(&t.db, "erin").await;
     app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
     assert_eq!(job_of(&t, id).await.state, "cancelled");
@@ -241,7 +241,7 @@ async fn operators_cancel_and_resume_runs(backend: Backend) {
         Err(app::error::AppError::Conflict(_))
     ));
     // Cancelling a running job takes its lease away: its worker writes nothing more.
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     let claimed = w.claim().await.unwrap().unwrap();
     app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
     assert!(!w.holds(&claimed).await.unwrap());
@@ -250,7 +250,7 @@ async fn operators_cancel_and_resume_runs(backend: Backend) {
 async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t);
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
     assert!(
@@ -304,7 +304,7 @@ async fn postgres_wakes_workers_when_a_job_is_queued() {
     }));
     // Give the worker time to go idle and start listening.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let id = approved(&t, &s).await;
+    let id = approved(&t.db, &s).await;
     let mut state = String::new();
     for _ in 0..100 {
         state = job_of(&t, id).await.state;

@@ -183,16 +183,16 @@ pub fn article_request() -> RequestInput {
 }
 
 /// Alice files and submits, Bob approves; returns the request id.
-pub async fn approved(t: &TestDb, s: &AppState) -> i32 {
-    let alice = user(&t.db, "alice").await;
+pub async fn approved(db: &DatabaseConnection, s: &AppState) -> i32 {
+    let alice = user(db, "alice").await;
     let id = app::ssr::requests::create(s, &alice, &article_request())
         .await
         .unwrap();
     app::ssr::requests::transition(s, &alice, id, 1, Action::Submit)
         .await
         .unwrap();
-    let bob = user(&t.db, "bob").await;
-    let hash = plan_hash(&t.db, id).await;
+    let bob = user(db, "bob").await;
+    let hash = plan_hash(db, id).await;
     app::ssr::requests::vote(s, &bob, id, 2, Decision::Approve, "", &hash)
         .await
         .unwrap();

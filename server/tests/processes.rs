@@ -1,0 +1,335 @@
+//! `imlink worker` as a real process, run through the `local` executor. The PowerShell program
+//! is a small script around `imlink lab-shell` that counts its calls and, when asked, kills the
+//! worker (its parent) with SIGKILL just before or just after a call: at every step boundary
+//! and in the middle of every step. The run must then finish, after a restart, with the lab
+//! exactly as an uninterrupted run leaves it.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::domain::workflow::ApprovalPolicy;
+use app::ssr::entities::{audit_events, jobs, run_steps};
+use app::ssr::environment::Environment;
+use common::{approved, state};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use server::config::{ExecutorConfig, ExecutorKind};
+use server::executor::Executor;
+use server::lab::store::LabStore;
+
+/// Every probe ends by printing its result as compressed JSON.
+const PROBE_MARK: &str = "ConvertTo-Json -Depth 6 -Compress";
+
+/// A database and a lab file with one approved request, and a PowerShell stand-in.
+struct Bench {
+    dir: tempfile::TempDir,
+    url: String,
+    db: DatabaseConnection,
+    request: i32,
+}
+
+impl Bench {
+    async fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let wrapper = dir.path().join("powershell");
+        std::fs::write(
+            &wrapper,
+            format!(
+                r#"#!/bin/sh
+dir=$(dirname "$0")
+n=$(( $(cat "$dir/calls" 2>/dev/null || echo 0) + 1 ))
+echo "$n" >"$dir/calls"
+echo "$n $*" >>"$dir/log"
+if [ "$n" = "${{KILL_BEFORE:-}}" ]; then kill -9 "$PPID"; exit 1; fi
+{imlink} lab-shell --state "$dir/lab.json" "$@"
+rc=$?
+if [ "$n" = "${{KILL_AFTER:-}}" ]; then kill -9 "$PPID"; fi
+exit $rc
+"#,
+                imlink = env!("CARGO_BIN_EXE_imlink")
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let url = format!("sqlite://{}/imlink.db?mode=rwc", dir.path().display());
+        let db = server::database::connect(&url, 2).await.unwrap();
+        server::database::migrate(&db).await.unwrap();
+        // The request is planned by probing the lab file through the same program.
+        let config = ExecutorConfig {
+            kind: ExecutorKind::Local,
+            powershell: wrapper.display().to_string(),
+            ..ExecutorConfig::default()
+        };
+        let executor = Executor::new(&config, LabStore::new(db.clone()));
+        let mut s = state(&db, ApprovalPolicy::default());
+        let mut settings = (*s.settings).clone();
+        settings.environment = Some(Environment::Remote(Arc::new(executor)));
+        s.settings = Arc::new(settings);
+        let request = approved(&db, &s).await;
+        // Planning's probes are not part of the run.
+        std::fs::remove_file(dir.path().join("calls")).unwrap();
+        std::fs::remove_file(dir.path().join("log")).unwrap();
+        Bench {
+            dir,
+            url,
+            db,
+            request,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts `imlink worker` on this bench, with `env` for the PowerShell stand-in.
+    fn worker(&self, env: &[(&str, String)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("worker.log"))
+            .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_imlink"))
+            .arg("worker")
+            .env("IMLINK_DATABASE_URL", &self.url)
+            .env("IMLINK_EXECUTOR_KIND", "local")
+            .env("IMLINK_EXECUTOR_POWERSHELL", self.path("powershell"))
+            .env("IMLINK_WORKER_LEASE_SECONDS", "3")
+            .env("IMLINK_WORKER_POLL_SECONDS", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    async fn job(&self) -> jobs::Model {
+        jobs::Entity::find()
+            .filter(jobs::Column::RequestId.eq(self.request))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Waits until the run has ended; its final state.
+    async fn ended(&self) -> jobs::Model {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let job = self.job().await;
+            if !["queued", "running"].contains(&job.state.as_str()) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the run did not end: {job:?}\n{}",
+                std::fs::read_to_string(self.path("worker.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The scripts the PowerShell stand-in was given, in order.
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let encoded = line.split_whitespace().last().unwrap();
+                server::executor::decode_command(encoded).unwrap()
+            })
+            .collect()
+    }
+
+    /// The lab as JSON, with what differs between equal runs taken out: backup file names
+    /// carry the time, so only their contents count.
+    fn lab(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path("lab.json")).unwrap();
+        let mut lab: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for backend in lab["exchange"]["backends"].as_array_mut().unwrap() {
+            let mut contents: Vec<serde_json::Value> = backend["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|pair| pair[1].clone())
+                .collect();
+            contents.sort_by_key(|c| c.to_string());
+            backend["files"] = serde_json::Value::Array(contents);
+        }
+        lab
+    }
+
+    /// The attempts the audit trail records for the run.
+    async fn audited_starts(&self) -> Vec<String> {
+        audit_events::Entity::find()
+            .filter(audit_events::Column::Action.eq("run.start"))
+            .order_by_asc(audit_events::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.detail)
+            .collect()
+    }
+}
+
+fn wait(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the worker did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where a crash is injected: just before call `n` of the PowerShell stand-in, or just after
+/// it (the command took effect, its result was not recorded).
+#[derive(Clone, Copy, Debug)]
+enum Crash {
+    Before(usize),
+    After(usize),
+}
+
+/// Runs the bench's request with a SIGKILL at `crash`, then a second worker to the end.
+async fn crashed_run(crash: Crash) -> Bench {
+    let bench = Bench::new().await;
+    let kill = match crash {
+        Crash::Before(n) => ("KILL_BEFORE", n.to_string()),
+        Crash::After(n) => ("KILL_AFTER", n.to_string()),
+    };
+    let mut first = bench.worker(&[kill]);
+    wait(&mut first);
+    let mut second = bench.worker(&[]);
+    let job = bench.ended().await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(job.state, "succeeded", "{crash:?}: {:?}", job.reason);
+    bench
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
+    // An uninterrupted run: the reference lab, and the sequence of calls.
+    let clean = Bench::new().await;
+    let mut worker = clean.worker(&[]);
+    let job = clean.ended().await;
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    let reference = clean.lab();
+    let calls = clean.calls();
+    let probes = calls.iter().take_while(|c| c.contains(PROBE_MARK)).count();
+    assert_eq!(
+        probes, 3,
+        "the re-check probes Lync, Exchange and the back end"
+    );
+    let steps = run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(job.id))
+        .order_by_asc(run_steps::Column::Position)
+        .all(&clean.db)
+        .await
+        .unwrap();
+    // Then, per step, its check and its commands.
+    assert_eq!(calls.len(), probes + 2 * steps.len());
+
+    let row = app::ssr::entities::change_requests::Entity::find_by_id(clean.request)
+        .one(&clean.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let plan = app::ssr::plans::stored(&row).unwrap();
+    let mut crashes = vec![Crash::Before(1)];
+    for (i, step) in steps.iter().enumerate() {
+        let check = probes + 2 * i + 1;
+        crashes.push(Crash::Before(check));
+        crashes.push(Crash::After(check + 1));
+        // Calls are numbered from 1; the step's check is what was sent.
+        assert!(calls[check - 1].contains(&plan.steps[step.position as usize].check));
+    }
+    // Two benches at a time: most of each is the wait for the dead worker's lease.
+    for pair in crashes.chunks(2) {
+        let runs = futures_util::future::join_all(pair.iter().map(|c| crashed_run(*c))).await;
+        for (crash, bench) in pair.iter().zip(runs) {
+            let mut lab = bench.lab();
+            let mut expected = reference.clone();
+            // Recycling and publishing have no read-only check: interrupted in the middle,
+            // they run again (both are idempotent; a second recycle is counted, nothing else).
+            if let Crash::After(n) = crash
+                && calls[n - 1].contains("recycle apppool")
+            {
+                for state in [&mut lab, &mut expected] {
+                    for backend in state["exchange"]["backends"].as_array_mut().unwrap() {
+                        backend["owa_app_pool_recycles"] = serde_json::Value::Null;
+                    }
+                }
+            }
+            assert_eq!(
+                lab, expected,
+                "{crash:?}: the lab differs from an uninterrupted run"
+            );
+            let starts = bench.audited_starts().await;
+            assert!(
+                starts.len() >= 2
+                    && starts[0].ends_with("attempt 1")
+                    && starts[1].ends_with("attempt 2"),
+                "{crash:?}: both attempts are audited: {starts:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
+    let bench = Bench::new().await;
+    // Slow PowerShell: each call takes half a second more, so SIGTERM lands mid-step.
+    let slow = bench.path("powershell");
+    let script = std::fs::read_to_string(&slow).unwrap();
+    std::fs::write(
+        &slow,
+        script.replacen("dir=$(dirname", "sleep 0.5\ndir=$(dirname", 1),
+    )
+    .unwrap();
+    let mut worker = bench.worker(&[]);
+    // Wait until the first step has started.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let started = run_steps::Entity::find().one(&bench.db).await.unwrap();
+        if started.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no step started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let terminated = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    wait(&mut worker);
+    assert!(worker.wait().unwrap().success(), "a clean exit");
+    let job = bench.job().await;
+    assert_eq!(job.state, "queued", "back in the queue for the next worker");
+    assert_eq!(job.lease_owner, None);
+    let steps = run_steps::Entity::find().all(&bench.db).await.unwrap();
+    assert!(
+        steps.iter().all(|s| s.state == "done"),
+        "the step in hand was finished, none was left half-done: {steps:?}"
+    );
+    let interrupted = audit_events::Entity::find()
+        .filter(audit_events::Column::Action.eq("run.interrupted"))
+        .count(&bench.db)
+        .await
+        .unwrap();
+    assert_eq!(interrupted, 1);
+    // The next worker finishes it without waiting for a lease to run out.
+    let mut next = bench.worker(&[]);
+    let job = bench.ended().await;
+    let _ = next.kill();
+    let _ = next.wait();
+    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+}
