@@ -9,6 +9,7 @@ mod m20261127_000004_lab_state;
 mod m20261127_000005_jobs;
 mod m20261127_000006_job_kind;
 mod m20261127_000007_jobs_notify;
+mod m20261127_000008_jobs_notify_free;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_jobs::Migration),
             Box::new(m20261127_000006_job_kind::Migration),
             Box::new(m20261127_000007_jobs_notify::Migration),
+            Box::new(m20261127_000008_jobs_notify_free::Migration),
         ]
     }
 }

@@ -333,3 +333,83 @@ async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
     let _ = next.wait();
     assert_eq!(job.state, "succeeded", "{:?}", job.reason);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_on_postgres_run_each_job_once() {
+    use app::ssr::lab::Lab;
+    let t = common::TestDb::new(common::Backend::Postgres).await;
+    let store = LabStore::new(t.db.clone());
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    let lab: Arc<dyn Lab> = Arc::new(store.clone());
+    settings.environment = Some(Environment::Lab(lab));
+    s.settings = Arc::new(settings);
+    // Integrate once, so the many requests after it are small jobs: a re-check and no change.
+    let first = approved(&t.db, &s).await;
+    let executor = Executor::new(&ExecutorConfig::default(), store);
+    let worker =
+        server::worker::Worker::new(t.db.clone(), s.settings.clone(), executor, "w".into());
+    assert!(worker.tick().await.unwrap());
+    let mut requests = Vec::new();
+    for _ in 0..40 {
+        requests.push(approved(&t.db, &s).await);
+    }
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_imlink"))
+            .arg("worker")
+            .env("IMLINK_DATABASE_URL", t.url())
+            .env("IMLINK_WORKER_LEASE_SECONDS", "5")
+            .env("IMLINK_LOG_FILTER", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut workers = [spawn(), spawn()];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let jobs = loop {
+        let jobs = jobs::Entity::find()
+            .filter(jobs::Column::RequestId.is_in(requests.clone()))
+            .all(&t.db)
+            .await
+            .unwrap();
+        if jobs
+            .iter()
+            .all(|j| !["queued", "running"].contains(&j.state.as_str()))
+        {
+            break jobs;
+        }
+        assert!(Instant::now() < deadline, "the jobs did not all end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert_eq!(jobs.len(), requests.len());
+    for job in &jobs {
+        assert_eq!(
+            (job.state.as_str(), job.attempts),
+            ("succeeded", 1),
+            "{job:?}"
+        );
+    }
+    let starts = audit_events::Entity::find()
+        .filter(audit_events::Column::Action.eq("run.start"))
+        .filter(audit_events::Column::EntityId.is_in(requests.iter().map(|r| r.to_string())))
+        .all(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(starts.len(), requests.len(), "every job was started once");
+    assert_eq!(job_state(&t.db, first).await, "succeeded");
+}
+
+async fn job_state(db: &DatabaseConnection, request: i32) -> String {
+    jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(request))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}

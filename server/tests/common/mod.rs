@@ -75,6 +75,20 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A URL another process can use for this database (PostgreSQL: in the test's schema).
+    pub fn url(&self) -> String {
+        match (&self.schema, &self._dir) {
+            (Some((url, schema)), _) => {
+                let join = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{join}options=-c%20search_path%3D{schema}")
+            }
+            (None, Some(dir)) => format!("sqlite://{}/imlink.db?mode=rwc", dir.path().display()),
+            (None, None) => unreachable!("every test database has a schema or a file"),
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((url, schema)) = self.schema.take() {
