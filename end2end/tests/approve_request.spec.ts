@@ -42,6 +42,12 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   // page follows it live, without a reload.
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 30_000 });
   await expect(page.locator('li.step')).not.toHaveCount(0);
+  // Every step done, and the report says what verification found.
+  const steps = await page.locator('li.step').count();
+  await expect(page.locator('.run-progress')).toContainText(`${steps} of ${steps} steps done`);
+  await expect(page.locator('li.step').first()).toContainText(/Started \d\d:\d\d:\d\d UTC, took \d+\.\d s/);
+  await expect(page.getByTestId('run-verification')).toContainText('MSExchangeOWAAppPool was recycled by this run.');
+  await expect(page.getByTestId('run-verification')).toContainText('Event 112 is not logged yet');
   const transcript = page.waitForEvent('download');
   await page.getByRole('link', { name: 'Transcript' }).click();
   expect((await transcript).suggestedFilename()).toMatch(/^imlink-run-\d+-transcript\.txt$/);
@@ -56,6 +62,15 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   await page.goto('/approvals');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Waiting for my approval');
   await expect(page.getByRole('link', { name: `#${id}`, exact: true })).toHaveCount(0);
+
+  // And in the lab, an eligible user now sees presence in OWA.
+  await page.goto('/lab');
+  await waitForHydration(page);
+  await page.getByLabel('Sign in to OWA as').fill('user0001@litwareinc.com');
+  await button(page, 'Sign in').click();
+  await expect(page.getByTestId('signin-result').first()).toContainText(
+    'user0001@litwareinc.com: presence and IM work in OWA.',
+  );
 });
 
 test('Carol must give a reason to reject; with one the request is rejected', async ({ page, browserErrors }) => {

@@ -10,6 +10,7 @@ mod m20261127_000005_jobs;
 mod m20261127_000006_job_kind;
 mod m20261127_000007_jobs_notify;
 mod m20261127_000008_jobs_notify_free;
+mod m20261127_000009_job_report;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_job_kind::Migration),
             Box::new(m20261127_000007_jobs_notify::Migration),
             Box::new(m20261127_000008_jobs_notify_free::Migration),
+            Box::new(m20261127_000009_job_report::Migration),
         ]
     }
 }

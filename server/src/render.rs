@@ -162,14 +162,24 @@ pub fn runbook(plan: &Plan) -> String {
 struct Transcript<'a> {
     job: &'a jobs::Model,
     steps: &'a [run_steps::Model],
+    evidence: Vec<app::api::models::Evidence>,
 }
 
 /// A run's transcript: the run, then each step with its times, the SHA-256 of its whole output
 /// and the output as stored (bounded), every output line prefixed so it cannot pass for ours.
 pub fn transcript(job: &jobs::Model, steps: &[run_steps::Model]) -> String {
-    Transcript { job, steps }
-        .render()
-        .unwrap_or_else(|e| format!("the transcript could not be rendered: {e}"))
+    let evidence: Vec<app::api::models::Evidence> = job
+        .report
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    Transcript {
+        job,
+        steps,
+        evidence,
+    }
+    .render()
+    .unwrap_or_else(|e| format!("the transcript could not be rendered: {e}"))
         + "\n"
 }
 

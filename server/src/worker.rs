@@ -16,6 +16,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use app::api::models::Evidence;
 use app::domain::plan::{Decision, Plan, Target};
 use app::domain::workflow::{self, Vote};
 use app::ssr::entities::{approvals, change_requests, jobs, run_steps};
@@ -398,6 +399,69 @@ impl Worker {
                 ));
             }
         }
+        self.verify(job, &plan).await
+    }
+
+    /// Runs the plan's read-only evidence scripts on each back-end server and keeps what they
+    /// found, with whether the run recycled OWA there, as the run's report. Evidence that
+    /// cannot be read is reported as such; it does not fail the run.
+    async fn verify(&self, job: &jobs::Model, plan: &Plan) -> Result<(), Stop> {
+        let steps = app::ssr::runs::steps(&self.db, job.id).await?;
+        let mut report = Vec::new();
+        for evidence in &plan.evidence {
+            let Target::Backend(server) = &evidence.target else {
+                continue;
+            };
+            let recycled = plan
+                .steps
+                .iter()
+                .position(|s| s.id == format!("recycle:{server}") && s.decision == Decision::Change)
+                .map(|p| {
+                    steps
+                        .iter()
+                        .any(|s| s.position == p as i32 && s.state == "done")
+                });
+            self.between_steps(job).await?;
+            let found = self
+                .executor
+                .run(
+                    &evidence.target,
+                    std::slice::from_ref(&evidence.script),
+                    &|_: &str| {},
+                )
+                .await;
+            let read = |output: &str| -> Result<(Option<bool>, Option<bool>), String> {
+                let value: serde_json::Value =
+                    serde_json::from_str(output.trim()).map_err(|e| {
+                        format!("the evidence script printed something unexpected: {e}")
+                    })?;
+                Ok((value["Event112"].as_bool(), value["LogFolder"].as_bool()))
+            };
+            let (event_112, im_log_folder, error) = match found {
+                Ok(run) => match run.failure.map_or_else(|| read(&run.output), Err) {
+                    Ok((event, folder)) => (event, folder, None),
+                    Err(e) => (None, None, Some(e)),
+                },
+                Err(e) => (None, None, Some(e.to_string())),
+            };
+            report.push(Evidence {
+                server: server.clone(),
+                recycled,
+                event_112,
+                im_log_folder,
+                error,
+            });
+        }
+        self.heartbeat(job).await?;
+        jobs::Entity::update_many()
+            .col_expr(
+                jobs::Column::Report,
+                Expr::value(serde_json::to_string(&report).ok()),
+            )
+            .filter(jobs::Column::Id.eq(job.id))
+            .filter(jobs::Column::Fence.eq(job.fence))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -459,19 +523,9 @@ impl Worker {
             .ok_or_else(|| Stop::Park("failed", "the request is gone".into()))?;
         let plan = app::ssr::plans::stored(&row)
             .ok_or_else(|| Stop::Park("failed", "the request has no plan".into()))?;
-        let applied_run = jobs::Entity::find()
-            .filter(jobs::Column::RequestId.eq(job.request_id))
-            .filter(jobs::Column::Kind.eq("apply"))
-            .filter(jobs::Column::Id.lt(job.id))
-            .order_by_desc(jobs::Column::Id)
-            .one(&self.db)
+        let (_, mut applied) = app::ssr::runs::applied_before(&self.db, job.request_id, job.id)
             .await?
             .ok_or_else(|| Stop::Park("failed", "there is no run to roll back".into()))?;
-        let mut applied = run_steps::Entity::find()
-            .filter(run_steps::Column::JobId.eq(applied_run.id))
-            .filter(run_steps::Column::State.eq("done"))
-            .all(&self.db)
-            .await?;
         applied.sort_by_key(|s| std::cmp::Reverse(s.position));
         let done: Vec<run_steps::Model> = run_steps::Entity::find()
             .filter(run_steps::Column::JobId.eq(job.id))

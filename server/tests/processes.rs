@@ -234,15 +234,15 @@ async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
         .all(&clean.db)
         .await
         .unwrap();
-    // Then, per step, its check and its commands.
-    assert_eq!(calls.len(), probes + 2 * steps.len());
-
     let row = app::ssr::entities::change_requests::Entity::find_by_id(clean.request)
         .one(&clean.db)
         .await
         .unwrap()
         .unwrap();
     let plan = app::ssr::plans::stored(&row).unwrap();
+    // Then, per step, its check and its commands; then the evidence, read-only.
+    assert_eq!(calls.len(), probes + 2 * steps.len() + plan.evidence.len());
+
     let mut crashes = vec![Crash::Before(1)];
     for (i, step) in steps.iter().enumerate() {
         let check = probes + 2 * i + 1;

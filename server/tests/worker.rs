@@ -85,6 +85,22 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
             .map(|s| s.output.lines().count())
             .sum::<usize>()
     );
+    // The report: OWA recycled; event 112 and the IM log folder come with the first sign-in.
+    let report: Vec<app::api::models::Evidence> =
+        serde_json::from_str(job.report.as_deref().unwrap()).unwrap();
+    assert_eq!(report.len(), 1);
+    assert_eq!(
+        (
+            report[0].recycled,
+            report[0].event_112,
+            report[0].im_log_folder,
+            report[0].error.as_deref()
+        ),
+        (Some(true), Some(false), Some(false), None),
+        "{report:?}"
+    );
+    assert!(transcript.contains("MSExchangeOWAAppPool recycled by this run"));
+    assert!(transcript.contains("Event 112 not logged yet"));
     // Presence now works in the lab for an eligible user.
     assert!(
         store

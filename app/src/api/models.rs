@@ -108,17 +108,41 @@ pub struct RunView {
     pub state: String,
     pub reason: Option<String>,
     pub attempts: i32,
+    /// How many steps the run has in all (for its progress).
+    pub total: usize,
     pub steps: Vec<RunStepView>,
+    /// What the run's verification found, per back-end server (a finished apply run).
+    pub evidence: Vec<Evidence>,
+}
+
+/// What verification found on one back-end server after a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub server: String,
+    /// Whether the run recycled MSExchangeOWAAppPool (`None`: web.config was unchanged, so no
+    /// recycle was needed).
+    pub recycled: Option<bool>,
+    /// Event 112 from MSExchange OWA (the IM endpoint manager started); logged at the first
+    /// OWA sign-in after the change.
+    pub event_112: Option<bool>,
+    /// `Logging\OWA\InstantMessaging` exists; created at the first OWA sign-in.
+    pub im_log_folder: Option<bool>,
+    /// Why the evidence could not be read, if it could not.
+    pub error: Option<String>,
 }
 
 /// One step of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunStepView {
     pub step_id: String,
+    /// The plan step's title.
+    pub title: String,
     /// `started`, `done` or `failed`.
     pub state: String,
     pub output: String,
     pub output_sha256: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// One audit event.

@@ -363,6 +363,72 @@ fn follow_run(id: i32, changed: impl Fn() + 'static) {
     on_cleanup(move || held.0.close());
 }
 
+/// What the run's verification found on each back-end server.
+#[component]
+fn Verification(evidence: Vec<crate::api::models::Evidence>) -> impl IntoView {
+    let seen = |found: Option<bool>, yes: &'static str, not_yet: &'static str| match found {
+        Some(true) => ("ok", yes),
+        Some(false) => ("pending", not_yet),
+        None => ("unknown", "Could not be read."),
+    };
+    view! {
+        <div class="verification" data-testid="run-verification">
+            <h3>"Verification"</h3>
+            {evidence
+                .into_iter()
+                .map(|e| {
+                    let recycled = match e.recycled {
+                        Some(true) => ("ok", "MSExchangeOWAAppPool was recycled by this run."),
+                        Some(false) => ("failed", "MSExchangeOWAAppPool was not recycled."),
+                        None => ("ok", "No recycle was needed: web.config was already right."),
+                    };
+                    let event = seen(
+                        e.event_112,
+                        "Event 112 is logged: OWA's IM endpoint manager started.",
+                        "Event 112 is not logged yet: OWA logs it at the first sign-in after the change.",
+                    );
+                    let folder = seen(
+                        e.im_log_folder,
+                        "The IM log folder (Logging\\OWA\\InstantMessaging) exists.",
+                        "The IM log folder is not there yet: OWA creates it at the first sign-in.",
+                    );
+                    view! {
+                        <section class="evidence" aria-label=format!("Evidence from {}", e.server)>
+                            <p class="mono">{e.server.clone()}</p>
+                            <ul>
+                                {[recycled, event, folder]
+                                    .into_iter()
+                                    .map(|(class, text)| view! { <li class=format!("evidence-{class}")>{text}</li> })
+                                    .collect_view()}
+                            </ul>
+                            {e.error.map(|err| view! { <p class="notice notice-warn" role="note">{format!("The evidence could not be read: {err}")}</p> })}
+                        </section>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+/// When a step started, and how long it took once it has finished.
+fn step_timing(
+    started: chrono::DateTime<chrono::Utc>,
+    finished: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    let at = started.format("%H:%M:%S UTC");
+    match finished {
+        Some(end) => {
+            let ms = (end - started).num_milliseconds().max(0);
+            format!(
+                "Started {at}, took {}.{:01} s",
+                ms / 1000,
+                (ms % 1000) / 100
+            )
+        }
+        None => format!("Started {at}, still running"),
+    }
+}
+
 #[component]
 fn RunPanel(
     run: crate::api::models::RunView,
@@ -426,6 +492,17 @@ fn RunPanel(
                     })}
                 </div>
             })}
+            {(run.total > 0).then(|| {
+                let done = run.steps.iter().filter(|s| s.state == "done").count();
+                let text = format!("{done} of {} steps done", run.total);
+                view! {
+                    <div class="run-progress">
+                        <progress max=run.total value=done aria-label="Run progress" data-testid="run-progress">{text.clone()}</progress>
+                        <span class="meta">{text}</span>
+                    </div>
+                }
+            })}
+            {(!run.evidence.is_empty()).then(|| view! { <Verification evidence=run.evidence.clone() /> })}
             {if run.steps.is_empty() {
                 view! { <Empty>"No step has run yet."</Empty> }.into_any()
             } else {
@@ -437,11 +514,12 @@ fn RunPanel(
                             .map(|s| view! {
                                 <li class="step" data-step=s.step_id.clone()>
                                     <div class="step-head">
-                                        <strong class="step-title mono">{s.step_id.clone()}</strong>
+                                        <strong class="step-title">{s.title.clone()}</strong>
                                         <span class=format!("badge badge-run-{}", s.state)>{s.state.clone()}</span>
                                     </div>
+                                    <p class="meta">{step_timing(s.started_at, s.finished_at)}</p>
                                     <pre class="commands">{s.output.clone()}</pre>
-                                    <p class="step-ref mono">{format!("SHA-256 of the output: {}", s.output_sha256)}</p>
+                                    <p class="step-ref mono">{format!("{} · SHA-256 of the output: {}", s.step_id, s.output_sha256)}</p>
                                 </li>
                             })
                             .collect_view()}

@@ -468,7 +468,7 @@ pub async fn detail(
         timeline,
         can: permissions(state, viewer, &facts),
         plan: plans::view(&row),
-        run: latest_run(&state.db, id).await?,
+        run: latest_run(&state.db, id, plans::stored(&row).as_ref()).await?,
     })
 }
 
@@ -495,28 +495,53 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
     }
 }
 
-/// The latest run of request `id`, with its steps.
-async fn latest_run(db: &DatabaseConnection, id: i32) -> Result<Option<RunView>, AppError> {
+/// The latest run of request `id`, with its steps, their titles from the plan `plan` and how
+/// many steps the run has in all.
+async fn latest_run(
+    db: &DatabaseConnection,
+    id: i32,
+    plan: Option<&crate::domain::plan::Plan>,
+) -> Result<Option<RunView>, AppError> {
     let Some(job) = super::runs::latest(db, id).await? else {
         return Ok(None);
     };
-    let steps = super::runs::steps(db, job.id)
+    let title = |position: i32| {
+        plan.and_then(|p| p.steps.get(position as usize))
+            .map(|s| s.title.clone())
+    };
+    let steps: Vec<RunStepView> = super::runs::steps(db, job.id)
         .await?
         .into_iter()
         .map(|s| RunStepView {
+            title: title(s.position).unwrap_or_else(|| s.step_id.clone()),
             step_id: s.step_id,
             state: s.state,
             output: s.output,
             output_sha256: s.output_sha256,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
         })
         .collect();
+    // A rollback undoes what the run before it completed; an apply run makes the plan's changes.
+    let total = if job.kind == "rollback" {
+        let undone = super::runs::applied_before(db, id, job.id).await?;
+        undone.map_or(0, |(_, done)| done.len()).max(steps.len())
+    } else {
+        plan.map_or(steps.len(), |p| p.changes().count().max(steps.len()))
+    };
     Ok(Some(RunView {
         id: job.id,
         kind: job.kind,
         state: job.state,
         reason: job.reason,
         attempts: job.attempts,
+        total,
         steps,
+        evidence: job
+            .report
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default(),
     }))
 }
 

@@ -33,6 +33,31 @@ pub async fn steps(db: &impl ConnectionTrait, job: i32) -> Result<Vec<run_steps:
         .await
 }
 
+/// The apply run of request `id` that came last before run `before`, with the steps it
+/// completed (what a rollback run undoes).
+pub async fn applied_before(
+    db: &impl ConnectionTrait,
+    id: i32,
+    before: i32,
+) -> Result<Option<(jobs::Model, Vec<run_steps::Model>)>, DbErr> {
+    let Some(run) = jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(id))
+        .filter(jobs::Column::Kind.eq("apply"))
+        .filter(jobs::Column::Id.lt(before))
+        .order_by_desc(jobs::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let done = run_steps::Entity::find()
+        .filter(run_steps::Column::JobId.eq(run.id))
+        .filter(run_steps::Column::State.eq("done"))
+        .all(db)
+        .await?;
+    Ok(Some((run, done)))
+}
+
 /// Moves the latest run of request `id` from one of `from` to `to`, audited as `action`.
 async fn transition(
     state: &AppState,

@@ -24,6 +24,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// `apply` (run the plan) or `rollback` (undo what the previous run applied).
     pub kind: String,
+    /// The verification report of a finished apply run (JSON list of
+    /// [`crate::api::models::Evidence`]).
+    pub report: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

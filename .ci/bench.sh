@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Prints the worker's figures on PostgreSQL (release build; nothing is asserted about time):
+# approval commit to claim and to first step, a whole Litware run, and queue throughput with
+# two workers. PostgreSQL: IMLINK_TEST_DATABASE_URL, or else a throwaway cluster started here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.ci/bootstrap.sh --test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+work=$(mktemp -d /tmp/imlink-bench.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  [ -f "$work/pg/data/PG_VERSION" ] && .ci/postgres.sh stop "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -z "${IMLINK_TEST_DATABASE_URL:-}" ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  IMLINK_TEST_DATABASE_URL=$(.ci/postgres.sh start "$work/pg" "$port")
+  export IMLINK_TEST_DATABASE_URL
+fi
+cargo bench -p server --bench worker

@@ -1,0 +1,170 @@
+//! Worker benchmarks on PostgreSQL (run by `.ci/bench.sh`; prints figures, asserts nothing
+//! about time):
+//! - from an approval's commit to the run's claim and to its first step (median, p90);
+//! - a whole Litware run on the lab, claim to end (median);
+//! - queue throughput: many small jobs (a re-check and nothing to change) with two workers.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::domain::workflow::ApprovalPolicy;
+use app::ssr::entities::{audit_events, jobs, run_steps};
+use app::ssr::environment::Environment;
+use app::ssr::lab::Lab;
+use chrono::{DateTime, Utc};
+use common::{Backend, TestDb, approved, state};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use server::config::ExecutorConfig;
+use server::executor::Executor;
+use server::lab::store::LabStore;
+use server::worker::Worker;
+
+const LATENCY_SAMPLES: usize = 15;
+const SMALL_JOBS: usize = 200;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn millis(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_microseconds().unwrap_or(0) as f64 / 1000.0
+}
+
+/// Starts `n` workers on `t`'s database; returns a sender that stops them.
+fn workers(
+    t: &TestDb,
+    s: &app::ssr::state::AppState,
+    store: &LabStore,
+    n: usize,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let handles = (0..n)
+        .map(|i| {
+            let executor = Executor::new(&ExecutorConfig::default(), store.clone());
+            let worker = Worker::new(
+                t.db.clone(),
+                s.settings.clone(),
+                executor,
+                format!("bench-{i}"),
+            );
+            let mut stopped = stopped.clone();
+            tokio::spawn(worker.run_until(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        })
+        .collect();
+    (stop, handles)
+}
+
+async fn ended(t: &TestDb, requests: &[i32]) -> Vec<jobs::Model> {
+    loop {
+        let all = jobs::Entity::find()
+            .filter(jobs::Column::RequestId.is_in(requests.to_vec()))
+            .all(&t.db)
+            .await
+            .unwrap();
+        if all.len() == requests.len()
+            && all
+                .iter()
+                .all(|j| !["queued", "running"].contains(&j.state.as_str()))
+        {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let t = TestDb::new(Backend::Postgres).await;
+    let store = LabStore::new(t.db.clone());
+    let mut s = state(&t.db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    let lab: Arc<dyn Lab> = Arc::new(store.clone());
+    settings.environment = Some(Environment::Lab(lab));
+    s.settings = Arc::new(settings);
+
+    // 1 and 2: one worker waits (LISTEN/NOTIFY); each sample approves a request on a fresh lab.
+    let (stop, handles) = workers(&t, &s, &store, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut to_claim, mut to_step, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..LATENCY_SAMPLES {
+        store.reset("litware").await.unwrap();
+        let id = approved(&t.db, &s).await;
+        let committed = Utc::now();
+        let job = ended(&t, &[id]).await.remove(0);
+        assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+        let claimed = audit_events::Entity::find()
+            .filter(audit_events::Column::Action.eq("run.start"))
+            .filter(audit_events::Column::EntityId.eq(id.to_string()))
+            .one(&t.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .occurred_at;
+        let first = run_steps::Entity::find()
+            .filter(run_steps::Column::JobId.eq(job.id))
+            .order_by_asc(run_steps::Column::StartedAt)
+            .one(&t.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .started_at;
+        to_claim.push(millis(committed, claimed));
+        to_step.push(millis(committed, first));
+        whole.push(millis(claimed, job.updated_at));
+    }
+    for v in [&mut to_claim, &mut to_step, &mut whole] {
+        v.sort_by(f64::total_cmp);
+    }
+    println!("PostgreSQL, lab executor, {LATENCY_SAMPLES} samples");
+    println!(
+        "approval commit -> run claimed:         median {:7.1} ms   p90 {:7.1} ms",
+        percentile(&to_claim, 0.5),
+        percentile(&to_claim, 0.9)
+    );
+    println!(
+        "approval commit -> first step started:   median {:7.1} ms   p90 {:7.1} ms",
+        percentile(&to_step, 0.5),
+        percentile(&to_step, 0.9)
+    );
+    println!(
+        "whole litware run (claim -> end):       median {:7.1} ms   p90 {:7.1} ms",
+        percentile(&whole, 0.5),
+        percentile(&whole, 0.9)
+    );
+    let _ = stop.send(true);
+    for h in handles {
+        h.await.unwrap();
+    }
+
+    // 3: the lab is integrated, so every further request is a small job.
+    let mut requests = Vec::with_capacity(SMALL_JOBS);
+    for _ in 0..SMALL_JOBS {
+        requests.push(approved(&t.db, &s).await);
+    }
+    let started = Instant::now();
+    let (stop, handles) = workers(&t, &s, &store, 2);
+    let done = ended(&t, &requests).await;
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert!(
+        done.iter()
+            .all(|j| j.state == "succeeded" && j.attempts == 1)
+    );
+    println!(
+        "queue throughput, two workers:          {:7.1} jobs/s ({SMALL_JOBS} jobs in {:.2} s; one site, so one run at a time)",
+        SMALL_JOBS as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+}
