@@ -74,7 +74,30 @@ async fn listen(db: DatabaseConnection, wake: Arc<tokio::sync::Notify>) {
     }
 }
 
+/// Runs `worker`'s rescuer every half lease; wakes the worker when it re-queued something.
+async fn rescue_every(worker: Worker, wake: Arc<tokio::sync::Notify>) {
+    let every = (worker.lease / 2)
+        .to_std()
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_millis(500));
+    loop {
+        tokio::time::sleep(every).await;
+        match worker.rescue().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    jobs = n,
+                    "re-queued runs whose worker stopped renewing its lease"
+                );
+                wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "the rescuer could not look for stale runs"),
+        }
+    }
+}
+
 /// One worker.
+#[derive(Clone)]
 pub struct Worker {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
@@ -144,6 +167,7 @@ impl Worker {
         let wake = Arc::new(tokio::sync::Notify::new());
         let listener = (self.db.get_database_backend() == DatabaseBackend::Postgres)
             .then(|| tokio::spawn(listen(self.db.clone(), wake.clone())));
+        let rescuer = tokio::spawn(rescue_every(self.clone(), wake.clone()));
         while !self.stopping.load(Ordering::SeqCst) {
             let work = self.tick();
             tokio::pin!(work);
@@ -168,6 +192,7 @@ impl Worker {
                 _ = tokio::time::sleep(self.poll) => {}
             }
         }
+        rescuer.abort();
         if let Some(listener) = listener {
             listener.abort();
         }
@@ -208,8 +233,8 @@ impl Worker {
         Ok(true)
     }
 
-    /// Takes the oldest runnable job: queued and due, or running with an expired lease (its
-    /// worker died). On PostgreSQL other workers skip the locked row.
+    /// Takes the oldest queued job that is due and whose site is free. Claims are serialized
+    /// on PostgreSQL (an advisory lock), and other workers skip the locked rows.
     pub async fn claim(&self) -> Result<Option<jobs::Model>, sea_orm::DbErr> {
         let txn = app::ssr::db::begin_write(&self.db).await?;
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
@@ -219,19 +244,8 @@ impl Worker {
         }
         let now = Utc::now();
         let mut query = jobs::Entity::find()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(
-                        jobs::Column::State
-                            .eq("queued")
-                            .and(jobs::Column::RunAfter.lte(now)),
-                    )
-                    .add(
-                        jobs::Column::State
-                            .eq("running")
-                            .and(jobs::Column::LeaseUntil.lt(now)),
-                    ),
-            )
+            .filter(jobs::Column::State.eq("queued"))
+            .filter(jobs::Column::RunAfter.lte(now))
             .order_by_asc(jobs::Column::Id)
             .limit(CLAIM_WINDOW);
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
@@ -268,6 +282,66 @@ impl Worker {
         .await?;
         txn.commit().await?;
         Ok(Some(claimed))
+    }
+
+    /// The rescuer: puts back in the queue every running job whose lease ran out (its worker
+    /// died or lost the database), with a new fence so that worker can write nothing more; a
+    /// job that has used up its attempts this way stops for attention instead. Returns how many
+    /// jobs it moved.
+    pub async fn rescue(&self) -> Result<u64, sea_orm::DbErr> {
+        let now = Utc::now();
+        let txn = app::ssr::db::begin_write(&self.db).await?;
+        let mut query = jobs::Entity::find()
+            .filter(jobs::Column::State.eq("running"))
+            .filter(jobs::Column::LeaseUntil.lt(now));
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let stale = query.all(&txn).await?;
+        for job in &stale {
+            let worn = job.attempts >= MAX_ATTEMPTS;
+            let (state, reason, action) = if worn {
+                let reason = format!(
+                    "its worker stopped renewing the lease on attempt {} of {MAX_ATTEMPTS}; stopped for attention",
+                    job.attempts
+                );
+                ("needs_attention", Some(reason), "run.needs_attention")
+            } else {
+                (
+                    "queued",
+                    Some("its worker stopped renewing the lease; queued again".to_string()),
+                    "run.rescued",
+                )
+            };
+            jobs::Entity::update_many()
+                .col_expr(jobs::Column::State, Expr::value(state))
+                .col_expr(jobs::Column::Reason, Expr::value(reason.clone()))
+                .col_expr(jobs::Column::Fence, Expr::col(jobs::Column::Fence).add(1))
+                .col_expr(
+                    jobs::Column::LeaseOwner,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(jobs::Column::RunAfter, Expr::value(now))
+                .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+                .filter(jobs::Column::Id.eq(job.id))
+                .filter(jobs::Column::Fence.eq(job.fence))
+                .exec(&txn)
+                .await?;
+            app::ssr::audit::append(
+                &txn,
+                app::ssr::audit::AuditRecord::ok(&format!("worker:{}", self.owner), action)
+                    .entity(app::ssr::requests::ENTITY, job.request_id)
+                    .detail(format!(
+                        "run #{}: the lease of {} ran out at {}",
+                        job.id,
+                        job.lease_owner.as_deref().unwrap_or("a worker"),
+                        job.lease_until.map(|t| t.to_rfc3339()).unwrap_or_default()
+                    )),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(stale.len() as u64)
     }
 
     /// Whether another run holds a live lease on the same Lync site: one run per site at a time.

@@ -135,6 +135,23 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
     expired.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
     expired.update(&t.db).await.unwrap();
     let b = worker(&s, &store, "b");
+    assert!(
+        b.claim().await.unwrap().is_none(),
+        "still A's until rescued"
+    );
+    assert_eq!(b.rescue().await.unwrap(), 1);
+    let rescued = job_of(&t, id).await;
+    assert_eq!(rescued.state, "queued");
+    assert!(
+        rescued
+            .reason
+            .unwrap()
+            .contains("stopped renewing the lease")
+    );
+    assert!(
+        !a.holds(&claimed).await.unwrap(),
+        "A must know it lost the job as soon as it is rescued"
+    );
     let taken = b.claim().await.unwrap().unwrap();
     assert_eq!(taken.id, claimed.id);
     assert!(taken.fence > claimed.fence);
@@ -143,6 +160,14 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
         "A must know it lost the job"
     );
     assert!(b.holds(&taken).await.unwrap());
+    // A job whose workers keep dying stops for attention instead of looping.
+    let mut worn: jobs::ActiveModel = job_of(&t, id).await.into();
+    worn.attempts = Set(server::worker::MAX_ATTEMPTS);
+    worn.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    worn.update(&t.db).await.unwrap();
+    assert_eq!(b.rescue().await.unwrap(), 1);
+    assert_eq!(job_of(&t, id).await.state, "needs_attention");
+    assert!(!b.holds(&taken).await.unwrap());
 }
 
 async fn a_changed_environment_needs_reapproval(backend: Backend) {
@@ -228,7 +253,46 @@ async fn one_run_per_site_at_a_time(backend: Backend) {
     assert_eq!(job_of(&t, second).await.state, "queued");
 }
 
+async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Backend) {
+    use app::domain::workflow::Action;
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t.db, &s).await;
+    let w = worker(&s, &store, "w1");
+    let claimed = w.claim().await.unwrap().unwrap();
+    let version = || async {
+        app::ssr::entities::change_requests::Entity::find_by_id(id)
+            .one(&t.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .version
+    };
+    let alice = user(&t.db, "alice").await;
+    let edit =
+        app::ssr::requests::update(&s, &alice, id, version().await, &common::article_request())
+            .await
+            .unwrap_err();
+    assert!(
+        edit.to_string().contains("cancel the run before editing"),
+        "{edit}"
+    );
+    assert_eq!(
+        job_of(&t, id).await.state,
+        "running",
+        "the refused edit changed nothing"
+    );
+    app::ssr::requests::transition(&s, &alice, id, version().await, Action::Cancel)
+        .await
+        .unwrap();
+    let job = job_of(&t, id).await;
+    assert_eq!(job.state, "cancelled");
+    assert_eq!(job.reason.as_deref(), Some("the request was cancelled"));
+    assert!(!w.holds(&claimed).await.unwrap(), "its worker stops");
+}
+
 on_both_databases!(
+    cancelling_a_request_stops_its_run_and_editing_waits_for_it,
     an_approved_request_runs_to_presence,
     a_worker_that_lost_its_lease_writes_nothing,
     a_changed_environment_needs_reapproval,

@@ -122,6 +122,9 @@ pub async fn update(
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
     let plan = plans::plan_if_configured(state, &spec).await?;
     let d = decide_in_txn(state, user, id, version, Action::Edit, now).await?;
+    if let Some(wait) = super::runs::settle(&d.txn, id, false, &user.username).await? {
+        return Err(refuse(state, d.txn, user, id, Action::Edit, Refusal::Blocked(wait)).await);
+    }
     let (row, next) = (d.row.clone(), d.next);
     let before = spec_json(&spec_of(&row)?);
     let withdrawn = withdraw_votes(&d.txn, &row, now).await?;
@@ -186,6 +189,9 @@ pub async fn transition(
             "The plan's preflight checks failed, so the request cannot be submitted. {reasons}"
         );
         return Err(refuse(state, d.txn, user, id, action, Refusal::Blocked(message)).await);
+    }
+    if action == Action::Cancel {
+        super::runs::settle(&d.txn, id, true, &user.username).await?;
     }
     let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),

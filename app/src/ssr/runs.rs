@@ -58,6 +58,55 @@ pub async fn applied_before(
     Ok(Some((run, done)))
 }
 
+/// Settles request `id`'s run before the request is edited or cancelled (`cancelling`): a
+/// queued run is withdrawn (a new approval queues a new one); a running one is stopped when
+/// the request is cancelled (a new fence: its worker stops before the next step) and makes an
+/// edit wait. Returns why the action must wait, if it must.
+pub async fn settle(
+    txn: &impl ConnectionTrait,
+    id: i32,
+    cancelling: bool,
+    actor: &str,
+) -> Result<Option<String>, DbErr> {
+    let Some(job) = latest(txn, id).await? else {
+        return Ok(None);
+    };
+    let reason = match (job.state.as_str(), cancelling) {
+        ("running", false) => {
+            return Ok(Some(format!(
+                "Run #{} is running: cancel the run before editing the request.",
+                job.id
+            )));
+        }
+        ("queued" | "running", true) => "the request was cancelled",
+        ("queued", false) => "the request was edited; its next approval queues a new run",
+        _ => return Ok(None),
+    };
+    let now = Utc::now();
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::State, Expr::value("cancelled"))
+        .col_expr(jobs::Column::Reason, Expr::value(reason))
+        .col_expr(jobs::Column::Fence, Expr::col(jobs::Column::Fence).add(1))
+        .col_expr(
+            jobs::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(job.id))
+        .exec(txn)
+        .await?;
+    audit::append(
+        txn,
+        AuditRecord::ok(actor, "run.cancel")
+            .entity(super::requests::ENTITY, id)
+            .before(serde_json::json!({ "run": job.id, "state": job.state }))
+            .after(serde_json::json!({ "run": job.id, "state": "cancelled" }))
+            .detail(reason),
+    )
+    .await?;
+    Ok(None)
+}
+
 /// Moves the latest run of request `id` from one of `from` to `to`, audited as `action`.
 async fn transition(
     state: &AppState,
