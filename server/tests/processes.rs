@@ -413,3 +413,164 @@ async fn job_state(db: &DatabaseConnection, request: i32) -> String {
         .unwrap()
         .state
 }
+
+/// A TCP relay to PostgreSQL whose connections can be cut and restored.
+struct Relay {
+    port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let accept = {
+            let (cut, links) = (cut.clone(), links.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: the connection is refused at once
+                    }
+                    let upstream = upstream.clone();
+                    links.lock().unwrap().push(tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }));
+                }
+            })
+        };
+        Relay {
+            port,
+            cut,
+            links,
+            accept,
+        }
+    }
+
+    /// Cuts every open connection and refuses new ones.
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_cut_off_from_the_database_records_nothing_after() {
+    let t = common::TestDb::new(common::Backend::Postgres).await;
+    // A's database connection goes through the relay; B's does not.
+    let url = t.url();
+    let (head, rest) = url.split_once('@').unwrap();
+    let (authority, tail) = rest.split_once('/').unwrap();
+    let relay = Relay::start(authority.to_string()).await;
+    let relayed = format!("{head}@127.0.0.1:{}/{tail}", relay.port);
+    let a_db = server::database::connect(&relayed, 2).await.unwrap();
+
+    // The lab is a file; PowerShell is slow, so the cut lands in the middle of the run.
+    let dir = tempfile::tempdir().unwrap();
+    let program = |slow: &str| {
+        let path = dir.path().join(format!("powershell{slow}"));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nsleep {slow}\nexec {} lab-shell --state {}/lab.json \"$@\"\n",
+                env!("CARGO_BIN_EXE_imlink"),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ExecutorConfig {
+            kind: ExecutorKind::Local,
+            powershell: path.display().to_string(),
+            ..ExecutorConfig::default()
+        }
+    };
+    let executor = |db: &DatabaseConnection, slow: &str| {
+        Executor::new(&program(slow), LabStore::new(db.clone()))
+    };
+    let with_env = |db: &DatabaseConnection, e: Executor| {
+        let mut s = state(db, ApprovalPolicy::default());
+        let mut settings = (*s.settings).clone();
+        settings.environment = Some(Environment::Remote(Arc::new(e)));
+        s.settings = Arc::new(settings);
+        s
+    };
+    let s = with_env(&t.db, executor(&t.db, "0"));
+    let id = approved(&t.db, &s).await;
+
+    let a_state = with_env(&a_db, executor(&a_db, "0.4"));
+    let mut a = server::worker::Worker::new(
+        a_db.clone(),
+        a_state.settings.clone(),
+        executor(&a_db, "0.4"),
+        "a".into(),
+    );
+    a.lease = chrono::Duration::seconds(3);
+    let a_run = tokio::spawn(async move { a.tick().await });
+    // Cut A off once its second step has started.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run_steps::Entity::find().count(&t.db).await.unwrap() < 2 {
+        assert!(Instant::now() < deadline, "A did not get going");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    relay.cut();
+    let cut_at = chrono::Utc::now();
+    // A cannot renew its lease; once it has run out, B rescues the run and finishes it.
+    let mut b = server::worker::Worker::new(
+        t.db.clone(),
+        s.settings.clone(),
+        executor(&t.db, "0"),
+        "b".into(),
+    );
+    b.lease = chrono::Duration::seconds(3);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        b.rescue().await.unwrap();
+        b.tick().await.unwrap();
+        let job = jobs::Entity::find().one(&t.db).await.unwrap().unwrap();
+        if job.state == "succeeded" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B did not finish the run: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A's connection comes back: whatever A still tries to write is refused by the fence.
+    relay.restore();
+    let _ = tokio::time::timeout(Duration::from_secs(60), a_run).await;
+    let job = jobs::Entity::find().one(&t.db).await.unwrap().unwrap();
+    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert!(job.report.is_some());
+    let steps = run_steps::Entity::find().all(&t.db).await.unwrap();
+    assert!(steps.iter().all(|s| s.state == "done"), "{steps:?}");
+    let from_a = audit_events::Entity::find()
+        .filter(audit_events::Column::Actor.eq("worker:a"))
+        .filter(audit_events::Column::OccurredAt.gt(cut_at))
+        .count(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(from_a, 0, "A recorded nothing after the cut");
+    let _ = id;
+}
