@@ -291,7 +291,69 @@ async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Ba
     assert!(!w.holds(&claimed).await.unwrap(), "its worker stops");
 }
 
+async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
+    use app::domain::workflow::Decision;
+    use app::ssr::entities::change_requests;
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t);
+    let id = approved(&t.db, &s).await;
+    // The window closes before any worker gets to the run.
+    let mut row: change_requests::ActiveModel = change_requests::Entity::find_by_id(id)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    row.window_start = Set(Some(chrono::Utc::now() - chrono::Duration::hours(2)));
+    row.window_end = Set(Some(chrono::Utc::now() - chrono::Duration::hours(1)));
+    row.update(&t.db).await.unwrap();
+    let w = worker(&s, &store, "w1");
+    assert!(w.tick().await.unwrap());
+    let missed = job_of(&t, id).await;
+    assert_eq!(missed.state, "needs_attention");
+    assert!(missed.reason.unwrap().contains("change window ended"));
+    assert!(
+        run_steps::Entity::find()
+            .all(&t.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing ran after the window"
+    );
+    // The requester names a new window; it needs a new approval, which queues a new run.
+    let version = || async {
+        change_requests::Entity::find_by_id(id)
+            .one(&t.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .version
+    };
+    let alice = user(&t.db, "alice").await;
+    let start = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let input = app::domain::request::RequestInput {
+        window_start: start.format("%Y-%m-%dT%H:%M").to_string(),
+        window_end: (start + chrono::Duration::hours(4))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
+        ..common::article_request()
+    };
+    app::ssr::requests::update(&s, &alice, id, version().await, &input)
+        .await
+        .unwrap();
+    let bob = user(&t.db, "bob").await;
+    let hash = common::plan_hash(&t.db, id).await;
+    app::ssr::requests::vote(&s, &bob, id, version().await, Decision::Approve, "", &hash)
+        .await
+        .unwrap();
+    assert!(w.tick().await.unwrap());
+    let latest = app::ssr::runs::latest(&t.db, id).await.unwrap().unwrap();
+    assert_ne!(latest.id, missed.id);
+    assert_eq!(latest.state, "succeeded", "{:?}", latest.reason);
+}
+
 on_both_databases!(
+    a_missed_window_waits_for_a_new_window_and_approval,
     cancelling_a_request_stops_its_run_and_editing_waits_for_it,
     an_approved_request_runs_to_presence,
     a_worker_that_lost_its_lease_writes_nothing,
