@@ -43,9 +43,10 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 30_000 });
   await expect(page.locator('li.step')).not.toHaveCount(0);
   // Every step done, and the report says what verification found.
-  const steps = await page.locator('li.step').count();
-  await expect(page.locator('.run-progress')).toContainText(`${steps} of ${steps} steps done`);
-  await expect(page.locator('li.step').first()).toContainText(/Started \d\d:\d\d:\d\d UTC, took \d+\.\d s/);
+  const run = page.getByRole('region', { name: /^Run #\d+$/ });
+  const steps = await run.locator('li.step').count();
+  await expect(run.locator('.run-progress')).toHaveText(`${steps} of ${steps} steps done`);
+  await expect(run.locator('li.step').first()).toContainText(/Started \d\d:\d\d:\d\d UTC, took \d+\.\d s/);
   await expect(page.getByTestId('run-verification')).toContainText('MSExchangeOWAAppPool was recycled by this run.');
   await expect(page.getByTestId('run-verification')).toContainText('Event 112 is not logged yet');
   const transcript = page.waitForEvent('download');

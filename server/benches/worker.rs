@@ -7,15 +7,12 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::domain::workflow::ApprovalPolicy;
 use app::ssr::entities::{audit_events, jobs, run_steps};
-use app::ssr::environment::Environment;
 use app::ssr::lab::Lab;
 use chrono::{DateTime, Utc};
-use common::{Backend, TestDb, approved, state};
+use common::{Backend, TestDb, approved, lab_state};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use server::config::ExecutorConfig;
 use server::executor::Executor;
@@ -84,12 +81,7 @@ async fn ended(t: &TestDb, requests: &[i32]) -> Vec<jobs::Model> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let t = TestDb::new(Backend::Postgres).await;
-    let store = LabStore::new(t.db.clone());
-    let mut s = state(&t.db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    let lab: Arc<dyn Lab> = Arc::new(store.clone());
-    settings.environment = Some(Environment::Lab(lab));
-    s.settings = Arc::new(settings);
+    let (s, store) = lab_state(&t.db);
 
     // 1 and 2: one worker waits (LISTEN/NOTIFY); each sample approves a request on a fresh lab.
     let (stop, handles) = workers(&t, &s, &store, 1);

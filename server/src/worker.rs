@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 use sha2::{Digest, Sha256};
@@ -465,7 +465,7 @@ impl Worker {
                     (state, text, applied.sha256)
                 };
             self.heartbeat(job).await?;
-            self.record_end(record, state, &output, sha256).await?;
+            self.record_end(job, record, state, &output, sha256).await?;
             if state == "failed" {
                 return Err(Stop::Park(
                     "failed",
@@ -633,7 +633,7 @@ impl Worker {
                 }
             };
             self.heartbeat(job).await?;
-            self.record_end(record, state, &output, sha256).await?;
+            self.record_end(job, record, state, &output, sha256).await?;
             if state == "failed" {
                 return Err(Stop::Park(
                     "failed",
@@ -749,21 +749,37 @@ impl Worker {
         .await?)
     }
 
-    /// Ends step `record` in `state` with its output (bounded) and the SHA-256 of the
-    /// command's whole output.
+    /// Ends step `record` of `job` in `state` with its output (bounded) and the SHA-256 of the
+    /// command's whole output, and audits the step in the same transaction.
     async fn record_end(
         &self,
+        job: &jobs::Model,
         record: run_steps::Model,
         state: &str,
         output: &str,
         sha256: String,
     ) -> Result<(), Stop> {
+        let detail = format!(
+            "run #{} step {} ({}): {state}; output SHA-256 {sha256}",
+            job.id,
+            record.position + 1,
+            record.step_id
+        );
+        let txn = app::ssr::db::begin_write(&self.db).await?;
         let mut end: run_steps::ActiveModel = record.into();
         end.state = Set(state.to_string());
         end.output = Set(bounded(output));
         end.output_sha256 = Set(sha256);
         end.finished_at = Set(Some(Utc::now()));
-        end.update(&self.db).await?;
+        end.update(&txn).await?;
+        app::ssr::audit::append(
+            &txn,
+            app::ssr::audit::AuditRecord::ok(&format!("worker:{}", self.owner), "run.step")
+                .entity(app::ssr::requests::ENTITY, job.request_id)
+                .detail(detail),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -812,7 +828,7 @@ impl Worker {
         action: &str,
         detail: String,
     ) -> Result<(), sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = app::ssr::db::begin_write(&self.db).await?;
         let mut update = jobs::Entity::update_many()
             .col_expr(jobs::Column::State, Expr::value(state))
             .col_expr(jobs::Column::Reason, Expr::value(reason))

@@ -10,10 +10,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use app::domain::plan::Target;
-use app::domain::workflow::ApprovalPolicy;
 use app::ssr::environment::Environment;
-use app::ssr::state::AppState;
-use common::{Backend, TestDb, approved, job_of, state};
+use common::{Backend, TestDb, approved, job_of, with_environment};
 use server::config::{ExecutorConfig, ExecutorKind, SshConfig};
 use server::executor::{ExecError, Executor};
 use server::lab::store::LabStore;
@@ -150,10 +148,7 @@ async fn discovers_the_lab(executor: Executor) {
 async fn runs_to_presence(config: ExecutorConfig, lab: &Path) {
     let t = TestDb::new(Backend::Sqlite).await;
     let executor = Executor::new(&config, LabStore::new(t.db.clone()));
-    let mut s: AppState = state(&t.db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    settings.environment = Some(Environment::Remote(Arc::new(executor.clone())));
-    s.settings = Arc::new(settings);
+    let s = with_environment(&t.db, Environment::Remote(Arc::new(executor.clone())));
     assert!(!presence(lab, "user0001@litwareinc.com"));
     let id = approved(&t.db, &s).await;
     let worker = Worker::new(t.db.clone(), s.settings.clone(), executor, "w".into());

@@ -3,12 +3,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use app::domain::workflow::{Action, ApprovalPolicy};
-use app::ssr::environment::Environment;
+use app::domain::workflow::Action;
 use app::ssr::lab::Lab;
-use common::{Backend, TestDb, article_request, state, user};
+use common::{Backend, TestDb, article_request, user};
 use server::lab::store::LabStore;
 
 async fn the_lab_persists_and_plans(backend: Backend) {
@@ -20,11 +17,7 @@ async fn the_lab_persists_and_plans(backend: Backend) {
     assert!(view.people.iter().all(|p| !p.presence));
 
     // Requests are planned against the lab.
-    let mut s = state(&t.db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    let lab: Arc<dyn Lab> = Arc::new(store.clone());
-    settings.environment = Some(Environment::Lab(lab));
-    s.settings = Arc::new(settings);
+    let (s, _) = common::lab_state(&t.db);
     let alice = user(&t.db, "alice").await;
     let id = app::ssr::requests::create(&s, &alice, &article_request())
         .await

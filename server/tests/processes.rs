@@ -11,10 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::domain::workflow::ApprovalPolicy;
 use app::ssr::entities::{audit_events, jobs, run_steps};
 use app::ssr::environment::Environment;
-use common::{approved, state};
+use common::{approved, lab_state, with_environment};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
@@ -67,10 +66,7 @@ exit $rc
             ..ExecutorConfig::default()
         };
         let executor = Executor::new(&config, LabStore::new(db.clone()));
-        let mut s = state(&db, ApprovalPolicy::default());
-        let mut settings = (*s.settings).clone();
-        settings.environment = Some(Environment::Remote(Arc::new(executor)));
-        s.settings = Arc::new(settings);
+        let s = with_environment(&db, Environment::Remote(Arc::new(executor)));
         let request = approved(&db, &s).await;
         // Planning's probes are not part of the run.
         std::fs::remove_file(dir.path().join("calls")).unwrap();
@@ -336,14 +332,8 @@ async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_on_postgres_run_each_job_once() {
-    use app::ssr::lab::Lab;
     let t = common::TestDb::new(common::Backend::Postgres).await;
-    let store = LabStore::new(t.db.clone());
-    let mut s = state(&t.db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    let lab: Arc<dyn Lab> = Arc::new(store.clone());
-    settings.environment = Some(Environment::Lab(lab));
-    s.settings = Arc::new(settings);
+    let (s, store) = lab_state(&t.db);
     // Integrate once, so the many requests after it are small jobs: a re-check and no change.
     let first = approved(&t.db, &s).await;
     let executor = Executor::new(&ExecutorConfig::default(), store);
@@ -509,11 +499,7 @@ async fn a_worker_cut_off_from_the_database_records_nothing_after() {
         Executor::new(&program(slow), LabStore::new(db.clone()))
     };
     let with_env = |db: &DatabaseConnection, e: Executor| {
-        let mut s = state(db, ApprovalPolicy::default());
-        let mut settings = (*s.settings).clone();
-        settings.environment = Some(Environment::Remote(Arc::new(e)));
-        s.settings = Arc::new(settings);
-        s
+        with_environment(db, Environment::Remote(Arc::new(e)))
     };
     let s = with_env(&t.db, executor(&t.db, "0"));
     let id = approved(&t.db, &s).await;

@@ -3,28 +3,30 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use app::domain::workflow::ApprovalPolicy;
 use app::ssr::entities::{jobs, run_steps};
-use app::ssr::environment::Environment;
 use app::ssr::lab::Lab;
 use app::ssr::state::AppState;
-use common::{Backend, TestDb, approved, job_of, state, user};
+use common::{Backend, TestDb, approved, job_of, lab_state, user, version};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use server::config::ExecutorConfig;
 use server::executor::Executor;
 use server::lab::store::LabStore;
 use server::worker::Worker;
 
-fn lab_state(t: &TestDb) -> (AppState, LabStore) {
-    let store = LabStore::new(t.db.clone());
-    let mut s = state(&t.db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    let lab: Arc<dyn Lab> = Arc::new(store.clone());
-    settings.environment = Some(Environment::Lab(lab));
-    s.settings = Arc::new(settings);
-    (s, store)
+/// Asserts that request `id`'s run stopped for attention because of `why`, before any step.
+async fn parked_before_any_step(t: &TestDb, id: i32, why: &str) -> jobs::Model {
+    let job = job_of(t, id).await;
+    assert_eq!(job.state, "needs_attention");
+    assert!(job.reason.as_deref().unwrap_or("").contains(why), "{job:?}");
+    assert!(
+        run_steps::Entity::find()
+            .all(&t.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing ran"
+    );
+    job
 }
 
 fn worker(s: &AppState, store: &LabStore, owner: &str) -> Worker {
@@ -36,7 +38,7 @@ fn worker(s: &AppState, store: &LabStore, owner: &str) -> Worker {
 
 async fn an_approved_request_runs_to_presence(backend: Backend) {
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     assert_eq!(job_of(&t, id).await.state, "queued");
     let w = worker(&s, &store, "w1");
@@ -121,11 +123,16 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
         trail.contains(&"run.start".to_string()) && trail.contains(&"run.succeeded".to_string()),
         "{trail:?}"
     );
+    assert_eq!(
+        trail.iter().filter(|a| *a == "run.step").count(),
+        steps.len(),
+        "every step is in the audit trail"
+    );
 }
 
 async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     let a = worker(&s, &store, "a");
     let claimed = a.claim().await.unwrap().unwrap();
@@ -172,28 +179,18 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
 
 async fn a_changed_environment_needs_reapproval(backend: Backend) {
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     store.reset("colocated-um").await.unwrap();
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
-    let job = job_of(&t, id).await;
-    assert_eq!(job.state, "needs_attention");
-    assert!(job.reason.unwrap().contains("environment changed"));
-    assert!(
-        run_steps::Entity::find()
-            .all(&t.db)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing ran"
-    );
+    parked_before_any_step(&t, id, "environment changed").await;
 }
 
 async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     // The lab cannot be reached: its stored state is unreadable.
     store.reset("litware").await.unwrap();
@@ -222,7 +219,7 @@ async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
 async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     store.reset("litware").await.unwrap();
     t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
@@ -239,7 +236,7 @@ async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
 
 async fn one_run_per_site_at_a_time(backend: Backend) {
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let first = approved(&t.db, &s).await;
     let second = approved(&t.db, &s).await;
     let a = worker(&s, &store, "a");
@@ -256,23 +253,20 @@ async fn one_run_per_site_at_a_time(backend: Backend) {
 async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Backend) {
     use app::domain::workflow::Action;
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     let w = worker(&s, &store, "w1");
     let claimed = w.claim().await.unwrap().unwrap();
-    let version = || async {
-        app::ssr::entities::change_requests::Entity::find_by_id(id)
-            .one(&t.db)
-            .await
-            .unwrap()
-            .unwrap()
-            .version
-    };
     let alice = user(&t.db, "alice").await;
-    let edit =
-        app::ssr::requests::update(&s, &alice, id, version().await, &common::article_request())
-            .await
-            .unwrap_err();
+    let edit = app::ssr::requests::update(
+        &s,
+        &alice,
+        id,
+        version(&t.db, id).await,
+        &common::article_request(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         edit.to_string().contains("cancel the run before editing"),
         "{edit}"
@@ -282,7 +276,7 @@ async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Ba
         "running",
         "the refused edit changed nothing"
     );
-    app::ssr::requests::transition(&s, &alice, id, version().await, Action::Cancel)
+    app::ssr::requests::transition(&s, &alice, id, version(&t.db, id).await, Action::Cancel)
         .await
         .unwrap();
     let job = job_of(&t, id).await;
@@ -295,7 +289,7 @@ async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
     use app::domain::workflow::Decision;
     use app::ssr::entities::change_requests;
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     // The window closes before any worker gets to the run.
     let mut row: change_requests::ActiveModel = change_requests::Entity::find_by_id(id)
@@ -309,26 +303,8 @@ async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
     row.update(&t.db).await.unwrap();
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
-    let missed = job_of(&t, id).await;
-    assert_eq!(missed.state, "needs_attention");
-    assert!(missed.reason.unwrap().contains("change window ended"));
-    assert!(
-        run_steps::Entity::find()
-            .all(&t.db)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing ran after the window"
-    );
+    let missed = parked_before_any_step(&t, id, "change window ended").await;
     // The requester names a new window; it needs a new approval, which queues a new run.
-    let version = || async {
-        change_requests::Entity::find_by_id(id)
-            .one(&t.db)
-            .await
-            .unwrap()
-            .unwrap()
-            .version
-    };
     let alice = user(&t.db, "alice").await;
     let start = chrono::Utc::now() - chrono::Duration::minutes(1);
     let input = app::domain::request::RequestInput {
@@ -338,14 +314,22 @@ async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
             .to_string(),
         ..common::article_request()
     };
-    app::ssr::requests::update(&s, &alice, id, version().await, &input)
+    app::ssr::requests::update(&s, &alice, id, version(&t.db, id).await, &input)
         .await
         .unwrap();
     let bob = user(&t.db, "bob").await;
     let hash = common::plan_hash(&t.db, id).await;
-    app::ssr::requests::vote(&s, &bob, id, version().await, Decision::Approve, "", &hash)
-        .await
-        .unwrap();
+    app::ssr::requests::vote(
+        &s,
+        &bob,
+        id,
+        version(&t.db, id).await,
+        Decision::Approve,
+        "",
+        &hash,
+    )
+    .await
+    .unwrap();
     assert!(w.tick().await.unwrap());
     let latest = app::ssr::runs::latest(&t.db, id).await.unwrap().unwrap();
     assert_ne!(latest.id, missed.id);
@@ -367,7 +351,7 @@ on_both_databases!(
 
 async fn operators_cancel_and_resume_runs(backend: Backend) {
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     let erin = user(&t.db, "erin").await;
     app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
@@ -391,7 +375,7 @@ async fn operators_cancel_and_resume_runs(backend: Backend) {
 
 async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
@@ -436,7 +420,7 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_wakes_workers_when_a_job_is_queued() {
     let t = TestDb::new(Backend::Postgres).await;
-    let (s, store) = lab_state(&t);
+    let (s, store) = lab_state(&t.db);
     // A poll so slow that only a notification can explain a quick start.
     let mut w = worker(&s, &store, "listener");
     w.poll = std::time::Duration::from_secs(3600);

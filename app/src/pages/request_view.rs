@@ -497,7 +497,7 @@ fn RunPanel(
                 let text = format!("{done} of {} steps done", run.total);
                 view! {
                     <div class="run-progress">
-                        <progress max=run.total value=done aria-label="Run progress" data-testid="run-progress">{text.clone()}</progress>
+                        <progress max=run.total value=done aria-label="Run progress" data-testid="run-progress"></progress>
                         <span class="meta">{text}</span>
                     </div>
                 }

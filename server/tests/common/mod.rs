@@ -139,6 +139,32 @@ pub fn state(db: &DatabaseConnection, policy: ApprovalPolicy) -> AppState {
     }
 }
 
+/// Portal state over `db` with the default policy, planning against `environment`.
+pub fn with_environment(db: &DatabaseConnection, environment: Environment) -> AppState {
+    let mut s = state(db, ApprovalPolicy::default());
+    let mut settings = (*s.settings).clone();
+    settings.environment = Some(environment);
+    s.settings = Arc::new(settings);
+    s
+}
+
+/// Portal state planning against the lab stored in `db`, and that lab.
+pub fn lab_state(db: &DatabaseConnection) -> (AppState, server::lab::store::LabStore) {
+    let store = server::lab::store::LabStore::new(db.clone());
+    let lab: Arc<dyn app::ssr::lab::Lab> = Arc::new(store.clone());
+    (with_environment(db, Environment::Lab(lab)), store)
+}
+
+/// Request `id`'s version now (what a page would have seen).
+pub async fn version(db: &DatabaseConnection, id: i32) -> i32 {
+    app::ssr::entities::change_requests::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("query")
+        .expect("request")
+        .version
+}
+
 /// The sample Litware facts (the article's organization).
 pub fn facts_file() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
