@@ -428,8 +428,22 @@ impl Worker {
                 continue;
             }
             self.between_steps(job).await?;
+            // A step whose commands were being sent when its worker died may have taken
+            // effect. Its check decides; a step without one is never re-run blindly.
+            let interrupted = done
+                .iter()
+                .any(|d| d.position == position && d.state == "applying");
+            if interrupted && !step.checkable() {
+                return Err(Stop::Park(
+                    "needs_attention",
+                    format!(
+                        "step “{}” was interrupted while its commands ran, and it has no read-only check, so imlink cannot tell whether it took effect; check it, then resume the run to run it again",
+                        step.title
+                    ),
+                ));
+            }
             let record = self.record_start(job, position, &step.id, &done).await?;
-            // Checked first: a step found "started" after a crash is adopted if it took effect.
+            // Checked first: a step that already took effect is adopted, not applied again.
             let check = self
                 .run_watched(
                     job,
@@ -447,6 +461,8 @@ impl Worker {
                         hex::encode(Sha256::digest(note.as_bytes())),
                     )
                 } else {
+                    self.heartbeat(job).await?;
+                    self.mark(&record, "applying").await?;
                     let applied = self
                         .run_watched(job, &record, &step.target, &step.apply)
                         .await?;
@@ -747,6 +763,16 @@ impl Worker {
         }
         .insert(&self.db)
         .await?)
+    }
+
+    /// Moves step `record` to `state` (`applying`: its commands are about to be sent).
+    async fn mark(&self, record: &run_steps::Model, state: &str) -> Result<(), Stop> {
+        run_steps::Entity::update_many()
+            .col_expr(run_steps::Column::State, Expr::value(state))
+            .filter(run_steps::Column::Id.eq(record.id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Ends step `record` of `job` in `state` with its output (bounded) and the SHA-256 of the

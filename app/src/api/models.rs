@@ -137,7 +137,7 @@ pub struct RunStepView {
     pub step_id: String,
     /// The plan step's title.
     pub title: String,
-    /// `started`, `done` or `failed`.
+    /// `started` (checking), `applying` (its commands were sent), `done` or `failed`.
     pub state: String,
     pub output: String,
     pub output_sha256: String,

@@ -99,6 +99,17 @@ pub struct Step {
     pub rollback: Vec<String>,
 }
 
+/// The check of a step that has no read-only way to tell whether it took effect.
+pub const NO_CHECK: &str = "$False";
+
+impl Step {
+    /// Whether the step's check can tell that it already took effect (recycling and publishing
+    /// cannot: their check is [`NO_CHECK`]).
+    pub fn checkable(&self) -> bool {
+        self.check.trim() != NO_CHECK
+    }
+}
+
 /// One preflight check. A failed one blocks submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preflight {
@@ -983,7 +994,7 @@ impl<'a> Planner<'a> {
             title: format!("Recycle MSExchangeOWAAppPool on {server}"),
             target: Target::Backend(server.to_string()),
             apply: vec![RECYCLE_COMMAND.to_string()],
-            check: "$False".into(),
+            check: NO_CHECK.into(),
             expect_output: Some(RECYCLED.to_string()),
             explanation: "OWA reads web.config when its application pool starts; appcmd recycles it and must print \
                 \"MSExchangeOWAAppPool\" successfully recycled. Rolling back web.config recycles the pool again.".into(),
@@ -1172,7 +1183,7 @@ fn publish_step(decision: Decision) -> Step {
         title: "Publish the Lync topology".into(),
         target: Target::LyncShell,
         apply: vec!["Enable-CsTopology".into()],
-        check: "$False".into(),
+        check: NO_CHECK.into(),
         expect_output: None,
         explanation: "Changes made outside Topology Builder take effect only when the topology is published. Rolling \
             back the pool publishes again.".into(),

@@ -147,6 +147,16 @@ async fn transition(
         .filter(jobs::Column::Id.eq(job.id))
         .exec(&txn)
         .await?;
+    if to == "queued" {
+        // Resuming is the operator's word that a step interrupted while its commands ran may
+        // run again: it is marked failed, so the worker checks it and applies it anew.
+        run_steps::Entity::update_many()
+            .col_expr(run_steps::Column::State, Expr::value("failed"))
+            .filter(run_steps::Column::JobId.eq(job.id))
+            .filter(run_steps::Column::State.eq("applying"))
+            .exec(&txn)
+            .await?;
+    }
     audit::append(
         &txn,
         AuditRecord::ok(&user.username, action)
