@@ -518,7 +518,11 @@ fn RunPanel(
                                         <span class=format!("badge badge-run-{}", s.state)>{s.state.clone()}</span>
                                     </div>
                                     <p class="meta">{step_timing(s.started_at, s.finished_at)}</p>
-                                    <pre class="commands">{s.output.clone()}</pre>
+                                    {if s.output.is_empty() {
+                                        view! { <p class="meta">"No output."</p> }.into_any()
+                                    } else {
+                                        view! { <pre class="commands">{s.output.clone()}</pre> }.into_any()
+                                    }}
                                     <p class="step-ref mono">{format!("{} · SHA-256 of the output: {}", s.step_id, s.output_sha256)}</p>
                                 </li>
                             })
