@@ -711,3 +711,43 @@ fn typographic_quotes_end_strings_as_in_powershell() {
     let outcome = Interpreter::new(&mut host).run("& { Set-Thing -Identity 'x\u{2018}\u{2018}y' }");
     assert_eq!(outcome.output, vec![Value::Str("x\u{2018}y".into())]);
 }
+
+#[test]
+fn the_recycle_check_tells_whether_owa_started_after_web_config_changed() {
+    let facts = samples::litware();
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, &facts, samples::now());
+    let step = |prefix: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id.starts_with(prefix))
+            .unwrap()
+            .clone()
+    };
+    let (web_config, recycle) = (step("web-config:"), step("recycle:"));
+    assert!(recycle.checkable());
+    let on_backend = |lines: &[String]| {
+        format!(
+            "Invoke-Command -ComputerName 'atl-mbx-001.litwareinc.com' -ScriptBlock {{\n{}\n}}",
+            lines.join("\n")
+        )
+    };
+    let check = |lab: &mut LabState| {
+        let outcome = run(lab, &on_backend(std::slice::from_ref(&recycle.check)));
+        assert_eq!(outcome.failure, None, "{outcome:?}");
+        server::lab::value::format_output(&outcome.output).trim() == "True"
+    };
+    let mut lab = LabState::scenario("litware").unwrap();
+    assert!(check(&mut lab), "OWA started after web.config was written");
+    assert_eq!(run(&mut lab, &on_backend(&web_config.apply)).failure, None);
+    assert!(!check(&mut lab), "web.config changed since OWA started");
+    assert_eq!(run(&mut lab, &on_backend(&recycle.apply)).failure, None);
+    assert!(
+        check(&mut lab),
+        "recycled: adopted after a crash, not recycled again"
+    );
+    // A cumulative update rewrites web.config and restarts OWA.
+    lab.install_cumulative_update("atl-mbx-001.litwareinc.com")
+        .unwrap();
+    assert!(check(&mut lab));
+}

@@ -103,8 +103,8 @@ pub struct Step {
 pub const NO_CHECK: &str = "$False";
 
 impl Step {
-    /// Whether the step's check can tell that it already took effect (recycling and publishing
-    /// cannot: their check is [`NO_CHECK`]).
+    /// Whether the step's check can tell that it already took effect (publishing the topology
+    /// cannot: its check is [`NO_CHECK`]).
     pub fn checkable(&self) -> bool {
         self.check.trim() != NO_CHECK
     }
@@ -994,7 +994,11 @@ impl<'a> Planner<'a> {
             title: format!("Recycle MSExchangeOWAAppPool on {server}"),
             target: Target::Backend(server.to_string()),
             apply: vec![RECYCLE_COMMAND.to_string()],
-            check: NO_CHECK.into(),
+            // Recycled since web.config last changed: OWA's worker process is younger.
+            check: "$config = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'; \
+                    $pool = Get-CimInstance -Namespace 'root/WebAdministration' -ClassName 'WorkerProcess' | Where-Object { $_.AppPoolName -eq 'MSExchangeOWAAppPool' } | Select-Object -First 1; \
+                    [bool]($pool -and (Get-Process -Id $pool.ProcessId).StartTime -gt (Get-Item -LiteralPath $config).LastWriteTime)"
+                .into(),
             expect_output: Some(RECYCLED.to_string()),
             explanation: "OWA reads web.config when its application pool starts; appcmd recycles it and must print \
                 \"MSExchangeOWAAppPool\" successfully recycled. Rolling back web.config recycles the pool again.".into(),

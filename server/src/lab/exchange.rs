@@ -33,6 +33,16 @@ pub struct BackendState {
     /// Whether `Logging\OWA\InstantMessaging` exists.
     #[serde(default)]
     pub im_log_folder: bool,
+    /// The server's event clock: web.config writes and OWA pool starts are stamped with it,
+    /// so a check can tell whether OWA started after web.config last changed.
+    #[serde(default)]
+    pub clock: i64,
+    /// When web.config was last written (`LastWriteTime`, on the event clock).
+    #[serde(default)]
+    pub web_config_written: i64,
+    /// When OWA's worker process last started (`StartTime`, on the event clock).
+    #[serde(default)]
+    pub owa_pool_started: i64,
 }
 
 /// Where Exchange 2013 is installed on every lab server (`$env:ExchangeInstallPath`).
@@ -103,6 +113,10 @@ impl ExchangeState {
                     files: Vec::new(),
                     owa_events: Vec::new(),
                     im_log_folder: false,
+                    // web.config was written, then OWA started.
+                    clock: 2,
+                    web_config_written: 1,
+                    owa_pool_started: 2,
                 })
                 .collect(),
         }
@@ -500,6 +514,54 @@ impl BackendState {
                 }
             }
             "test-path" => Ok(vec![Value::Bool(self.exists(&path()))]),
+            "get-item" => {
+                let p = path();
+                if same(&p, &Self::web_config_path()) {
+                    Ok(vec![
+                        Object::new("System.IO.FileInfo")
+                            .with("FullName", p)
+                            .with("LastWriteTime", self.web_config_written)
+                            .into(),
+                    ])
+                } else {
+                    Err(PsError::non_terminating(format!(
+                        "Get-Item : Cannot find path '{p}' because it does not exist."
+                    )))
+                }
+            }
+            "get-ciminstance" => {
+                let class = named(call, "ClassName")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                if same(&class, "WorkerProcess") {
+                    Ok(vec![
+                        Object::new("Microsoft.Management.Infrastructure.CimInstance#root/WebAdministration/WorkerProcess")
+                            .with("AppPoolName", "MSExchangeOWAAppPool")
+                            .with("ProcessId", self.owa_process_id())
+                            .into(),
+                    ])
+                } else {
+                    Err(PsError::non_terminating(format!(
+                        "Get-CimInstance : Invalid class {class}"
+                    )))
+                }
+            }
+            "get-process" => {
+                let id = named(call, "Id").map(|v| v.to_string()).unwrap_or_default();
+                if id == self.owa_process_id().to_string() {
+                    Ok(vec![
+                        Object::new("System.Diagnostics.Process")
+                            .with("Id", self.owa_process_id())
+                            .with("ProcessName", "w3wp")
+                            .with("StartTime", self.owa_pool_started)
+                            .into(),
+                    ])
+                } else {
+                    Err(PsError::non_terminating(format!(
+                        "Get-Process : Cannot find a process with the process identifier {id}."
+                    )))
+                }
+            }
             "get-content" => {
                 let p = path();
                 match self.read(&p) {
@@ -558,7 +620,7 @@ impl BackendState {
                         .any(|w| w.to_ascii_lowercase().contains("msexchangeowaapppool"));
                 if recycle {
                     self.owa_app_pool_recycles += 1;
-                    self.loaded_web_config = self.web_config.clone();
+                    self.start_owa();
                     Ok(vec![Value::Str(
                         "\"MSExchangeOWAAppPool\" successfully recycled".into(),
                     )])
@@ -583,9 +645,23 @@ impl BackendState {
             .map(|(_, t)| t.clone())
     }
 
+    /// OWA's worker process id: a new process at every start.
+    fn owa_process_id(&self) -> i64 {
+        4000 + self.owa_pool_started
+    }
+
+    /// OWA's application pool starts and reads web.config.
+    pub fn start_owa(&mut self) {
+        self.loaded_web_config = self.web_config.clone();
+        self.clock += 1;
+        self.owa_pool_started = self.clock;
+    }
+
     fn write(&mut self, path: &str, text: String) {
         if same(path, &Self::web_config_path()) {
             self.web_config = text;
+            self.clock += 1;
+            self.web_config_written = self.clock;
         } else if let Some(slot) = self.files.iter_mut().find(|(p, _)| same(p, path)) {
             slot.1 = text;
         } else {

@@ -288,8 +288,10 @@ impl LabState {
             ("ClientValidationEnabled".into(), "true".into()),
             ("UnobtrusiveJavaScriptEnabled".into(), "true".into()),
         ]);
-        backend.web_config = stock.clone();
-        backend.loaded_web_config = stock;
+        backend.web_config = stock;
+        backend.clock += 1;
+        backend.web_config_written = backend.clock;
+        backend.start_owa();
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-﻿# imlink runbook for integration plan 9d34d2a38cf9c524a990a8255a511be8ba690f91951b10fe8bcec2063740848e
+﻿# imlink runbook for integration plan 3713cfcb397a669ab4f2ec1256f7b483bbb0ef8a917f351231d6bf983548f8e5
 # OWA trusted application pool atl-owa-001.litwareinc.com, Lync registrar pool atl-cs-001.litwareinc.com, SiteId Redmond.
 # Run in one PowerShell session that has the Lync Server and Exchange management shells loaded.
 # Only the steps the plan will change are run; the others are listed as comments.
