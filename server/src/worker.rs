@@ -430,17 +430,8 @@ impl Worker {
             self.between_steps(job).await?;
             // A step whose commands were being sent when its worker died may have taken
             // effect. Its check decides; a step without one is never re-run blindly.
-            let interrupted = done
-                .iter()
-                .any(|d| d.position == position && d.state == "applying");
-            if interrupted && !step.checkable() {
-                return Err(Stop::Park(
-                    "needs_attention",
-                    format!(
-                        "step “{}” was interrupted while its commands ran, and it has no read-only check, so imlink cannot tell whether it took effect; check it, then resume the run to run it again",
-                        step.title
-                    ),
-                ));
+            if !step.checkable() {
+                never_blindly_again(&done, position, &step.title)?;
             }
             let record = self.record_start(job, position, &step.id, &done).await?;
             // Checked first: a step that already took effect is adopted, not applied again.
@@ -632,6 +623,8 @@ impl Worker {
                 continue;
             };
             self.between_steps(job).await?;
+            // Undo commands have no check of their own.
+            never_blindly_again(&done, original.position, &format!("Undo {}", step.title))?;
             let record = self
                 .record_start(job, original.position, &step.id, &done)
                 .await?;
@@ -640,6 +633,8 @@ impl Worker {
                 let sha256 = hex::encode(Sha256::digest(note.as_bytes()));
                 ("done", note, sha256)
             } else {
+                self.heartbeat(job).await?;
+                self.mark(&record, "applying").await?;
                 let undone = self
                     .run_watched(job, &record, &step.target, &step.rollback)
                     .await?;
@@ -882,6 +877,24 @@ impl Worker {
         }
         txn.commit().await
     }
+}
+
+/// Refuses to run step `position` again when its commands were being sent as its worker
+/// died (`applying` in `done`) and nothing can tell whether they took effect: the run stops
+/// for attention, and an admin's resume (which marks the step failed) lets it run again.
+fn never_blindly_again(done: &[run_steps::Model], position: i32, title: &str) -> Result<(), Stop> {
+    if done
+        .iter()
+        .any(|d| d.position == position && d.state == "applying")
+    {
+        return Err(Stop::Park(
+            "needs_attention",
+            format!(
+                "step “{title}” was interrupted while its commands ran, and it has no read-only check, so imlink cannot tell whether it took effect; check it, then resume the run to run it again"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `output` cut to [`OUTPUT_LIMIT`] bytes, saying so when it was cut.

@@ -388,6 +388,48 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     );
     let erin = user(&t.db, "erin").await;
     let rollback = app::ssr::runs::rollback(&s, &erin, id).await.unwrap();
+    // A worker dies while sending the first undo commands: nothing can tell whether they took
+    // effect, so the rollback waits for an admin instead of undoing again.
+    let dying = worker(&s, &store, "dying");
+    let claimed = dying.claim().await.unwrap().unwrap();
+    assert_eq!(claimed.id, rollback);
+    let (_, applied) = app::ssr::runs::applied_before(&t.db, id, rollback)
+        .await
+        .unwrap()
+        .unwrap();
+    let last = applied.iter().max_by_key(|s| s.position).unwrap();
+    run_steps::ActiveModel {
+        job_id: Set(rollback),
+        position: Set(last.position),
+        step_id: Set(last.step_id.clone()),
+        state: Set("applying".into()),
+        output: Set(String::new()),
+        output_sha256: Set(String::new()),
+        started_at: Set(chrono::Utc::now()),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&t.db)
+    .await
+    .unwrap();
+    let mut expired: jobs::ActiveModel = claimed.into();
+    expired.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    expired.update(&t.db).await.unwrap();
+    assert_eq!(w.rescue().await.unwrap(), 1);
+    assert!(w.tick().await.unwrap());
+    let parked = jobs::Entity::find_by_id(rollback)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(parked.state, "needs_attention");
+    assert!(
+        parked
+            .reason
+            .unwrap()
+            .contains("was interrupted while its commands ran")
+    );
+    app::ssr::runs::resume(&s, &erin, id).await.unwrap();
     assert!(w.tick().await.unwrap());
     let job = jobs::Entity::find_by_id(rollback)
         .one(&t.db)
