@@ -696,6 +696,21 @@ fn save_lab(path: &std::path::Path, state: &crate::lab::LabState) -> Result<(), 
         .map_err(|e| format!("cannot save the state to {}: {e}", path.display()))
 }
 
+/// Locks the lab state file `path` (created from `scenario` when missing) for as long as
+/// `change` acts on it, then saves it, unless `change` failed.
+fn change_lab_file<T>(
+    path: &std::path::Path,
+    scenario: &str,
+    change: impl FnOnce(&mut crate::lab::LabState) -> Result<T, String>,
+) -> Result<T, String> {
+    // One change at a time per state file, as one server runs one change at a time.
+    let _lock = lock_lab(path)?;
+    let mut lab = load_lab(path, scenario)?;
+    let out = change(&mut lab)?;
+    save_lab(path, &lab)?;
+    Ok(out)
+}
+
 fn lab_command(command: LabCommand) -> ExitCode {
     let (state_path, scenario) = match &command {
         LabCommand::Signin {
@@ -705,21 +720,7 @@ fn lab_command(command: LabCommand) -> ExitCode {
             state, scenario, ..
         } => (state, scenario),
     };
-    let _lock = match lock_lab(state_path) {
-        Ok(lock) => lock,
-        Err(e) => {
-            eprintln!("imlink lab: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut lab = match load_lab(state_path, scenario) {
-        Ok(lab) => lab,
-        Err(e) => {
-            eprintln!("imlink lab: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let code = match &command {
+    let done = change_lab_file(state_path, scenario, |lab| match &command {
         LabCommand::Signin { user, .. } => {
             let outcome = lab.owa_sign_in(user, chrono::Utc::now());
             if outcome.presence {
@@ -727,69 +728,48 @@ fn lab_command(command: LabCommand) -> ExitCode {
                     "{}: presence and instant messaging work in OWA.",
                     outcome.upn
                 );
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             } else {
                 println!("{}: no presence in OWA:", outcome.upn);
                 for reason in &outcome.reasons {
                     println!("  - {reason}");
                 }
-                ExitCode::from(1)
+                Ok(ExitCode::from(1))
             }
         }
-        LabCommand::InstallCu { server, .. } => match lab.install_cumulative_update(server) {
-            Ok(()) => {
-                println!(
-                    "Installed a cumulative update on {server}: OWA's web.config was rewritten and the IM keys are gone."
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("imlink lab: {e}");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    if let Err(e) = save_lab(state_path, &lab) {
+        LabCommand::InstallCu { server, .. } => {
+            lab.install_cumulative_update(server)?;
+            println!(
+                "Installed a cumulative update on {server}: OWA's web.config was rewritten and the IM keys are gone."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    });
+    done.unwrap_or_else(|e| {
         eprintln!("imlink lab: {e}");
-        return ExitCode::from(2);
-    }
-    code
+        ExitCode::from(2)
+    })
 }
 
 fn lab_shell(state_path: &std::path::Path, scenario: &str, arguments: &[String]) -> ExitCode {
     use crate::lab::{interpreter::Interpreter, value::format_output};
-    let script = match shell_script(arguments, std::env::var("SSH_ORIGINAL_COMMAND").ok()) {
-        Ok(script) => script,
+    let ran =
+        shell_script(arguments, std::env::var("SSH_ORIGINAL_COMMAND").ok()).and_then(|script| {
+            change_lab_file(state_path, scenario, |lab| {
+                Ok(Interpreter::new(lab).run(&script))
+            })
+        });
+    let outcome = match ran {
+        Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("imlink lab-shell: {e}");
             return ExitCode::from(2);
         }
     };
-    // One script at a time per state file, as one server runs one change at a time.
-    let lock = match lock_lab(state_path) {
-        Ok(lock) => lock,
-        Err(e) => {
-            eprintln!("imlink lab-shell: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut state = match load_lab(state_path, scenario) {
-        Ok(state) => state,
-        Err(e) => {
-            eprintln!("imlink lab-shell: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = Interpreter::new(&mut state).run(&script);
     print!("{}", format_output(&outcome.output));
     for error in &outcome.errors {
         eprintln!("{error}");
     }
-    if let Err(e) = save_lab(state_path, &state) {
-        eprintln!("imlink lab-shell: {e}");
-        return ExitCode::from(2);
-    }
-    drop(lock);
     match outcome.failure {
         Some(message) => {
             eprintln!("{message}");

@@ -82,11 +82,16 @@ pub struct Executor {
 #[derive(Clone)]
 enum Runner {
     Lab(LabStore),
-    /// A program and its leading arguments; the encoded script is appended.
-    Process {
-        label: String,
-        argv: Vec<String>,
-    },
+    Process(Program),
+}
+
+/// A program and its leading arguments; the encoded script is appended.
+#[derive(Clone)]
+struct Program {
+    label: String,
+    argv: Vec<String>,
+    /// Whether the program is `ssh`, whose exit status 255 is its own failure.
+    ssh: bool,
 }
 
 impl Executor {
@@ -94,12 +99,13 @@ impl Executor {
     pub fn new(config: &ExecutorConfig, lab: LabStore) -> Executor {
         let runner = match config.kind {
             ExecutorKind::Lab => Runner::Lab(lab),
-            ExecutorKind::Local => Runner::Process {
+            ExecutorKind::Local => Runner::Process(Program {
                 label: format!("the PowerShell program {}", config.powershell),
                 argv: std::iter::once(config.powershell.clone())
                     .chain(config.powershell_args.iter().cloned())
                     .collect(),
-            },
+                ssh: false,
+            }),
             ExecutorKind::Ssh => {
                 let ssh = &config.ssh;
                 let path = |p: &Option<std::path::PathBuf>| {
@@ -140,10 +146,11 @@ impl Executor {
                 .collect();
                 argv.push(config.powershell.clone());
                 argv.extend(config.powershell_args.iter().map(|a| windows_argument(a)));
-                Runner::Process {
+                Runner::Process(Program {
                     label: format!("the management host {}@{}:{}", ssh.user, ssh.host, ssh.port),
                     argv,
-                }
+                    ssh: true,
+                })
             }
         };
         Executor {
@@ -160,7 +167,7 @@ impl Executor {
     pub fn label(&self) -> String {
         match &self.runner {
             Runner::Lab(_) => "the simulated lab".into(),
-            Runner::Process { label, .. } => label.clone(),
+            Runner::Process(program) => program.label.clone(),
         }
     }
 
@@ -168,7 +175,7 @@ impl Executor {
     /// preamble, and back-end commands wrapped in `Invoke-Command`.
     pub fn script(&self, target: &Target, lines: &[String]) -> String {
         let body = lines.join("\n");
-        let remote = matches!(self.runner, Runner::Process { .. });
+        let remote = matches!(self.runner, Runner::Process(_));
         let preamble = match target {
             Target::LyncShell if remote => self.lync_preamble.as_str(),
             Target::ExchangeShell if remote => self.exchange_preamble.as_str(),
@@ -216,7 +223,7 @@ impl Executor {
                         failure: run.failure,
                     })
                 }
-                Runner::Process { label, argv } => run_process(label, argv, &script, sink).await,
+                Runner::Process(program) => program.run(&script, sink).await,
             }
         };
         tokio::time::timeout(limit, run)
@@ -298,95 +305,93 @@ fn windows_argument(arg: &str) -> String {
     format!("\"{}\"", arg.replace('"', "\\\""))
 }
 
-/// Spawns `argv` with the encoded script appended; reads its output as it comes.
-async fn run_process(
-    label: &str,
-    argv: &[String],
-    script: &str,
-    sink: OutputSink<'_>,
-) -> Result<ScriptRun, ExecError> {
-    let encoded = encode_command(script);
-    if encoded.len() > ENCODED_LIMIT {
-        return Err(ExecError::TooLong(encoded.len()));
-    }
-    let unreachable = |reason: String| ExecError::Unreachable {
-        target: label.to_string(),
-        reason,
-    };
-    let mut child = tokio::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .args(["-NoProfile", "-NonInteractive", "-EncodedCommand", &encoded])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| unreachable(format!("cannot start {}: {e}", argv[0])))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let errors = tokio::spawn(async move {
-        let mut text = Vec::new();
-        let _ = (&mut stderr)
-            .take(RETAINED_OUTPUT as u64)
-            .read_to_end(&mut text)
-            .await;
-        text
-    });
-    let mut hasher = Sha256::new();
-    let mut kept = Vec::new();
-    let mut pending = Vec::new();
-    let mut buffer = [0_u8; 8192];
-    loop {
-        let n = stdout
-            .read(&mut buffer)
-            .await
-            .map_err(|e| unreachable(format!("reading its output failed: {e}")))?;
-        if n == 0 {
-            break;
+impl Program {
+    /// Runs the program with `script` encoded at the end; reads its output as it comes.
+    async fn run(&self, script: &str, sink: OutputSink<'_>) -> Result<ScriptRun, ExecError> {
+        let (label, argv) = (&self.label, &self.argv);
+        let encoded = encode_command(script);
+        if encoded.len() > ENCODED_LIMIT {
+            return Err(ExecError::TooLong(encoded.len()));
         }
-        let chunk = &buffer[..n];
-        hasher.update(chunk);
-        if kept.len() < RETAINED_OUTPUT {
-            kept.extend_from_slice(&chunk[..chunk.len().min(RETAINED_OUTPUT - kept.len())]);
-        }
-        pending.extend_from_slice(chunk);
-        let valid = match std::str::from_utf8(&pending) {
-            Ok(text) => text.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => pending.len(),
+        let unreachable = |reason: String| ExecError::Unreachable {
+            target: label.to_string(),
+            reason,
         };
-        sink(&String::from_utf8_lossy(&pending[..valid]));
-        pending.drain(..valid);
-    }
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| unreachable(format!("waiting for it failed: {e}")))?;
-    let errors = stderr_text(&String::from_utf8_lossy(&errors.await.unwrap_or_default()));
-    let output = String::from_utf8_lossy(&kept).into_owned();
-    let sha256 = hex::encode(hasher.finalize());
-    let failure = match status.code() {
-        Some(0) => None,
-        Some(SSH_FAILED) if argv[0] == "ssh" => {
-            return Err(
-                if errors.contains("Host key verification failed")
-                    || errors.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-                {
-                    ExecError::HostKey(label.to_string())
-                } else {
-                    unreachable(first_line(&errors, "ssh failed"))
-                },
-            );
+        let mut child = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .args(["-NoProfile", "-NonInteractive", "-EncodedCommand", &encoded])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| unreachable(format!("cannot start {}: {e}", argv[0])))?;
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let errors = tokio::spawn(async move {
+            let mut text = Vec::new();
+            let _ = (&mut stderr)
+                .take(RETAINED_OUTPUT as u64)
+                .read_to_end(&mut text)
+                .await;
+            text
+        });
+        let mut hasher = Sha256::new();
+        let mut kept = Vec::new();
+        let mut pending = Vec::new();
+        let mut buffer = [0_u8; 8192];
+        loop {
+            let n = stdout
+                .read(&mut buffer)
+                .await
+                .map_err(|e| unreachable(format!("reading its output failed: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buffer[..n];
+            hasher.update(chunk);
+            if kept.len() < RETAINED_OUTPUT {
+                kept.extend_from_slice(&chunk[..chunk.len().min(RETAINED_OUTPUT - kept.len())]);
+            }
+            pending.extend_from_slice(chunk);
+            let valid = match std::str::from_utf8(&pending) {
+                Ok(text) => text.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => pending.len(),
+            };
+            sink(&String::from_utf8_lossy(&pending[..valid]));
+            pending.drain(..valid);
         }
-        Some(code) if errors.trim().is_empty() => Some(format!("exited with code {code}")),
-        Some(_) => Some(errors.trim().to_string()),
-        None => return Err(unreachable("it was stopped by a signal".into())),
-    };
-    Ok(ScriptRun {
-        output,
-        failure,
-        sha256,
-    })
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| unreachable(format!("waiting for it failed: {e}")))?;
+        let errors = stderr_text(&String::from_utf8_lossy(&errors.await.unwrap_or_default()));
+        let output = String::from_utf8_lossy(&kept).into_owned();
+        let sha256 = hex::encode(hasher.finalize());
+        let failure = match status.code() {
+            Some(0) => None,
+            Some(SSH_FAILED) if self.ssh => {
+                return Err(
+                    if errors.contains("Host key verification failed")
+                        || errors.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+                    {
+                        ExecError::HostKey(label.to_string())
+                    } else {
+                        unreachable(first_line(&errors, "ssh failed"))
+                    },
+                );
+            }
+            Some(code) if errors.trim().is_empty() => Some(format!("exited with code {code}")),
+            Some(_) => Some(errors.trim().to_string()),
+            None => return Err(unreachable("it was stopped by a signal".into())),
+        };
+        Ok(ScriptRun {
+            output,
+            failure,
+            sha256,
+        })
+    }
 }
 
 fn first_line(text: &str, otherwise: &str) -> String {

@@ -1,5 +1,6 @@
 //! Live run updates over Server-Sent Events: `/requests/{id}/run/events` announces every change
-//! to the request's latest run (a new run, its state, attempts or any step) as a `run` event
+//! to the request's latest run (a new run, its state, attempts, reason or report, any step and
+//! the output a running step has printed so far) as a `run` event
 //! whose id is a digest of what it saw. The page re-reads the run on each event. A stream lasts
 //! [`STREAM_LIFETIME`] so that shutdown is never held up; the browser reconnects by itself, and
 //! sends the last id it saw, so nothing is announced twice or missed.
@@ -14,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
@@ -29,10 +31,12 @@ pub async fn run_version(db: &DatabaseConnection, id: i32) -> Result<String, sea
     let Some(job) = runs::latest(db, id).await? else {
         return Ok("none".into());
     };
-    // Positions and states only: the outputs can be large and are read when the page reloads.
-    let steps: Vec<(i32, String)> = run_steps::Entity::find()
+    // Positions, states and output lengths: the outputs can be large and are read when the
+    // page reloads. (The job's own `updated_at` moves at every lease renewal, so it is left out.)
+    let steps: Vec<(i32, String, i64)> = run_steps::Entity::find()
         .select_only()
         .columns([run_steps::Column::Position, run_steps::Column::State])
+        .column_as(Expr::cust("CAST(LENGTH(output) AS BIGINT)"), "length")
         .filter(run_steps::Column::JobId.eq(job.id))
         .order_by_asc(run_steps::Column::Position)
         .into_tuple()
@@ -40,11 +44,16 @@ pub async fn run_version(db: &DatabaseConnection, id: i32) -> Result<String, sea
         .await?;
     let mut digest = Sha256::new();
     digest.update(format!(
-        "{}|{}|{}|{}|{}",
-        job.id, job.fence, job.state, job.attempts, job.updated_at
+        "{}|{}|{}|{}|{:?}|{}",
+        job.id,
+        job.fence,
+        job.state,
+        job.attempts,
+        job.reason,
+        job.report.is_some()
     ));
-    for (position, state) in steps {
-        digest.update(format!("|{position}:{state}"));
+    for (position, state, length) in steps {
+        digest.update(format!("|{position}:{state}:{length}"));
     }
     Ok(hex::encode(&digest.finalize()[..12]))
 }

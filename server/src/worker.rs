@@ -496,7 +496,10 @@ impl Worker {
             let recycled = plan
                 .steps
                 .iter()
-                .position(|s| s.id == format!("recycle:{server}") && s.decision == Decision::Change)
+                .position(|s| {
+                    s.id == app::domain::plan::recycle_step_id(server)
+                        && s.decision == Decision::Change
+                })
                 .map(|p| {
                     steps
                         .iter()

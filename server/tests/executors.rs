@@ -65,11 +65,7 @@ struct Sshd {
 impl Sshd {
     fn start(lab: &Path) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let command = format!("{} lab-shell --state {}", imlink(), lab.display());
         let out = Command::new(repo().join(".ci/sshd.sh"))
             .arg("start")
@@ -210,11 +206,7 @@ async fn ssh_executor_refuses_an_unknown_host_key() {
 
 #[tokio::test]
 async fn an_unreachable_host_is_a_transient_failure() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let config = ExecutorConfig {
         kind: ExecutorKind::Ssh,
         ssh: SshConfig {

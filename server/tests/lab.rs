@@ -14,6 +14,20 @@ fn run(state: &mut LabState, script: &str) -> Outcome {
     Interpreter::new(state).run(script)
 }
 
+/// Runs `script` through `imlink lab-shell` on the lab state file `state`.
+fn lab_shell(state: &std::path::Path, script: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imlink"))
+        .args(["lab-shell", "--state"])
+        .arg(state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// The Lync steps of the article's plan for Litware, as one script.
 fn lync_steps() -> String {
     steps_for(Target::LyncShell, &samples::litware())
@@ -203,21 +217,7 @@ fn lab_shell_keeps_its_state_between_runs() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("lab.json");
     let shell = |script: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_imlink"))
-            .args(["lab-shell", "--state"])
-            .arg(&state)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = lab_shell(&state, script.as_bytes());
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).to_string(),
@@ -639,21 +639,7 @@ fn plan_from_the_lab_run_in_the_lab_and_sign_in() {
         "{}",
         String::from_utf8_lossy(&planned.stderr)
     );
-    let mut shell = imlink()
-        .args(["lab-shell", "--state"])
-        .arg(&state)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    shell
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&planned.stdout)
-        .unwrap();
-    let ran = shell.wait_with_output().unwrap();
+    let ran = lab_shell(&state, &planned.stdout);
     assert!(
         ran.status.success(),
         "{}",

@@ -37,9 +37,9 @@ impl Bench {
     async fn new() -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let wrapper = dir.path().join("powershell");
-        std::fs::write(
+        common::executable(
             &wrapper,
-            format!(
+            &format!(
                 r#"#!/bin/sh
 dir=$(dirname "$0")
 n=$(( $(cat "$dir/calls" 2>/dev/null || echo 0) + 1 ))
@@ -53,10 +53,7 @@ exit $rc
 "#,
                 imlink = env!("CARGO_BIN_EXE_imlink")
             ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         let url = format!("sqlite://{}/imlink.db?mode=rwc", dir.path().display());
         let db = server::database::connect(&url, 2).await.unwrap();
         server::database::migrate(&db).await.unwrap();
@@ -501,17 +498,14 @@ async fn a_worker_cut_off_from_the_database_records_nothing_after() {
     let dir = tempfile::tempdir().unwrap();
     let program = |slow: &str| {
         let path = dir.path().join(format!("powershell{slow}"));
-        std::fs::write(
+        common::executable(
             &path,
-            format!(
+            &format!(
                 "#!/bin/sh\nsleep {slow}\nexec {} lab-shell --state {}/lab.json \"$@\"\n",
                 env!("CARGO_BIN_EXE_imlink"),
                 dir.path().display()
             ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         ExecutorConfig {
             kind: ExecutorKind::Local,
             powershell: path.display().to_string(),

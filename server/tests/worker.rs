@@ -187,16 +187,20 @@ async fn a_changed_environment_needs_reapproval(backend: Backend) {
     parked_before_any_step(&t, id, "environment changed").await;
 }
 
-async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
+/// Makes the lab unreachable: its stored state becomes unreadable.
+async fn unreachable_lab(t: &TestDb, store: &LabStore) {
     use sea_orm::ConnectionTrait;
-    let t = TestDb::new(backend).await;
-    let (s, store) = lab_state(&t.db);
-    let id = approved(&t.db, &s).await;
-    // The lab cannot be reached: its stored state is unreadable.
     store.reset("litware").await.unwrap();
     t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
         .await
         .unwrap();
+}
+
+async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t.db);
+    let id = approved(&t.db, &s).await;
+    unreachable_lab(&t, &store).await;
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
     let job = job_of(&t, id).await;
@@ -217,14 +221,10 @@ async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
 }
 
 async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
-    use sea_orm::ConnectionTrait;
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
-    store.reset("litware").await.unwrap();
-    t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
-        .await
-        .unwrap();
+    unreachable_lab(&t, &store).await;
     let mut worn: jobs::ActiveModel = job_of(&t, id).await.into();
     worn.attempts = Set(server::worker::MAX_ATTEMPTS - 1);
     worn.update(&t.db).await.unwrap();

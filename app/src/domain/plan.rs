@@ -99,6 +99,11 @@ pub struct Step {
     pub rollback: Vec<String>,
 }
 
+/// The id of the step that recycles OWA on back-end `server`.
+pub fn recycle_step_id(server: &str) -> String {
+    format!("recycle:{server}")
+}
+
 /// The check of a step that has no read-only way to tell whether it took effect.
 pub const NO_CHECK: &str = "$False";
 
@@ -990,7 +995,7 @@ impl<'a> Planner<'a> {
 
     fn recycle_step(&self, server: &str, config_changed: bool) -> Step {
         Step {
-            id: format!("recycle:{server}"),
+            id: recycle_step_id(server),
             title: format!("Recycle MSExchangeOWAAppPool on {server}"),
             target: Target::Backend(server.to_string()),
             apply: vec![RECYCLE_COMMAND.to_string()],
