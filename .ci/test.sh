@@ -49,7 +49,7 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.2
 done
-if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" npm test) 2>&1 | tee "$work/e2e.log"; then
+if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" IMLINK_E2E_DB="$work/data/imlink.db" npm test) 2>&1 | tee "$work/e2e.log"; then
   echo "---- server log"; tail -n 80 "$work/server.log"
   exit 1
 fi

@@ -23,6 +23,8 @@ pub type UserResource = Resource<Result<Option<CurrentUser>, AppError>>;
 
 /// The document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::csp::provide_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -25,8 +25,14 @@ pub enum AppError {
     Internal,
     #[error("The server could not be reached: {0}")]
     Transport(String),
+    /// The call could not be read (missing or malformed arguments).
+    #[error("The request could not be read: {0}")]
+    BadRequest(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too many requests from this session or address; the number is the seconds to wait.
+    #[error("Too many requests: wait {0} seconds and try again.")]
+    RateLimited(u32),
 }
 
 impl AppError {
@@ -39,7 +45,17 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::Internal | AppError::Transport(_) => 500,
+            AppError::BadRequest(_) => 400,
             AppError::Unavailable(_) => 503,
+            AppError::RateLimited(_) => 429,
+        }
+    }
+
+    /// How many seconds the caller should wait before trying again, when rate limited.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            AppError::RateLimited(seconds) => Some(*seconds),
+            _ => None,
         }
     }
 
@@ -77,7 +93,12 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::BadRequest(value.to_string())
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod m20261127_000006_job_kind;
 mod m20261127_000007_jobs_notify;
 mod m20261127_000008_jobs_notify_free;
 mod m20261127_000009_job_report;
+mod m20261130_000010_session_last_seen;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_jobs_notify::Migration),
             Box::new(m20261127_000008_jobs_notify_free::Migration),
             Box::new(m20261127_000009_job_report::Migration),
+            Box::new(m20261130_000010_session_last_seen::Migration),
         ]
     }
 }

@@ -88,7 +88,9 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (mut to_claim, mut to_step, mut whole) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..LATENCY_SAMPLES {
-        store.reset("litware").await.unwrap();
+        common::lab_change(&t.db, async |txn| store.reset(txn, "litware").await)
+            .await
+            .unwrap();
         let id = approved(&t.db, &s).await;
         let committed = Utc::now();
         let job = ended(&t, &[id]).await.remove(0);

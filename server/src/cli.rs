@@ -11,7 +11,7 @@ use leptos::config::LeptosOptions;
 use app::domain::roles::{Account, Role};
 use app::domain::workflow::ApprovalPolicy;
 use app::ssr::environment::Environment;
-use app::ssr::state::{AppState, Settings};
+use app::ssr::state::{AppState, LimitPolicy, SessionPolicy, Settings};
 
 use crate::config::{Config, ExecutorKind, redacted_url};
 use crate::executor::Executor;
@@ -374,9 +374,29 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
                 })
                 .collect()
         }),
-        session_ttl: chrono::Duration::hours(i64::from(config.session.ttl_hours)),
-        secure_cookie: config.session.secure_cookie,
+        session: SessionPolicy {
+            ttl: chrono::Duration::hours(i64::from(config.session.ttl_hours)),
+            idle: chrono::Duration::minutes(i64::from(config.session.idle_minutes)),
+            secure_cookie: config.session.secure_cookie,
+        },
         environment: Some(environment(config, db)),
+        preview_facts_ttl: std::time::Duration::from_secs(u64::from(
+            config.environment.preview_cache_seconds,
+        )),
+        limits: LimitPolicy {
+            sign_ins_per_minute: config.limits.sign_ins_per_minute,
+            actions_per_minute: config.limits.actions_per_minute,
+            streams_per_session: config.limits.streams_per_session,
+        },
+        listen: config.listen,
+        trusted_proxies: config
+            .server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| p.trim().parse().ok())
+            .collect(),
+        allowed_hosts: config.server.effective_allowed_hosts(config.listen),
+        trusted_origins: config.server.trusted_origins.clone(),
     }
 }
 
@@ -431,11 +451,7 @@ fn worker(config: &Config, state: &AppState) -> Option<crate::worker::Worker> {
 async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
     let db = open_database(&config).await?;
     migrate_database(&db).await?;
-    let state = AppState {
-        leptos_options: leptos_options(&config),
-        settings: Arc::new(settings(&config, &db)),
-        db,
-    };
+    let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db));
     let Some(worker) = worker(&config, &state) else {
         anyhow::bail!(
             "this configuration plans against a facts file but runs on the lab: set executor.kind to \"ssh\" or \"local\" to run plans on the servers the file describes"
@@ -449,11 +465,7 @@ async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let db = open_database(&config).await?;
     migrate_database(&db).await?;
-    let state = AppState {
-        leptos_options: leptos_options(&config),
-        settings: Arc::new(settings(&config, &db)),
-        db,
-    };
+    let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db));
     spawn_expiry_sweep(state.clone());
     if let Some(worker) = worker(&config, &state) {
         tracing::info!(owner = %worker.owner, "running the worker inside serve");
@@ -463,11 +475,14 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, local_signin = config.local_signin.enabled, "imlink is serving");
+    tracing::info!(
+        %address,
+        local_signin = config.local_signin.enabled,
+        allowed_hosts = ?state.settings.allowed_hosts,
+        "imlink is serving"
+    );
     println!("imlink is ready: open http://{address}/");
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("imlink stopped");
     Ok(ExitCode::SUCCESS)
 }

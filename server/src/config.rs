@@ -57,6 +57,10 @@ pub struct Config {
     pub executor: ExecutorConfig,
     /// How workers hold and look for runs.
     pub worker: WorkerConfig,
+    /// Which host names and origins the portal answers for, and which proxies it trusts.
+    pub server: ServerConfig,
+    /// How much one client may ask of one imlink process.
+    pub limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -72,6 +76,73 @@ impl Default for Config {
             environment: EnvironmentConfig::default(),
             executor: ExecutorConfig::default(),
             worker: WorkerConfig::default(),
+            server: ServerConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// Which host names and origins the portal answers for, and which proxies it trusts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Host names (or IP addresses) requests may name in `Host`; others get 421. Empty means
+    /// `localhost`, `127.0.0.1`, `[::1]` and the `listen` address.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://imlink.example.com`) accepted as the portal's own by the
+    /// cross-origin guard, for a reverse proxy that changes the origin.
+    pub trusted_origins: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (for the
+    /// per-client sign-in limit).
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The host names requests may name: the configured ones, or the loopback names and the
+    /// listen address. Lower case, without port; IPv6 addresses in brackets.
+    pub fn effective_allowed_hosts(&self, listen: SocketAddr) -> Vec<String> {
+        if !self.allowed_hosts.is_empty() {
+            return self
+                .allowed_hosts
+                .iter()
+                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                .collect();
+        }
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+            .map(str::to_owned)
+            .to_vec();
+        let ip = listen.ip();
+        if !ip.is_unspecified() {
+            let shown = match ip {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => format!("[{v6}]"),
+            };
+            if !hosts.contains(&shown) {
+                hosts.push(shown);
+            }
+        }
+        hosts
+    }
+}
+
+/// How much one client may ask of one imlink process (each process counts on its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sign-in attempts per client address per minute (1 to 10000).
+    pub sign_ins_per_minute: u32,
+    /// State-changing actions per session per minute (1 to 10000).
+    pub actions_per_minute: u32,
+    /// Live run streams one session may hold open at once (1 to 100).
+    pub streams_per_session: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            sign_ins_per_minute: 20,
+            actions_per_minute: 60,
+            streams_per_session: 8,
         }
     }
 }
@@ -271,8 +342,11 @@ impl Default for ApprovalConfig {
 pub struct SessionConfig {
     /// Session lifetime in hours (1 to 720).
     pub ttl_hours: u32,
-    /// Whether the session cookie carries the `Secure` attribute.
+    /// Whether the portal is served over HTTPS: the session cookie is then `Secure` and named
+    /// `__Host-imlink_session`, and responses carry HSTS.
     pub secure_cookie: bool,
+    /// Minutes a session may go unused before it ends (5 to 1440).
+    pub idle_minutes: u32,
 }
 
 impl Default for SessionConfig {
@@ -280,17 +354,30 @@ impl Default for SessionConfig {
         Self {
             ttl_hours: 12,
             secure_cookie: false,
+            idle_minutes: 60,
         }
     }
 }
 
 /// Where the environment facts come from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EnvironmentConfig {
     /// A facts file (the JSON format in the README), read each time a plan is made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts_file: Option<PathBuf>,
+    /// Seconds the facts behind plan previews and the environment view are reused (0 to 300;
+    /// saving, submitting, re-planning and runs always read them fresh).
+    pub preview_cache_seconds: u32,
+}
+
+impl Default for EnvironmentConfig {
+    fn default() -> Self {
+        Self {
+            facts_file: None,
+            preview_cache_seconds: 5,
+        }
+    }
 }
 
 /// Which executor runs scripts.
@@ -649,6 +736,69 @@ impl Config {
             1,
             300,
         );
+        check_range(
+            &mut problems,
+            "session.idle_minutes",
+            self.session.idle_minutes,
+            5,
+            1440,
+        );
+        check_range(
+            &mut problems,
+            "environment.preview_cache_seconds",
+            self.environment.preview_cache_seconds,
+            0,
+            300,
+        );
+        for (key, value, max) in [
+            (
+                "limits.sign_ins_per_minute",
+                self.limits.sign_ins_per_minute,
+                10_000,
+            ),
+            (
+                "limits.actions_per_minute",
+                self.limits.actions_per_minute,
+                10_000,
+            ),
+            (
+                "limits.streams_per_session",
+                self.limits.streams_per_session,
+                100,
+            ),
+        ] {
+            check_range(&mut problems, key, value, 1, max);
+        }
+        for (i, host) in self.server.allowed_hosts.iter().enumerate() {
+            if !is_valid_host(host) {
+                problems.push(Problem::builtin(
+                    format!("server.allowed_hosts[{i}]"),
+                    format!(
+                        "must be a host name or IP address without scheme or port, like \
+                         imlink.example.com or [2001:db8::1] (got {host:?})"
+                    ),
+                ));
+            }
+        }
+        for (i, origin) in self.server.trusted_origins.iter().enumerate() {
+            if !is_valid_origin(origin) {
+                problems.push(Problem::builtin(
+                    format!("server.trusted_origins[{i}]"),
+                    format!(
+                        "must be an origin like https://imlink.example.com (scheme, host and \
+                         optional port; no path) (got {origin:?})"
+                    ),
+                ));
+            }
+        }
+        for (i, proxy) in self.server.trusted_proxies.iter().enumerate() {
+            if proxy.trim().parse::<IpAddr>().is_err() {
+                problems.push(Problem::builtin(
+                    format!("server.trusted_proxies[{i}]"),
+                    format!("must be an IP address (got {proxy:?})"),
+                ));
+            }
+        }
         let executor = &self.executor;
         if executor.kind != ExecutorKind::Lab && executor.powershell.trim().is_empty() {
             problems.push(Problem::builtin(
@@ -789,6 +939,44 @@ fn check_role(problems: &mut Vec<Problem>, key: &str, role: &str) {
             ),
         ));
     }
+}
+
+/// A host name (letters, digits, `-` and `.`), an IPv4 address, or an IPv6 address in brackets.
+fn is_valid_host(host: &str) -> bool {
+    let host = host.trim();
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.len() <= 63)
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// `http://host` or `https://host[:port]`, nothing after.
+fn is_valid_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = if rest.starts_with('[') {
+        match rest.split_once(']') {
+            Some((h, p)) => (format!("{h}]"), p.strip_prefix(':')),
+            None => return false,
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (rest.to_owned(), None),
+        }
+    };
+    is_valid_host(&host) && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
 /// `^[a-z][a-z0-9._-]{0,31}$`
@@ -1511,9 +1699,11 @@ secure_cookie = true
             session: SessionConfig {
                 ttl_hours: 1,
                 secure_cookie: true,
+                idle_minutes: 5,
             },
             environment: EnvironmentConfig {
                 facts_file: Some(PathBuf::from("facts.json")),
+                preview_cache_seconds: 1,
             },
             executor: ExecutorConfig {
                 ssh: SshConfig {
@@ -1524,6 +1714,12 @@ secure_cookie = true
                 ..ExecutorConfig::default()
             },
             worker: WorkerConfig::default(),
+            server: ServerConfig {
+                allowed_hosts: vec!["h".to_owned()],
+                trusted_origins: vec!["https://h".to_owned()],
+                trusted_proxies: vec!["10.0.0.1".to_owned()],
+            },
+            limits: LimitsConfig::default(),
         };
         let mut leaves = Vec::new();
         collect_leaves("", &toml::Table::try_from(&full).unwrap(), &mut leaves);
@@ -1572,6 +1768,22 @@ secure_cookie = true
             ),
             ("session.ttl_hours", "8", "8"),
             ("session.secure_cookie", "true", "true"),
+            ("session.idle_minutes", "15", "15"),
+            ("environment.preview_cache_seconds", "0", "0"),
+            (
+                "server.allowed_hosts",
+                "imlink.example.com, 10.0.0.8",
+                r#"["imlink.example.com", "10.0.0.8"]"#,
+            ),
+            (
+                "server.trusted_origins",
+                "https://imlink.example.com",
+                r#"["https://imlink.example.com"]"#,
+            ),
+            ("server.trusted_proxies", "10.0.0.2", r#"["10.0.0.2"]"#),
+            ("limits.sign_ins_per_minute", "5", "5"),
+            ("limits.actions_per_minute", "30", "30"),
+            ("limits.streams_per_session", "2", "2"),
             (
                 "environment.facts_file",
                 "/etc/imlink/facts.json",
@@ -2084,6 +2296,79 @@ display_name = "Bob again"
         ] {
             assert!(!is_valid_username(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn hosts_origins_and_proxies_are_checked() {
+        for ok in [
+            "imlink.example.com",
+            "localhost",
+            "10.0.0.8",
+            "[2001:db8::1]",
+        ] {
+            assert!(is_valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "https://x",
+            "x:3000",
+            "a..b",
+            "[::1",
+            "x/y",
+            "é.example",
+        ] {
+            assert!(!is_valid_host(bad), "{bad}");
+        }
+        for ok in [
+            "https://imlink.example.com",
+            "http://10.0.0.8:8080",
+            "https://[2001:db8::1]:443",
+        ] {
+            assert!(is_valid_origin(ok), "{ok}");
+        }
+        for bad in [
+            "imlink.example.com",
+            "https://imlink.example.com/",
+            "https://x:0",
+            "ftp://x",
+            "https://x:port",
+        ] {
+            assert!(!is_valid_origin(bad), "{bad}");
+        }
+        let config = Config {
+            server: ServerConfig {
+                allowed_hosts: vec!["ok.example".into(), "bad:1".into()],
+                trusted_origins: vec!["imlink.example.com".into()],
+                trusted_proxies: vec!["10.0.0.1".into(), "proxy".into()],
+            },
+            ..Config::default()
+        };
+        let keys: Vec<_> = config
+            .validate()
+            .into_iter()
+            .filter_map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "server.allowed_hosts[1]",
+                "server.trusted_origins[0]",
+                "server.trusted_proxies[1]"
+            ]
+        );
+        let listen: SocketAddr = "192.168.1.10:3000".parse().unwrap();
+        assert_eq!(
+            ServerConfig::default().effective_allowed_hosts(listen),
+            ["localhost", "127.0.0.1", "[::1]", "192.168.1.10"]
+        );
+        assert_eq!(
+            ServerConfig::default().effective_allowed_hosts("0.0.0.0:3000".parse().unwrap()),
+            ["localhost", "127.0.0.1", "[::1]"]
+        );
+        assert_eq!(
+            config.server.effective_allowed_hosts(listen),
+            ["ok.example", "bad:1"]
+        );
     }
 
     #[test]

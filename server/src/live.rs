@@ -12,7 +12,7 @@ use app::ssr::entities::run_steps;
 use app::ssr::runs;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use sea_orm::sea_query::Expr;
@@ -64,35 +64,52 @@ pub async fn run_events(
     Path(id): Path<i32>,
     headers: HeaderMap,
 ) -> Response {
-    if !crate::http::signed_in(&state, &headers).await {
-        return (StatusCode::UNAUTHORIZED, "Sign in to follow runs.").into_response();
-    }
+    let session = match app::ssr::auth::session(&state, &headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Sign in to follow runs.").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the session for live updates");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    // Held by the stream; given back when it ends or the browser goes away.
+    let Some(slot) = state.limits.streams.acquire(&session.id) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, STREAM_LIFETIME.as_secs().to_string())],
+            "Too many live views are open in this session; close some tabs.",
+        )
+            .into_response();
+    };
     let seen = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let stream = futures_util::stream::unfold((state.db, seen), move |(db, seen)| async move {
-        while tokio::time::Instant::now() < deadline {
-            let version = match run_version(&db, id).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(error = %e, request = id, "cannot read the run for live updates");
-                    return None;
+    let stream = futures_util::stream::unfold(
+        (state.db, seen, slot),
+        move |(db, seen, slot)| async move {
+            while tokio::time::Instant::now() < deadline {
+                let version = match run_version(&db, id).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(error = %e, request = id, "cannot read the run for live updates");
+                        return None;
+                    }
+                };
+                if seen.as_deref() != Some(version.as_str()) {
+                    let event = Event::default()
+                        .event("run")
+                        .id(version.clone())
+                        .data(version.clone())
+                        .retry(RETRY);
+                    return Some((Ok::<_, Infallible>(event), (db, Some(version), slot)));
                 }
-            };
-            if seen.as_deref() != Some(version.as_str()) {
-                let event = Event::default()
-                    .event("run")
-                    .id(version.clone())
-                    .data(version.clone())
-                    .retry(RETRY);
-                return Some((Ok::<_, Infallible>(event), (db, Some(version))));
+                tokio::time::sleep(CHECK_EVERY).await;
             }
-            tokio::time::sleep(CHECK_EVERY).await;
-        }
-        None
-    });
+            None
+        },
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

@@ -74,7 +74,8 @@ async fn listen(db: DatabaseConnection, wake: Arc<tokio::sync::Notify>) {
     }
 }
 
-/// Runs `worker`'s rescuer every half lease; wakes the worker when it re-queued something.
+/// The worker's sweep, every half lease: the rescuer (waking the worker when it re-queued
+/// something), and the removal of sessions that have ended.
 async fn rescue_every(worker: Worker, wake: Arc<tokio::sync::Notify>) {
     let every = (worker.lease / 2)
         .to_std()
@@ -82,6 +83,17 @@ async fn rescue_every(worker: Worker, wake: Arc<tokio::sync::Notify>) {
         .max(Duration::from_millis(500));
     loop {
         tokio::time::sleep(every).await;
+        match app::ssr::auth::remove_ended_sessions(
+            &worker.db,
+            &worker.settings.session,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "removed sessions that have ended"),
+            Err(e) => tracing::warn!(error = %e, "could not remove ended sessions"),
+        }
         match worker.rescue().await {
             Ok(0) => {}
             Ok(n) => {

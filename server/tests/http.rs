@@ -3,33 +3,20 @@
 
 mod common;
 
-use app::domain::workflow::ApprovalPolicy;
-use common::{Backend, TestDb, state};
+use common::Backend;
 
-struct Served {
-    base: String,
-    db: TestDb,
-}
+use common::http::{FORM, JSON, SAME_ORIGIN, Served, send, serve_with};
 
 async fn serve(local_signin: bool) -> Served {
-    let t = TestDb::new(Backend::Sqlite).await;
-    let mut s = state(&t.db, ApprovalPolicy::default());
-    if !local_signin {
-        let mut settings = (*s.settings).clone();
-        settings.local_accounts = None;
-        s.settings = std::sync::Arc::new(settings);
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, server::http::router(s))
-            .await
-            .unwrap();
-    });
-    Served { base, db: t }
+    serve_with(Backend::Sqlite, |settings| {
+        if !local_signin {
+            settings.local_accounts = None;
+        }
+    })
+    .await
 }
 
-/// A minimal HTTP/1.1 client over a TCP stream, enough for these checks.
+/// Sends one request; its status, head and body.
 async fn request(
     base: &str,
     method: &str,
@@ -37,33 +24,9 @@ async fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let mut text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        text.push_str(&format!("{k}: {v}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    stream.write_all(text.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
+    let reply = send(base, method, path, headers, body).await;
+    (reply.status, reply.head, reply.body)
 }
-
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
-const JSON: (&str, &str) = ("Accept", "application/json");
 
 #[tokio::test]
 async fn health_endpoints() {
@@ -103,7 +66,7 @@ async fn sign_in_then_role_checked_server_functions() {
         &s.base,
         "POST",
         "/api/get_current_user",
-        &[FORM, JSON, auth],
+        &[FORM, JSON, SAME_ORIGIN, auth],
         "",
     )
     .await;
@@ -114,7 +77,7 @@ async fn sign_in_then_role_checked_server_functions() {
         &s.base,
         "POST",
         "/api/audit_log",
-        &[FORM, JSON, auth],
+        &[FORM, JSON, SAME_ORIGIN, auth],
         "filter[page]=1",
     )
     .await;
@@ -124,7 +87,7 @@ async fn sign_in_then_role_checked_server_functions() {
         &s.base,
         "POST",
         "/api/create_request",
-        &[FORM, JSON, auth],
+        &[FORM, JSON, SAME_ORIGIN, auth],
         form,
     )
     .await;
@@ -140,12 +103,19 @@ async fn sign_in_then_role_checked_server_functions() {
     .await;
     assert_eq!(status, 422);
     // Sign out ends the session on the server.
-    request(&s.base, "POST", "/api/sign_out", &[FORM, JSON, auth], "").await;
+    request(
+        &s.base,
+        "POST",
+        "/api/sign_out",
+        &[FORM, JSON, SAME_ORIGIN, auth],
+        "",
+    )
+    .await;
     let (status, _, _) = request(
         &s.base,
         "POST",
         "/api/get_dashboard",
-        &[FORM, JSON, auth],
+        &[FORM, JSON, SAME_ORIGIN, auth],
         "",
     )
     .await;
@@ -207,25 +177,7 @@ async fn pages_render_on_the_server() {
     assert!(status == 302 || status == 303 || status == 307, "{head}");
 }
 
-/// Signs in as `username` and returns the session cookie (`name=value`).
-async fn session(base: &str, username: &str) -> String {
-    let (_, head, _) = request(
-        base,
-        "POST",
-        "/api/sign_in_local",
-        &[FORM, JSON],
-        &format!("username={username}"),
-    )
-    .await;
-    head.lines()
-        .find_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or_else(|| l.strip_prefix("Set-Cookie: "))
-        })
-        .and_then(|c| c.split(';').next())
-        .expect("session cookie")
-        .to_string()
-}
+use common::http::session;
 
 /// Alice files the article's request; returns its id.
 async fn alices_request(s: &Served) -> i32 {

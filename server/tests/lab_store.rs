@@ -31,16 +31,29 @@ async fn the_lab_persists_and_plans(backend: Backend) {
     assert!(plan.changes().any(|s| s.id == "trusted-pool"));
 
     // Changes are kept in the database: a second store (a restart) sees them.
-    store
-        .install_cumulative_update("atl-mbx-001.litwareinc.com")
+    common::lab_change(&t.db, async |txn| {
+        store
+            .install_cumulative_update(txn, "atl-mbx-001.litwareinc.com")
+            .await
+    })
+    .await
+    .unwrap();
+    common::lab_change(&t.db, async |txn| store.reset(txn, "site-id-differs").await)
         .await
         .unwrap();
-    store.reset("site-id-differs").await.unwrap();
     let again = LabStore::new(t.db.clone()).view().await.unwrap();
     assert_eq!(again.scenario, "site-id-differs");
     assert_eq!(again.sites, vec![("1".to_string(), "Redmond".to_string())]);
-    assert!(store.reset("nowhere").await.is_err());
-    let sign_in = store.sign_in("user0001@litwareinc.com").await.unwrap();
+    assert!(
+        common::lab_change(&t.db, async |txn| store.reset(txn, "nowhere").await)
+            .await
+            .is_err()
+    );
+    let sign_in = common::lab_change(&t.db, async |txn| {
+        store.sign_in(txn, "user0001@litwareinc.com").await
+    })
+    .await
+    .unwrap();
     assert!(!sign_in.presence);
     let facts = store.discover().await.unwrap();
     assert_eq!(facts.lync.sites[0].site_id, "1");

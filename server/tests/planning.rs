@@ -199,7 +199,126 @@ async fn without_an_environment_nothing_is_submitted(backend: Backend) {
     );
 }
 
+/// The lab, counting how often it is probed.
+struct CountingLab {
+    inner: server::lab::store::LabStore,
+    probes: std::sync::atomic::AtomicUsize,
+}
+
+impl app::ssr::lab::Lab for CountingLab {
+    fn view(&self) -> app::ssr::lab::Pending<'_, app::api::models::LabView> {
+        self.inner.view()
+    }
+    fn reset<'a>(
+        &'a self,
+        txn: &'a sea_orm::DatabaseTransaction,
+        scenario: &'a str,
+    ) -> app::ssr::lab::Pending<'a, ()> {
+        self.inner.reset(txn, scenario)
+    }
+    fn sign_in<'a>(
+        &'a self,
+        txn: &'a sea_orm::DatabaseTransaction,
+        upn: &'a str,
+    ) -> app::ssr::lab::Pending<'a, app::api::models::LabSignIn> {
+        self.inner.sign_in(txn, upn)
+    }
+    fn install_cumulative_update<'a>(
+        &'a self,
+        txn: &'a sea_orm::DatabaseTransaction,
+        server: &'a str,
+    ) -> app::ssr::lab::Pending<'a, ()> {
+        self.inner.install_cumulative_update(txn, server)
+    }
+    fn discover(&self) -> app::ssr::lab::Pending<'_, app::domain::facts::Facts> {
+        self.probes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.discover()
+    }
+}
+
+/// Portal state planning against a lab that counts its probes, with previews reusing facts for
+/// `ttl`.
+fn counting(t: &TestDb, ttl: std::time::Duration) -> (AppState, Arc<CountingLab>) {
+    let lab = Arc::new(CountingLab {
+        inner: server::lab::store::LabStore::new(t.db.clone()),
+        probes: Default::default(),
+    });
+    let state = common::state_with(
+        &t.db,
+        app::ssr::state::Settings {
+            environment: Some(Environment::Lab(lab.clone())),
+            preview_facts_ttl: ttl,
+            ..common::settings(ApprovalPolicy::default())
+        },
+    );
+    (state, lab)
+}
+
+fn probes(lab: &CountingLab) -> usize {
+    lab.probes.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+async fn previews_probe_at_most_once_per_interval(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, lab) = counting(&t, std::time::Duration::from_millis(600));
+    let input = article_request();
+    // Twenty previews at once (a busy form, or many people): one probe.
+    let previews: Vec<_> = (0..20)
+        .map(|_| {
+            let (s, input) = (s.clone(), input.clone());
+            tokio::spawn(async move { app::ssr::plans::preview(&s, &input).await })
+        })
+        .collect();
+    for p in previews {
+        assert!(p.await.unwrap().unwrap().plan.failures().is_empty());
+    }
+    assert_eq!(probes(&lab), 1);
+    app::ssr::plans::preview(&s, &input).await.unwrap();
+    assert_eq!(probes(&lab), 1);
+    // After the interval the facts are read again.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    app::ssr::plans::preview(&s, &input).await.unwrap();
+    assert_eq!(probes(&lab), 2);
+    // Saving always plans against fresh facts.
+    let alice = user(&t.db, "alice").await;
+    service::create(&s, &alice, &input).await.unwrap();
+    assert_eq!(probes(&lab), 3);
+}
+
+async fn refused_callers_cost_no_probe(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, lab) = counting(&t, std::time::Duration::ZERO);
+    let alice = user(&t.db, "alice").await;
+    let id = service::create(&s, &alice, &article_request())
+        .await
+        .unwrap();
+    let before = probes(&lab);
+    let (bob, dave) = (user(&t.db, "bob").await, user(&t.db, "dave").await);
+    let v = row(&t, id).await.version;
+    // Editing or submitting someone else's request, or re-planning as an auditor: refused
+    // before anything is planned.
+    let edit = service::update(&s, &bob, id, v, &article_request()).await;
+    assert!(matches!(edit, Err(AppError::Forbidden(_))), "{edit:?}");
+    let submit = service::transition(&s, &bob, id, v, Action::Submit).await;
+    assert!(matches!(submit, Err(AppError::Forbidden(_))), "{submit:?}");
+    let replan = service::replan(&s, &dave, id, v).await;
+    assert!(matches!(replan, Err(AppError::Forbidden(_))), "{replan:?}");
+    // A stale view is refused before planning too.
+    let stale = service::transition(&s, &alice, id, v + 7, Action::Submit).await;
+    assert!(matches!(stale, Err(AppError::Conflict(_))), "{stale:?}");
+    assert_eq!(probes(&lab), before, "no probe for a refused action");
+    // The allowed action plans.
+    service::transition(&s, &alice, id, v, Action::Submit)
+        .await
+        .unwrap();
+    assert_eq!(probes(&lab), before + 1);
+    assert_eq!(row(&t, id).await.state, "submitted");
+}
+
 on_both_databases!(
+    previews_probe_at_most_once_per_interval,
+    refused_callers_cost_no_probe,
     approvals_are_bound_to_the_plan,
     a_failed_preflight_blocks_submission,
     a_changed_replan_withdraws_approvals,

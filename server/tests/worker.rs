@@ -105,11 +105,12 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
     assert!(transcript.contains("Event 112 not logged yet"));
     // Presence now works in the lab for an eligible user.
     assert!(
-        store
-            .sign_in("user0001@litwareinc.com")
-            .await
-            .unwrap()
-            .presence
+        common::lab_change(&t.db, async |txn| store
+            .sign_in(txn, "user0001@litwareinc.com")
+            .await)
+        .await
+        .unwrap()
+        .presence
     );
     assert!(!w.tick().await.unwrap(), "nothing left to run");
     let trail: Vec<String> = app::ssr::entities::audit_events::Entity::find()
@@ -181,7 +182,9 @@ async fn a_changed_environment_needs_reapproval(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
-    store.reset("colocated-um").await.unwrap();
+    common::lab_change(&t.db, async |txn| store.reset(txn, "colocated-um").await)
+        .await
+        .unwrap();
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
     parked_before_any_step(&t, id, "environment changed").await;
@@ -190,7 +193,9 @@ async fn a_changed_environment_needs_reapproval(backend: Backend) {
 /// Makes the lab unreachable: its stored state becomes unreadable.
 async fn unreachable_lab(t: &TestDb, store: &LabStore) {
     use sea_orm::ConnectionTrait;
-    store.reset("litware").await.unwrap();
+    common::lab_change(&t.db, async |txn| store.reset(txn, "litware").await)
+        .await
+        .unwrap();
     t.db.execute_unprepared("UPDATE lab_state SET state_json = 'not json' WHERE id = 1")
         .await
         .unwrap();
@@ -212,7 +217,9 @@ async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
     assert!(job.reason.unwrap().starts_with("retrying:"));
     assert!(!w.tick().await.unwrap(), "not before its time");
     // The lab is back; the retry runs to the end.
-    store.reset("litware").await.unwrap();
+    common::lab_change(&t.db, async |txn| store.reset(txn, "litware").await)
+        .await
+        .unwrap();
     let mut due: jobs::ActiveModel = job_of(&t, id).await.into();
     due.run_after = Set(chrono::Utc::now());
     due.update(&t.db).await.unwrap();
@@ -380,11 +387,12 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
     assert!(
-        store
-            .sign_in("user0001@litwareinc.com")
-            .await
-            .unwrap()
-            .presence
+        common::lab_change(&t.db, async |txn| store
+            .sign_in(txn, "user0001@litwareinc.com")
+            .await)
+        .await
+        .unwrap()
+        .presence
     );
     let erin = user(&t.db, "erin").await;
     let rollback = app::ssr::runs::rollback(&s, &erin, id).await.unwrap();
@@ -449,11 +457,12 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
             .all(|(_, _, kind)| kind == "None")
     );
     assert!(
-        !store
-            .sign_in("user0001@litwareinc.com")
-            .await
-            .unwrap()
-            .presence
+        !common::lab_change(&t.db, async |txn| store
+            .sign_in(txn, "user0001@litwareinc.com")
+            .await)
+        .await
+        .unwrap()
+        .presence
     );
     // A rollback is not itself rolled back.
     assert!(app::ssr::runs::rollback(&s, &erin, id).await.is_err());

@@ -7,7 +7,12 @@ use super::models::{LabSignIn, LabView};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-use crate::ssr::{audit::AuditRecord, auth, state::AppState};
+use crate::ssr::{
+    audit::{self, AuditRecord},
+    auth,
+    db::begin_write,
+    state::AppState,
+};
 
 /// The lab, or `None` when imlink plans against a facts file instead.
 #[cfg(feature = "ssr")]
@@ -29,15 +34,6 @@ fn failed(e: String) -> AppError {
     AppError::Unavailable(format!("The lab could not do that: {e}"))
 }
 
-/// Records a lab action in the audit trail.
-#[cfg(feature = "ssr")]
-async fn record(state: &AppState, record: AuditRecord) -> Result<(), AppError> {
-    let txn = crate::ssr::db::begin_write(&state.db).await?;
-    crate::ssr::audit::append(&txn, record).await?;
-    txn.commit().await?;
-    Ok(())
-}
-
 /// The organization at a glance.
 #[server(endpoint = "get_lab")]
 pub async fn get_lab() -> Result<Option<LabView>, AppError> {
@@ -54,26 +50,29 @@ pub async fn get_lab() -> Result<Option<LabView>, AppError> {
     )
 }
 
-/// Simulates a user's OWA sign-in (anyone signed in: helpdesk staff ask exactly this).
+/// Simulates a user's OWA sign-in (anyone signed in: helpdesk staff ask exactly this). The
+/// simulation changes the lab (event 112, the IM log folder), so it is audited with it.
 #[server(endpoint = "simulate_sign_in")]
 pub async fn simulate_sign_in(upn: String) -> Result<LabSignIn, AppError> {
     crate::ssr::reply(
         async move {
-            let user = auth::require_user().await?;
+            let user = auth::require_actor(&[], "lab.sign_in").await?;
             let state = AppState::current()?;
             let lab = lab(&state).ok_or_else(no_lab)?;
             let upn = upn.trim().to_string();
             if upn.is_empty() || upn.len() > 256 || upn.chars().any(char::is_control) {
                 return Err(AppError::invalid_field("upn", "Enter a user principal name, like user0001@litwareinc.com.", [("upn", upn)]));
             }
-            let outcome = lab.sign_in(&upn).await.map_err(failed)?;
-            record(
-                &state,
+            let txn = begin_write(&state.db).await?;
+            let outcome = lab.sign_in(&txn, &upn).await.map_err(failed)?;
+            audit::append(
+                &txn,
                 AuditRecord::ok(&user.username, "lab.sign_in")
                     .entity("lab_user", &outcome.upn)
                     .after(serde_json::json!({ "presence": outcome.presence, "reasons": outcome.reasons })),
             )
             .await?;
+            txn.commit().await?;
             Ok(outcome)
         }
         .await,
@@ -86,19 +85,22 @@ pub async fn reset_lab(scenario: String) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::roles::Role;
-            let user = auth::require_any(&[Role::Admin], "lab.reset").await?;
+            let user = auth::require_actor(&[Role::Admin], "lab.reset").await?;
             let state = AppState::current()?;
             let lab = lab(&state).ok_or_else(no_lab)?;
-            lab.reset(&scenario).await.map_err(|e| {
+            let txn = begin_write(&state.db).await?;
+            lab.reset(&txn, &scenario).await.map_err(|e| {
                 AppError::invalid_field("scenario", e, [("scenario", scenario.clone())])
             })?;
-            record(
-                &state,
+            audit::append(
+                &txn,
                 AuditRecord::ok(&user.username, "lab.reset")
                     .entity("lab", 1)
                     .detail(format!("reset to scenario {scenario}")),
             )
-            .await
+            .await?;
+            txn.commit().await?;
+            Ok(())
         }
         .await,
     )
@@ -110,21 +112,24 @@ pub async fn lab_install_cu(server: String) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::roles::Role;
-            let user = auth::require_any(&[Role::Admin], "lab.install_cu").await?;
+            let user = auth::require_actor(&[Role::Admin], "lab.install_cu").await?;
             let state = AppState::current()?;
             let lab = lab(&state).ok_or_else(no_lab)?;
-            lab.install_cumulative_update(&server)
+            let txn = begin_write(&state.db).await?;
+            lab.install_cumulative_update(&txn, &server)
                 .await
                 .map_err(|e| AppError::invalid_field("server", e, [("server", server.clone())]))?;
-            record(
-                &state,
+            audit::append(
+                &txn,
                 AuditRecord::ok(&user.username, "lab.install_cu")
                     .entity("lab", 1)
                     .detail(format!(
                         "installed a cumulative update on {server}; web.config was rewritten"
                     )),
             )
-            .await
+            .await?;
+            txn.commit().await?;
+            Ok(())
         }
         .await,
     )

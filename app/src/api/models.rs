@@ -193,6 +193,8 @@ pub struct Dashboard {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInOptions {
     pub local_accounts: Option<Vec<Account>>,
+    /// Local sign-in is on, but only for a browser on the server's own machine.
+    pub local_elsewhere: bool,
 }
 
 /// The lab page: the simulated organization at a glance.

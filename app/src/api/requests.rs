@@ -7,7 +7,11 @@ use crate::domain::request::RequestInput;
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-use crate::ssr::{auth::require_user, requests as service, state::AppState};
+use crate::ssr::{
+    auth::{require_actor, require_user},
+    requests as service,
+    state::AppState,
+};
 
 /// The home page: my requests, what awaits my approval, recent activity.
 #[server(endpoint = "get_dashboard")]
@@ -63,7 +67,7 @@ pub async fn get_request(id: i32) -> Result<RequestDetail, AppError> {
 pub async fn create_request(input: RequestInput) -> Result<i32, AppError> {
     crate::ssr::reply(
         async move {
-            let user = require_user().await?;
+            let user = require_actor(&[], "request.create").await?;
             let id = service::create(&AppState::current()?, &user, &input).await?;
             leptos_axum::redirect(&format!("/requests/{id}"));
             Ok(id)
@@ -77,7 +81,7 @@ pub async fn create_request(input: RequestInput) -> Result<i32, AppError> {
 pub async fn update_request(id: i32, version: i32, input: RequestInput) -> Result<i32, AppError> {
     crate::ssr::reply(
         async move {
-            let user = require_user().await?;
+            let user = require_actor(&[], "request.edit").await?;
             service::update(&AppState::current()?, &user, id, version, &input).await?;
             leptos_axum::redirect(&format!("/requests/{id}"));
             Ok(id)
@@ -92,7 +96,7 @@ pub async fn submit_request(id: i32, version: i32) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::workflow::Action;
-            let user = require_user().await?;
+            let user = require_actor(&[], "request.submit").await?;
             service::transition(&AppState::current()?, &user, id, version, Action::Submit).await?;
             Ok(())
         }
@@ -106,7 +110,7 @@ pub async fn cancel_request(id: i32, version: i32) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::workflow::Action;
-            let user = require_user().await?;
+            let user = require_actor(&[], "request.cancel").await?;
             service::transition(&AppState::current()?, &user, id, version, Action::Cancel).await?;
             Ok(())
         }
@@ -127,7 +131,7 @@ pub async fn vote_request(
     crate::ssr::reply(
         async move {
             use crate::domain::workflow::Decision;
-            let user = require_user().await?;
+            let user = require_actor(&[], "request.vote").await?;
             let decision = Decision::parse(&decision).ok_or_else(|| {
                 AppError::invalid_field(
                     "decision",
@@ -156,7 +160,7 @@ pub async fn vote_request(
 pub async fn replan_request(id: i32, version: i32) -> Result<bool, AppError> {
     crate::ssr::reply(
         async move {
-            let user = require_user().await?;
+            let user = require_actor(&[], "request.replan").await?;
             service::replan(&AppState::current()?, &user, id, version).await
         }
         .await,
@@ -185,7 +189,7 @@ pub async fn get_environment() -> Result<Option<EnvironmentView>, AppError> {
             let Some(environment) = state.settings.environment.as_ref() else {
                 return Ok(None);
             };
-            let facts = environment.facts().await?;
+            let facts = crate::ssr::plans::preview_facts(&state).await?;
             Ok(Some(EnvironmentView {
                 label: environment.label(),
                 collected_at: facts.collected_at,
@@ -207,7 +211,7 @@ pub async fn cancel_run(id: i32) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::roles::Role;
-            let user = crate::ssr::auth::require_any(&[Role::Admin], "run.cancel").await?;
+            let user = require_actor(&[Role::Admin], "run.cancel").await?;
             crate::ssr::runs::cancel(&AppState::current()?, &user, id).await
         }
         .await,
@@ -220,7 +224,7 @@ pub async fn resume_run(id: i32) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::roles::Role;
-            let user = crate::ssr::auth::require_any(&[Role::Admin], "run.resume").await?;
+            let user = require_actor(&[Role::Admin], "run.resume").await?;
             crate::ssr::runs::resume(&AppState::current()?, &user, id).await
         }
         .await,
@@ -233,7 +237,7 @@ pub async fn rollback_run(id: i32) -> Result<i32, AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::roles::Role;
-            let user = crate::ssr::auth::require_any(&[Role::Admin], "run.rollback").await?;
+            let user = require_actor(&[Role::Admin], "run.rollback").await?;
             crate::ssr::runs::rollback(&AppState::current()?, &user, id).await
         }
         .await,

@@ -12,31 +12,65 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     crate::ssr::reply(async move { crate::ssr::auth::current_user().await }.await)
 }
 
-/// What the sign-in page offers.
+/// What the sign-in page offers this caller: the demo accounts only where they may be used.
 #[server(endpoint = "get_sign_in_options")]
 pub async fn get_sign_in_options() -> Result<SignInOptions, AppError> {
     crate::ssr::reply(
         async move {
-            let state = crate::ssr::state::AppState::current()?;
-            Ok(SignInOptions {
-                local_accounts: state.settings.local_accounts.clone(),
-            })
+            use crate::ssr::{auth, state::AppState};
+            let state = AppState::current()?;
+            let (parts, peer) = auth::caller()?;
+            Ok(
+                match auth::local_accounts(&state.settings, peer, &parts.headers) {
+                    Ok(accounts) => SignInOptions {
+                        local_accounts: Some(accounts.to_vec()),
+                        local_elsewhere: false,
+                    },
+                    Err(refusal) => SignInOptions {
+                        local_accounts: None,
+                        local_elsewhere: refusal != auth::LocalRefusal::Off,
+                    },
+                },
+            )
         }
         .await,
     )
 }
 
-/// Signs in as one of the configured demo accounts (local sign-in only).
+/// Signs in as one of the configured demo accounts: only from this machine (see
+/// [`crate::ssr::auth::local_accounts`]), and at most `limits.sign_ins_per_minute` attempts per
+/// client address. Refused attempts are counted and logged, never written to the audit trail
+/// under the name they give.
 #[server(endpoint = "sign_in_local")]
 pub async fn sign_in_local(username: String) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
-            use crate::ssr::{auth, requests::record_denial, state::AppState};
+            use crate::ssr::{auth, limits, state::AppState};
             let state = AppState::current()?;
-            let Some(accounts) = state.settings.local_accounts.as_ref() else {
-                let reason = "Local sign-in is turned off on this server.";
-                record_denial(&state.db, &username, "session.sign_in", None, reason).await;
-                return Err(AppError::Forbidden(reason.into()));
+            let (parts, peer) = auth::caller()?;
+            let client = limits::client_address(peer, &parts.headers, &state.settings.trusted_proxies);
+            let key = client.map_or_else(|| "unknown".to_string(), |c| c.to_string());
+            if let Err(wait) = state.limits.sign_ins.take(&key) {
+                tracing::warn!(client = %key, "sign-in attempts rate limited");
+                return Err(AppError::RateLimited(limits::retry_after_seconds(wait)));
+            }
+            let accounts = match auth::local_accounts(&state.settings, peer, &parts.headers) {
+                Ok(accounts) => accounts,
+                Err(refusal) => {
+                    let refused = state.limits.count_refused_local_sign_in();
+                    tracing::warn!(
+                        client = %key,
+                        host = ?parts.headers.get(axum::http::header::HOST),
+                        %refusal,
+                        refused_so_far = refused,
+                        "refused a local sign-in"
+                    );
+                    return Err(AppError::Forbidden(match refusal {
+                        auth::LocalRefusal::Off => "Local sign-in is turned off on this server.",
+                        _ => "Local sign-in is only for a browser on the server's own machine, at its own address.",
+                    }
+                    .into()));
+                }
             };
             let Some(account) = accounts.iter().find(|a| a.username == username) else {
                 return Err(AppError::invalid_field(
@@ -45,7 +79,8 @@ pub async fn sign_in_local(username: String) -> Result<(), AppError> {
                     [("username", username)],
                 ));
             };
-            let cookie = auth::sign_in(&state, account, "local").await?;
+            let previous = auth::session_token(&parts.headers, &state.settings.session);
+            let cookie = auth::sign_in(&state, account, "local", previous.as_deref()).await?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.insert_header(axum::http::header::SET_COOKIE, cookie);
             leptos_axum::redirect("/");
@@ -63,7 +98,7 @@ pub async fn sign_out() -> Result<(), AppError> {
             use crate::ssr::{auth, state::AppState};
             let state = AppState::current()?;
             let token = use_context::<axum::http::request::Parts>()
-                .and_then(|parts| auth::session_token(&parts.headers));
+                .and_then(|parts| auth::session_token(&parts.headers, &state.settings.session));
             let cookie = auth::sign_out(&state, token.as_deref()).await?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.insert_header(axum::http::header::SET_COOKIE, cookie);

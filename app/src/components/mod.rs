@@ -5,3 +5,4 @@ pub mod feedback;
 pub mod plan_view;
 pub mod request_fields;
 pub mod request_table;
+pub mod text_area;

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::text_area::TextArea;
 use crate::domain::request::{FieldErrors, RequestInput};
 
 /// One labelled input with its hint and, when invalid, its error.
@@ -155,15 +156,14 @@ pub fn RequestFields(
                 <label for="f-policies" class="sublabel">
                     "Policy names"
                 </label>
-                <textarea
+                <TextArea
                     id="f-policies"
                     name="input[policies]"
-                    rows="2"
-                    aria-invalid=if policies_invalid { "true" } else { "false" }
-                    aria-describedby="f-policies-hint f-policies-error"
-                >
-                    {values.policies.clone()}
-                </textarea>
+                    rows=2
+                    value=values.policies.clone()
+                    invalid=policies_invalid
+                    described_by="f-policies-hint f-policies-error"
+                />
                 <p class="hint" id="f-policies-hint">
                     "Separate names with commas or new lines. Ignored when “All policies” is chosen."
                 </p>
@@ -174,16 +174,15 @@ pub fn RequestFields(
             <legend>"Change"</legend>
             <div class="field" class:field-invalid=justification_invalid>
                 <label for="f-justification">"Justification"</label>
-                <textarea
+                <TextArea
                     id="f-justification"
                     name="input[justification]"
-                    rows="3"
+                    rows=3
                     required=true
-                    aria-invalid=if justification_invalid { "true" } else { "false" }
-                    aria-describedby="f-justification-hint f-justification-error"
-                >
-                    {values.justification.clone()}
-                </textarea>
+                    value=values.justification.clone()
+                    invalid=justification_invalid
+                    described_by="f-justification-hint f-justification-error"
+                />
                 <p class="hint" id="f-justification-hint">
                     "Why this change is needed; approvers read this. At least 10 characters."
                 </p>

@@ -13,6 +13,7 @@ use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
 use crate::components::plan_view::PlanPanel;
 use crate::components::request_table::StateBadge;
+use crate::components::text_area::TextArea;
 use crate::domain::runs::{CANCELLABLE, RESUMABLE, can_roll_back};
 use crate::domain::time;
 use crate::domain::workflow::Decision;
@@ -248,15 +249,14 @@ fn VoteBox(
                 <input type="hidden" name="plan_hash" value=plan.hash.clone() />
                 <div class="field" class:field-invalid=move || comment_error().is_some()>
                     <label for="f-comment">"Comment"</label>
-                    <textarea
+                    <TextArea
                         id="f-comment"
                         name="comment"
-                        rows="2"
-                        aria-invalid=move || if comment_error().is_some() { "true" } else { "false" }
-                        aria-describedby="f-comment-hint f-comment-error"
-                    >
-                        {typed}
-                    </textarea>
+                        rows=2
+                        value=Signal::derive(typed)
+                        invalid=Signal::derive(move || comment_error().is_some())
+                        described_by="f-comment-hint f-comment-error"
+                    />
                     <p class="hint" id="f-comment-hint">"Optional when approving; required when rejecting."</p>
                     {move || comment_error().map(|e| view! { <p class="error" id="f-comment-error">{e}</p> })}
                 </div>

@@ -42,6 +42,12 @@ pub fn SignInPage() -> impl IntoView {
                                 </ul>
                             }
                             .into_any(),
+                            None if o.local_elsewhere => view! {
+                                <p class="notice">
+                                    "The demo accounts of local sign-in can only be used from a browser on the server's own machine, at its own address (such as http://127.0.0.1:3000/)."
+                                </p>
+                            }
+                            .into_any(),
                             None => view! {
                                 <p class="notice">
                                     "No sign-in method is configured on this server. An administrator can turn on local sign-in (loopback only) in the configuration."

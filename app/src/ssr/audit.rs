@@ -1,13 +1,16 @@
 //! The append-only, hash-chained audit trail.
 //!
 //! Each event stores `prev_hash` (the previous event's hash) and
-//! `hash = SHA-256(prev_hash ‖ canonical JSON of the event)`. Appenders first bump the single
-//! `audit_head` row, which serializes them on every backend, so the chain has no forks or gaps.
+//! `hash = SHA-256(prev_hash ‖ canonical JSON of the event)`. An event is appended only inside
+//! the transaction of the change it records ([`append`] takes a transaction, never a bare
+//! connection); appenders first bump the single `audit_head` row, which serializes them on every
+//! backend (a row lock on PostgreSQL, the write lock of `BEGIN IMMEDIATE` on SQLite), so the
+//! chain has no forks or gaps, and an event is never kept for a change that was rolled back.
 
 use chrono::{SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::{Map, Value, json};
@@ -90,8 +93,9 @@ impl AuditRecord {
     }
 }
 
-/// Appends `record` inside the caller's transaction and returns its sequence number.
-pub async fn append<C: ConnectionTrait>(db: &C, record: AuditRecord) -> Result<i64, DbErr> {
+/// Appends `record` inside the caller's transaction (the one that makes the change it records)
+/// and returns its sequence number.
+pub async fn append(db: &DatabaseTransaction, record: AuditRecord) -> Result<i64, DbErr> {
     audit_head::Entity::update_many()
         .col_expr(
             audit_head::Column::Seq,

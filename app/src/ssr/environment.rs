@@ -118,3 +118,34 @@ impl Environment {
         }
     }
 }
+
+/// The facts behind plan previews and the environment view, reused for a few seconds so that
+/// typing in the form (or many people at once) probes the environment at most once per
+/// interval; concurrent callers wait for the one probe in flight. Saving, submitting,
+/// re-planning and the worker always read fresh facts.
+pub struct FactsCache {
+    ttl: std::time::Duration,
+    slot: tokio::sync::Mutex<Option<(std::time::Instant, Facts)>>,
+}
+
+impl FactsCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        FactsCache {
+            ttl,
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// `environment`'s facts, from the cache while they are younger than the interval.
+    pub async fn facts(&self, environment: &Environment) -> Result<Facts, EnvironmentError> {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, facts)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(facts.clone());
+        }
+        let facts = environment.facts().await?;
+        *slot = Some((std::time::Instant::now(), facts.clone()));
+        Ok(facts)
+    }
+}

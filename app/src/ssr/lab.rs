@@ -4,22 +4,29 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use sea_orm::DatabaseTransaction;
+
 use crate::api::models::{LabSignIn, LabView};
 use crate::domain::facts::Facts;
 
 /// A boxed future, so the trait stays object-safe.
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
-/// The lab, as the portal uses it. State lives in the database and survives restarts.
+/// The lab, as the portal uses it. State lives in the database and survives restarts. Changes
+/// are made in the caller's transaction, so the audit event that records one commits with it.
 pub trait Lab: Send + Sync {
     /// The organization at a glance.
     fn view(&self) -> Pending<'_, LabView>;
     /// Replaces the organization with a fresh copy of `scenario`.
-    fn reset(&self, scenario: &str) -> Pending<'_, ()>;
-    /// Simulates `upn`'s OWA sign-in.
-    fn sign_in(&self, upn: &str) -> Pending<'_, LabSignIn>;
+    fn reset<'a>(&'a self, txn: &'a DatabaseTransaction, scenario: &'a str) -> Pending<'a, ()>;
+    /// Simulates `upn`'s OWA sign-in (which may log event 112 and create the IM log folder).
+    fn sign_in<'a>(&'a self, txn: &'a DatabaseTransaction, upn: &'a str) -> Pending<'a, LabSignIn>;
     /// Installs an Exchange cumulative update on back-end `server`.
-    fn install_cumulative_update(&self, server: &str) -> Pending<'_, ()>;
+    fn install_cumulative_update<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        server: &'a str,
+    ) -> Pending<'a, ()>;
     /// Runs the read-only probes against the lab.
     fn discover(&self) -> Pending<'_, Facts>;
 }

@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod csp;
 pub mod db;
 pub mod entities;
 pub mod environment;
 pub mod lab;
+pub mod limits;
 pub mod plans;
 pub mod queue;
 pub mod requests;
@@ -28,6 +30,15 @@ pub fn reply<T>(result: Result<T, crate::error::AppError>) -> Result<T, crate::e
             )
         {
             response.set_status(status);
+        }
+        if let (Some(response), Some(seconds)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            error.retry_after(),
+        ) {
+            response.insert_header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
         }
     }
     result

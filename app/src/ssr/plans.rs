@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::Set;
 
 use super::entities::change_requests;
+use super::environment::Environment;
 use super::state::AppState;
 use crate::api::models::PlanView;
 use crate::domain::facts::Facts;
@@ -22,14 +23,22 @@ pub struct Planned {
     pub facts: Facts,
 }
 
-/// Plans `spec` against the current facts of the configured environment.
-pub async fn plan_now(state: &AppState, spec: &IntegrationSpec) -> Result<Planned, AppError> {
-    let environment = state
+fn environment(state: &AppState) -> Result<&Environment, AppError> {
+    state
         .settings
         .environment
         .as_ref()
-        .ok_or_else(|| AppError::Unavailable(NO_ENVIRONMENT.into()))?;
-    let facts = environment.facts().await?;
+        .ok_or_else(|| AppError::Unavailable(NO_ENVIRONMENT.into()))
+}
+
+/// The facts previews use: reused for a few seconds (see [`super::environment::FactsCache`]).
+pub async fn preview_facts(state: &AppState) -> Result<Facts, AppError> {
+    Ok(state.preview_facts.facts(environment(state)?).await?)
+}
+
+/// Plans `spec` against the current facts of the configured environment.
+pub async fn plan_now(state: &AppState, spec: &IntegrationSpec) -> Result<Planned, AppError> {
+    let facts = environment(state)?.facts().await?;
     Ok(Planned {
         plan: plan::plan(spec, &facts, Utc::now()),
         facts,
@@ -83,7 +92,7 @@ pub fn view(row: &change_requests::Model) -> Option<PlanView> {
 /// The plan the form's current values would get, for the live preview.
 pub async fn preview(state: &AppState, input: &RequestInput) -> Result<PlanView, AppError> {
     let spec = IntegrationSpec::validate(input, Utc::now()).map_err(AppError::Invalid)?;
-    let plan = plan_now(state, &spec).await?.plan;
+    let plan = plan::plan(&spec, &preview_facts(state).await?, Utc::now());
     Ok(PlanView {
         hash: plan.hash(),
         planned_at: Some(Utc::now()),

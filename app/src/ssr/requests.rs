@@ -120,6 +120,7 @@ pub async fn update(
 ) -> Result<(), AppError> {
     let now = Utc::now();
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
+    precheck(state, user, id, version, Action::Edit, now).await?;
     let plan = plans::plan_if_configured(state, &spec).await?;
     let d = decide_in_txn(state, user, id, version, Action::Edit, now).await?;
     if let Some(wait) = super::runs::settle(&d.txn, id, false, &user.username).await? {
@@ -168,9 +169,13 @@ pub async fn transition(
 ) -> Result<RequestState, AppError> {
     debug_assert!(matches!(action, Action::Submit | Action::Cancel));
     let now = Utc::now();
-    // Submitting plans against fresh facts (read before the write transaction opens).
+    // Submitting plans against fresh facts (read before the write transaction opens), once
+    // the caller is known to be allowed to submit.
     let plan = match action {
-        Action::Submit => Some(plans::plan_now(state, &spec_of(&find(state, id).await?)?).await?),
+        Action::Submit => {
+            let row = precheck(state, user, id, version, action, now).await?;
+            Some(plans::plan_now(state, &spec_of(&row)?).await?)
+        }
         _ => None,
     };
     let d = decide_in_txn(state, user, id, version, action, now).await?;
@@ -324,7 +329,8 @@ pub async fn replan(
     version: i32,
 ) -> Result<bool, AppError> {
     let now = Utc::now();
-    let planned = plans::plan_now(state, &spec_of(&find(state, id).await?)?).await?;
+    let row = precheck(state, user, id, version, Action::Replan, now).await?;
+    let planned = plans::plan_now(state, &spec_of(&row)?).await?;
     let plan = &planned.plan;
     let d = decide_in_txn(state, user, id, version, Action::Replan, now).await?;
     let (row, next) = (d.row.clone(), d.next);
@@ -673,14 +679,6 @@ pub async fn audit_page(state: &AppState, filter: &AuditFilter) -> Result<AuditP
     })
 }
 
-/// The request `id`.
-async fn find(state: &AppState, id: i32) -> Result<change_requests::Model, AppError> {
-    change_requests::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 /// Loads a request with its counting votes, for a decision inside `txn`.
 async fn load_facts<C: ConnectionTrait>(
     db: &C,
@@ -764,6 +762,23 @@ impl Decided {
     }
 }
 
+/// Decides `action` on request `id` before anything costly (planning probes the environment),
+/// outside any transaction; a refusal is audited. The write transaction decides again.
+async fn precheck(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i32,
+    seen_version: i32,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Result<change_requests::Model, AppError> {
+    let (row, facts) = load_facts(&state.db, id).await?;
+    match check(state, user, action, &row, &facts, seen_version, now) {
+        Ok(_) => Ok(row),
+        Err(refusal) => Err(refuse(state, None, user, id, action, refusal).await),
+    }
+}
+
 /// Opens a write transaction on request `id` and decides `action` against the version the
 /// caller saw; a refusal is rolled back and audited.
 async fn decide_in_txn(
@@ -822,16 +837,19 @@ fn check(
     }
 }
 
-/// Rolls back `txn`, records the refusal in the audit trail, and returns the caller's error.
+/// Rolls back `txn` (if any), records the refusal in the audit trail, and returns the
+/// caller's error.
 async fn refuse(
     state: &AppState,
-    txn: DatabaseTransaction,
+    txn: impl Into<Option<DatabaseTransaction>>,
     user: &CurrentUser,
     id: i32,
     action: Action,
     refusal: Refusal,
 ) -> AppError {
-    if let Err(e) = txn.rollback().await {
+    if let Some(txn) = txn.into()
+        && let Err(e) = txn.rollback().await
+    {
         tracing::error!(error = %e, "rollback failed");
     }
     let audit_action = format!("request.{}", action.as_str());

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -63,7 +63,7 @@ pub async fn applied_before(
 /// the request is cancelled (a new fence: its worker stops before the next step) and makes an
 /// edit wait. Returns why the action must wait, if it must.
 pub async fn settle(
-    txn: &impl ConnectionTrait,
+    txn: &DatabaseTransaction,
     id: i32,
     cancelling: bool,
     actor: &str,

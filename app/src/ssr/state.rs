@@ -1,5 +1,6 @@
 //! What every request handler and server function can reach.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -7,6 +8,8 @@ use chrono::Duration;
 use leptos::prelude::{LeptosOptions, use_context};
 use sea_orm::DatabaseConnection;
 
+use super::environment::FactsCache;
+use super::limits::Limits;
 use crate::domain::roles::Account;
 use crate::domain::workflow::ApprovalPolicy;
 use crate::error::AppError;
@@ -17,11 +20,52 @@ pub struct Settings {
     pub approval: ApprovalPolicy,
     /// The demo accounts offered by local sign-in; `None` when local sign-in is off.
     pub local_accounts: Option<Vec<Account>>,
-    pub session_ttl: Duration,
-    /// Whether to mark the session cookie `Secure` (set when served over HTTPS).
-    pub secure_cookie: bool,
+    pub session: SessionPolicy,
     /// Where plans get their facts; `None` when no environment is configured.
     pub environment: Option<super::environment::Environment>,
+    /// How long the facts behind plan previews and the environment view are reused.
+    pub preview_facts_ttl: std::time::Duration,
+    pub limits: LimitPolicy,
+    /// The address the portal listens on (a `Host` naming it may use the demo sign-in).
+    pub listen: SocketAddr,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Host names the portal answers for (lower case, without port; IPv6 in brackets).
+    pub allowed_hosts: Vec<String>,
+    /// Origins accepted as the portal's own besides its `Host` (a reverse proxy's public one).
+    pub trusted_origins: Vec<String>,
+}
+
+/// How sessions are kept.
+#[derive(Clone, Debug)]
+pub struct SessionPolicy {
+    /// The absolute lifetime of a session.
+    pub ttl: Duration,
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// Served over HTTPS: the cookie is `Secure` and named with the `__Host-` prefix.
+    pub secure_cookie: bool,
+}
+
+/// How much one client may ask of this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitPolicy {
+    /// Sign-in attempts per client address per minute.
+    pub sign_ins_per_minute: u32,
+    /// State-changing server-function calls per session per minute.
+    pub actions_per_minute: u32,
+    /// Live-run streams one session may hold open at once.
+    pub streams_per_session: u32,
+}
+
+impl Default for LimitPolicy {
+    fn default() -> Self {
+        LimitPolicy {
+            sign_ins_per_minute: 20,
+            actions_per_minute: 60,
+            streams_per_session: 8,
+        }
+    }
 }
 
 /// Shared application state, provided to Leptos as context and to axum as router state.
@@ -30,9 +74,24 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
+    /// This process's rate limits and stream slots.
+    pub limits: Arc<Limits>,
+    /// The facts previews are planned against, reused briefly.
+    pub preview_facts: Arc<FactsCache>,
 }
 
 impl AppState {
+    /// The state for `settings`, with fresh limits and an empty facts cache.
+    pub fn new(leptos_options: LeptosOptions, db: DatabaseConnection, settings: Settings) -> Self {
+        AppState {
+            leptos_options,
+            db,
+            limits: Arc::new(Limits::new(settings.limits)),
+            preview_facts: Arc::new(FactsCache::new(settings.preview_facts_ttl)),
+            settings: Arc::new(settings),
+        }
+    }
+
     /// The state from the Leptos context of the current server function or render.
     pub fn current() -> Result<AppState, AppError> {
         use_context::<AppState>().ok_or_else(|| {

@@ -1,7 +1,7 @@
 //! People who have signed in at least once.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set, sea_query::OnConflict};
 
 use super::entities::users;
 use crate::domain::roles::{Account, CurrentUser, Role};
@@ -19,41 +19,37 @@ impl From<users::Model> for CurrentUser {
 }
 
 /// The user with `id`, if any.
-pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<CurrentUser>, AppError> {
+pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> Result<Option<CurrentUser>, AppError> {
     Ok(users::Entity::find_by_id(id).one(db).await?.map(Into::into))
 }
 
-/// Creates the user or refreshes their name and roles from the sign-in method.
-pub async fn upsert(
-    db: &DatabaseConnection,
+/// Creates the user or refreshes their name and roles from the sign-in method, in one
+/// statement (`INSERT … ON CONFLICT (username) DO UPDATE`), so concurrent first sign-ins of one
+/// account all succeed.
+pub async fn upsert<C: ConnectionTrait>(
+    db: &C,
     account: &Account,
     source: &str,
 ) -> Result<CurrentUser, AppError> {
-    let existing = users::Entity::find()
-        .filter(users::Column::Username.eq(&account.username))
-        .one(db)
-        .await?;
-    let roles = Role::join(&account.roles);
-    let model = match existing {
-        Some(u) => {
-            let mut active: users::ActiveModel = u.into();
-            active.display_name = Set(account.display_name.clone());
-            active.roles = Set(roles);
-            active.source = Set(source.to_string());
-            active.update(db).await?
-        }
-        None => {
-            users::ActiveModel {
-                username: Set(account.username.clone()),
-                display_name: Set(account.display_name.clone()),
-                roles: Set(roles),
-                source: Set(source.to_string()),
-                created_at: Set(Utc::now()),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?
-        }
+    let row = users::ActiveModel {
+        username: Set(account.username.clone()),
+        display_name: Set(account.display_name.clone()),
+        roles: Set(Role::join(&account.roles)),
+        source: Set(source.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
     };
+    let model = users::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(users::Column::Username)
+                .update_columns([
+                    users::Column::DisplayName,
+                    users::Column::Roles,
+                    users::Column::Source,
+                ])
+                .to_owned(),
+        )
+        .exec_with_returning(db)
+        .await?;
     Ok(model.into())
 }

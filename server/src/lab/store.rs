@@ -2,7 +2,10 @@
 //! a transaction per action.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QuerySelect, Set, sea_query::OnConflict,
+};
 
 use super::LabState;
 use app::api::models::{LabBackend, LabSignIn, LabView};
@@ -38,58 +41,107 @@ impl LabStore {
         LabStore { db }
     }
 
-    /// The stored state, created from the default scenario the first time.
+    /// The stored state; the default scenario when nothing is stored yet.
     async fn load<C: sea_orm::ConnectionTrait>(db: &C) -> Result<(String, LabState), String> {
         match lab_state::Entity::find_by_id(1)
             .one(db)
             .await
             .map_err(err)?
         {
-            Some(row) => Ok((
-                row.scenario,
-                serde_json::from_str(&row.state_json).map_err(err)?,
-            )),
-            None => Ok((
-                DEFAULT_SCENARIO.to_string(),
-                LabState::scenario(DEFAULT_SCENARIO).ok_or("no default scenario")?,
-            )),
+            Some(row) => Self::parse(row),
+            None => Ok((DEFAULT_SCENARIO.to_string(), Self::default_state()?)),
         }
     }
 
+    fn parse(row: lab_state::Model) -> Result<(String, LabState), String> {
+        Ok((
+            row.scenario,
+            serde_json::from_str(&row.state_json).map_err(err)?,
+        ))
+    }
+
+    fn default_state() -> Result<LabState, String> {
+        LabState::scenario(DEFAULT_SCENARIO).ok_or_else(|| "no default scenario".to_string())
+    }
+
+    /// The stored state, locked by `txn` until it ends (the row is created from the default
+    /// scenario the first time), so concurrent changes apply one after the other and none is
+    /// lost. SQLite's write transactions are serialized already.
+    async fn load_locked(txn: &DatabaseTransaction) -> Result<(String, LabState), String> {
+        let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+        let locked = || {
+            let query = lab_state::Entity::find_by_id(1);
+            if postgres {
+                query.lock_exclusive()
+            } else {
+                query
+            }
+        };
+        if let Some(row) = locked().one(txn).await.map_err(err)? {
+            return Self::parse(row);
+        }
+        lab_state::Entity::insert(Self::row(DEFAULT_SCENARIO, &Self::default_state()?)?)
+            .on_conflict_do_nothing()
+            .exec(txn)
+            .await
+            .map_err(err)?;
+        let row = locked()
+            .one(txn)
+            .await
+            .map_err(err)?
+            .ok_or("the lab state vanished")?;
+        Self::parse(row)
+    }
+
+    fn row(scenario: &str, state: &LabState) -> Result<lab_state::ActiveModel, String> {
+        Ok(lab_state::ActiveModel {
+            id: Set(1),
+            scenario: Set(scenario.to_string()),
+            state_json: Set(serde_json::to_string(state).map_err(err)?),
+            updated_at: Set(Utc::now()),
+        })
+    }
+
+    /// Stores `state` (`INSERT … ON CONFLICT DO UPDATE`).
     async fn save<C: sea_orm::ConnectionTrait>(
         db: &C,
         scenario: &str,
         state: &LabState,
     ) -> Result<(), String> {
-        let json = serde_json::to_string(state).map_err(err)?;
-        let exists = lab_state::Entity::find_by_id(1)
-            .one(db)
+        lab_state::Entity::insert(Self::row(scenario, state)?)
+            .on_conflict(
+                OnConflict::column(lab_state::Column::Id)
+                    .update_columns([
+                        lab_state::Column::Scenario,
+                        lab_state::Column::StateJson,
+                        lab_state::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
             .await
-            .map_err(err)?
-            .is_some();
-        let row = lab_state::ActiveModel {
-            id: Set(1),
-            scenario: Set(scenario.to_string()),
-            state_json: Set(json),
-            updated_at: Set(Utc::now()),
-        };
-        if exists {
-            row.update(db).await.map_err(err)?;
-        } else {
-            row.insert(db).await.map_err(err)?;
-        }
+            .map_err(err)?;
         Ok(())
     }
 
-    /// Loads, changes and saves the state in one write transaction.
+    /// Loads, changes and saves the state inside `txn`.
+    async fn change_in<T>(
+        txn: &DatabaseTransaction,
+        f: impl FnOnce(&mut LabState) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let (scenario, mut state) = Self::load_locked(txn).await?;
+        let out = f(&mut state)?;
+        Self::save(txn, &scenario, &state).await?;
+        Ok(out)
+    }
+
+    /// Loads, changes and saves the state in a write transaction of its own.
     async fn change<T>(
         &self,
         f: impl FnOnce(&mut LabState) -> Result<T, String>,
     ) -> Result<T, String> {
         let txn = begin_write(&self.db).await.map_err(err)?;
-        let (scenario, mut state) = Self::load(&txn).await?;
-        let out = f(&mut state)?;
-        Self::save(&txn, &scenario, &state).await?;
+        let out = Self::change_in(&txn, f).await?;
         txn.commit().await.map_err(err)?;
         Ok(out)
     }
@@ -227,30 +279,30 @@ impl Lab for LabStore {
         })
     }
 
-    fn reset(&self, scenario: &str) -> Pending<'_, ()> {
-        let scenario = scenario.to_string();
+    fn reset<'a>(&'a self, txn: &'a DatabaseTransaction, scenario: &'a str) -> Pending<'a, ()> {
         Box::pin(async move {
-            let state = LabState::scenario(&scenario)
+            let state = LabState::scenario(scenario)
                 .ok_or_else(|| format!("There is no scenario “{scenario}”."))?;
-            let txn = begin_write(&self.db).await.map_err(err)?;
-            Self::save(&txn, &scenario, &state).await?;
-            txn.commit().await.map_err(err)
+            Self::save(txn, scenario, &state).await
         })
     }
 
-    fn sign_in(&self, upn: &str) -> Pending<'_, LabSignIn> {
-        let upn = upn.to_string();
+    fn sign_in<'a>(&'a self, txn: &'a DatabaseTransaction, upn: &'a str) -> Pending<'a, LabSignIn> {
         Box::pin(async move {
-            self.change(|state| Ok(sign_in_view(state.owa_sign_in(&upn, Utc::now()))))
-                .await
+            Self::change_in(txn, |state| {
+                Ok(sign_in_view(state.owa_sign_in(upn, Utc::now())))
+            })
+            .await
         })
     }
 
-    fn install_cumulative_update(&self, server: &str) -> Pending<'_, ()> {
-        let server = server.to_string();
+    fn install_cumulative_update<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        server: &'a str,
+    ) -> Pending<'a, ()> {
         Box::pin(async move {
-            self.change(|state| state.install_cumulative_update(&server))
-                .await
+            Self::change_in(txn, |state| state.install_cumulative_update(server)).await
         })
     }
 

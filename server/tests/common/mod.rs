@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::sync::Arc;
 
 use app::domain::request::RequestInput;
@@ -10,7 +12,7 @@ use app::domain::roles::{Account, CurrentUser, Role};
 use app::domain::workflow::{Action, ApprovalPolicy, Decision};
 use app::ssr::entities::jobs;
 use app::ssr::environment::Environment;
-use app::ssr::state::{AppState, Settings};
+use app::ssr::state::{AppState, LimitPolicy, SessionPolicy, Settings};
 use leptos::config::LeptosOptions;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -124,28 +126,51 @@ pub fn unique() -> String {
     )
 }
 
+/// The settings the tests' portal runs with: `policy`, the demo accounts, planning against the
+/// Litware facts file, served on 127.0.0.1.
+pub fn settings(policy: ApprovalPolicy) -> Settings {
+    let listen: std::net::SocketAddr = "127.0.0.1:3000".parse().expect("address");
+    Settings {
+        approval: policy,
+        local_accounts: Some(accounts()),
+        session: SessionPolicy {
+            ttl: chrono::Duration::hours(1),
+            idle: chrono::Duration::minutes(60),
+            secure_cookie: false,
+        },
+        environment: Some(Environment::FactsFile(facts_file())),
+        preview_facts_ttl: std::time::Duration::from_secs(5),
+        limits: LimitPolicy::default(),
+        listen,
+        trusted_proxies: Vec::new(),
+        allowed_hosts: server::config::ServerConfig::default().effective_allowed_hosts(listen),
+        trusted_origins: Vec::new(),
+    }
+}
+
+/// Portal state over `db` with `settings`.
+pub fn state_with(db: &DatabaseConnection, settings: Settings) -> AppState {
+    AppState::new(
+        LeptosOptions::builder().output_name("imlink").build(),
+        db.clone(),
+        settings,
+    )
+}
+
 /// Portal state over `db` with `policy`.
 pub fn state(db: &DatabaseConnection, policy: ApprovalPolicy) -> AppState {
-    AppState {
-        leptos_options: LeptosOptions::builder().output_name("imlink").build(),
-        db: db.clone(),
-        settings: Arc::new(Settings {
-            approval: policy,
-            local_accounts: Some(accounts()),
-            session_ttl: chrono::Duration::hours(1),
-            secure_cookie: false,
-            environment: Some(Environment::FactsFile(facts_file())),
-        }),
-    }
+    state_with(db, settings(policy))
 }
 
 /// Portal state over `db` with the default policy, planning against `environment`.
 pub fn with_environment(db: &DatabaseConnection, environment: Environment) -> AppState {
-    let mut s = state(db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    settings.environment = Some(environment);
-    s.settings = Arc::new(settings);
-    s
+    state_with(
+        db,
+        Settings {
+            environment: Some(environment),
+            ..settings(ApprovalPolicy::default())
+        },
+    )
 }
 
 /// Portal state planning against the lab stored in `db`, and that lab.
@@ -284,4 +309,18 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// Runs `change` against the lab in `db` in a transaction of its own (what the Lab page's
+/// actions do, without their audit event).
+pub async fn lab_change<T>(
+    db: &DatabaseConnection,
+    change: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, String>,
+) -> Result<T, String> {
+    let txn = app::ssr::db::begin_write(db)
+        .await
+        .map_err(|e| e.to_string())?;
+    let out = change(&txn).await?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    Ok(out)
 }
