@@ -481,6 +481,13 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         allowed_hosts = ?state.settings.allowed_hosts,
         "imlink is serving"
     );
+    if config.listen.ip().is_unspecified() && config.server.allowed_hosts.is_empty() {
+        tracing::warn!(
+            "listening on every address, but server.allowed_hosts is empty: only requests naming \
+             localhost or a loopback address are answered (others get 421); list the names \
+             people use to reach imlink"
+        );
+    }
     println!("imlink is ready: open http://{address}/");
     http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("imlink stopped");
