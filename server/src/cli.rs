@@ -467,10 +467,24 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     migrate_database(&db).await?;
     let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db));
     spawn_expiry_sweep(state.clone());
-    if let Some(worker) = worker(&config, &state) {
+    // One shutdown for both: SIGTERM stops accepting requests, and the worker finishes the
+    // step in hand and puts its run back in the queue.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let on_stop = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let worker_task = worker(&config, &state).map(|mut worker| {
         tracing::info!(owner = %worker.owner, "running the worker inside serve");
-        tokio::spawn(worker.run_until(std::future::pending()));
-    }
+        worker.wake = state.run_queued.clone();
+        tokio::spawn(worker.run_until(on_stop()))
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -489,7 +503,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         );
     }
     println!("imlink is ready: open http://{address}/");
-    http::serve(listener, state, shutdown_signal()).await?;
+    http::serve(listener, state, on_stop()).await?;
+    if let Some(task) = worker_task {
+        let _ = task.await;
+    }
     tracing::info!("imlink stopped");
     Ok(ExitCode::SUCCESS)
 }

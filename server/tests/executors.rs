@@ -5,6 +5,7 @@
 
 mod common;
 
+use app::domain::runs::RunState;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -150,7 +151,7 @@ async fn runs_to_presence(config: ExecutorConfig, lab: &Path) {
     let worker = Worker::new(t.db.clone(), s.settings.clone(), executor, "w".into());
     assert!(worker.tick().await.unwrap());
     let job = job_of(&t, id).await;
-    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
     assert!(presence(lab, "user0001@litwareinc.com"));
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use app::domain::runs::{RunKind, RunState, StepState};
 use common::Backend;
 
 use common::http::{FORM, JSON, SAME_ORIGIN, Served, send, serve_with};
@@ -190,19 +191,19 @@ async fn alices_request(s: &Served) -> i32 {
 }
 
 /// A run of request `id` in `state`, as the worker would have stored it.
-async fn stored_run(s: &Served, id: i32, state: &str) -> app::ssr::entities::jobs::Model {
+async fn stored_run(s: &Served, id: i32, state: RunState) -> app::ssr::entities::jobs::Model {
     use sea_orm::{ActiveModelTrait, Set};
     let now = chrono::Utc::now();
     app::ssr::entities::jobs::ActiveModel {
         request_id: Set(id),
         plan_hash: Set(common::plan_hash(&s.db.db, id).await),
-        state: Set(state.into()),
+        state: Set(state),
         attempts: Set(1),
         fence: Set(1),
         run_after: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
-        kind: Set("apply".into()),
+        kind: Set(RunKind::Apply),
         ..Default::default()
     }
     .insert(&s.db.db)
@@ -241,7 +242,7 @@ async fn run_transcripts_download_for_signed_in_people() {
     use sea_orm::{ActiveModelTrait, Set};
     let s = serve(true).await;
     let id = alices_request(&s).await;
-    let mut job: jobs::ActiveModel = stored_run(&s, id, "failed").await.into();
+    let mut job: jobs::ActiveModel = stored_run(&s, id, RunState::Failed).await.into();
     job.reason = Set(Some("Step enable-owa failed.".into()));
     let job = job.update(&s.db.db).await.unwrap();
     let now = chrono::Utc::now();
@@ -249,7 +250,7 @@ async fn run_transcripts_download_for_signed_in_people() {
         job_id: Set(job.id),
         position: Set(0),
         step_id: Set("enable-owa".into()),
-        state: Set("failed".into()),
+        state: Set(StepState::Failed),
         output: Set("first line\nimlink run 9 (forged)".into()),
         output_sha256: Set("cd".repeat(32)),
         started_at: Set(now),
@@ -352,7 +353,7 @@ async fn run_changes_are_announced_live() {
     assert!(seen.contains("data: none"), "{seen}");
 
     // A run appears: announced with a new id.
-    let job = stored_run(&s, id, "queued").await;
+    let job = stored_run(&s, id, RunState::Queued).await;
     read_until(
         &mut stream,
         &mut seen,
@@ -386,7 +387,7 @@ async fn run_changes_are_announced_live() {
         "{seen}"
     );
     let mut running: jobs::ActiveModel = job.into();
-    running.state = Set("running".into());
+    running.state = Set(RunState::Running);
     running.update(&s.db.db).await.unwrap();
     read_until(
         &mut again,

@@ -6,6 +6,7 @@
 
 mod common;
 
+use app::domain::runs::{RunState, StepState};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,6 +22,13 @@ use sea_orm::{
 use server::config::{ExecutorConfig, ExecutorKind};
 use server::executor::Executor;
 use server::lab::store::LabStore;
+
+/// Which imlink process runs the worker.
+#[derive(Clone, Copy, Debug)]
+enum Process {
+    Worker,
+    Serve,
+}
 
 /// Every probe ends by printing its result as compressed JSON.
 const PROBE_MARK: &str = "ConvertTo-Json -Depth 6 -Compress";
@@ -83,13 +91,26 @@ exit $rc
 
     /// Starts `imlink worker` on this bench, with `env` for the PowerShell stand-in.
     fn worker(&self, env: &[(&str, String)]) -> Child {
+        self.start(Process::Worker, env)
+    }
+
+    /// Starts `imlink worker` or `imlink serve` (with its worker inside) on this bench.
+    fn start(&self, process: Process, env: &[(&str, String)]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.path("worker.log"))
             .unwrap();
-        Command::new(env!("CARGO_BIN_EXE_imlink"))
-            .arg("worker")
+        let (command, listen) = match process {
+            Process::Worker => ("worker", String::new()),
+            Process::Serve => ("serve", format!("127.0.0.1:{}", common::free_port())),
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_imlink"));
+        if !listen.is_empty() {
+            child.env("IMLINK_LISTEN", listen);
+        }
+        child
+            .arg(command)
             .env("IMLINK_DATABASE_URL", &self.url)
             .env("IMLINK_EXECUTOR_KIND", "local")
             .env("IMLINK_EXECUTOR_POWERSHELL", self.path("powershell"))
@@ -203,7 +224,7 @@ async fn crashed_run(crash: Crash, blind: bool) -> Bench {
     let mut second = bench.worker(&[]);
     let mut job = bench.ended().await;
     if blind {
-        assert_eq!(job.state, "needs_attention", "{crash:?}");
+        assert_eq!(job.state, RunState::NeedsAttention, "{crash:?}");
         assert!(
             job.reason
                 .as_deref()
@@ -214,14 +235,19 @@ async fn crashed_run(crash: Crash, blind: bool) -> Bench {
         );
         let s = state(&bench.db, ApprovalPolicy::default());
         let erin = common::user(&bench.db, "erin").await;
-        app::ssr::runs::resume(&s, &erin, bench.request)
+        app::ssr::runs::operate::resume(&s, &erin, bench.request)
             .await
             .unwrap();
         job = bench.ended().await;
     }
     let _ = second.kill();
     let _ = second.wait();
-    assert_eq!(job.state, "succeeded", "{crash:?}: {:?}", job.reason);
+    assert_eq!(
+        job.state,
+        RunState::Succeeded,
+        "{crash:?}: {:?}",
+        job.reason
+    );
     bench
 }
 
@@ -233,7 +259,7 @@ async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
     let job = clean.ended().await;
     let _ = worker.kill();
     let _ = worker.wait();
-    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
     let reference = clean.lab();
     let calls = clean.calls();
     let probes = calls.iter().take_while(|c| c.contains(PROBE_MARK)).count();
@@ -301,6 +327,17 @@ async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
+    sigterm_finishes_the_step_in_hand(Process::Worker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_shuts_down_like_the_worker() {
+    sigterm_finishes_the_step_in_hand(Process::Serve).await;
+}
+
+/// SIGTERM to `process` mid-step: the step in hand finishes, the run goes back to the queue
+/// (`run.interrupted`), the process exits 0, and the next worker finishes the run.
+async fn sigterm_finishes_the_step_in_hand(process: Process) {
     let bench = Bench::new().await;
     // Slow PowerShell: each call takes half a second more, so SIGTERM lands mid-step.
     let slow = bench.path("powershell");
@@ -310,7 +347,7 @@ async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
         script.replacen("dir=$(dirname", "sleep 0.5\ndir=$(dirname", 1),
     )
     .unwrap();
-    let mut worker = bench.worker(&[]);
+    let mut worker = bench.start(process, &[]);
     // Wait until the first step has started.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -329,11 +366,15 @@ async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
     wait(&mut worker);
     assert!(worker.wait().unwrap().success(), "a clean exit");
     let job = bench.job().await;
-    assert_eq!(job.state, "queued", "back in the queue for the next worker");
+    assert_eq!(
+        job.state,
+        RunState::Queued,
+        "back in the queue for the next worker"
+    );
     assert_eq!(job.lease_owner, None);
     let steps = run_steps::Entity::find().all(&bench.db).await.unwrap();
     assert!(
-        steps.iter().all(|s| s.state == "done"),
+        steps.iter().all(|s| s.state == StepState::Done),
         "the step in hand was finished, none was left half-done: {steps:?}"
     );
     let interrupted = audit_events::Entity::find()
@@ -347,7 +388,7 @@ async fn sigterm_finishes_the_step_in_hand_and_requeues_the_run() {
     let job = bench.ended().await;
     let _ = next.kill();
     let _ = next.wait();
-    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,10 +452,10 @@ async fn two_worker_processes_on_postgres_run_each_job_once() {
         .await
         .unwrap();
     assert_eq!(starts.len(), requests.len(), "every job was started once");
-    assert_eq!(job_state(&t.db, first).await, "succeeded");
+    assert_eq!(job_state(&t.db, first).await, RunState::Succeeded);
 }
 
-async fn job_state(db: &DatabaseConnection, request: i32) -> String {
+async fn job_state(db: &DatabaseConnection, request: i32) -> RunState {
     jobs::Entity::find()
         .filter(jobs::Column::RequestId.eq(request))
         .one(db)
@@ -551,7 +592,7 @@ async fn a_worker_cut_off_from_the_database_records_nothing_after() {
         b.rescue().await.unwrap();
         b.tick().await.unwrap();
         let job = jobs::Entity::find().one(&t.db).await.unwrap().unwrap();
-        if job.state == "succeeded" {
+        if job.state == RunState::Succeeded {
             break;
         }
         assert!(
@@ -564,10 +605,13 @@ async fn a_worker_cut_off_from_the_database_records_nothing_after() {
     relay.restore();
     let _ = tokio::time::timeout(Duration::from_secs(60), a_run).await;
     let job = jobs::Entity::find().one(&t.db).await.unwrap().unwrap();
-    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
     assert!(job.report.is_some());
     let steps = run_steps::Entity::find().all(&t.db).await.unwrap();
-    assert!(steps.iter().all(|s| s.state == "done"), "{steps:?}");
+    assert!(
+        steps.iter().all(|s| s.state == StepState::Done),
+        "{steps:?}"
+    );
     let from_a = audit_events::Entity::find()
         .filter(audit_events::Column::Actor.eq("worker:a"))
         .filter(audit_events::Column::OccurredAt.gt(cut_at))

@@ -3,6 +3,7 @@
 
 mod common;
 
+use app::domain::runs::{RunState, StepState};
 use app::ssr::entities::{jobs, run_steps};
 use app::ssr::lab::Lab;
 use app::ssr::state::AppState;
@@ -16,7 +17,7 @@ use server::worker::Worker;
 /// Asserts that request `id`'s run stopped for attention because of `why`, before any step.
 async fn parked_before_any_step(t: &TestDb, id: i32, why: &str) -> jobs::Model {
     let job = job_of(t, id).await;
-    assert_eq!(job.state, "needs_attention");
+    assert_eq!(job.state, RunState::NeedsAttention);
     assert!(job.reason.as_deref().unwrap_or("").contains(why), "{job:?}");
     assert!(
         run_steps::Entity::find()
@@ -40,11 +41,11 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
-    assert_eq!(job_of(&t, id).await.state, "queued");
+    assert_eq!(job_of(&t, id).await.state, RunState::Queued);
     let w = worker(&s, &store, "w1");
     assert!(w.tick().await.unwrap());
     let job = job_of(&t, id).await;
-    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
     let steps = run_steps::Entity::find()
         .filter(run_steps::Column::JobId.eq(job.id))
         .all(&t.db)
@@ -54,7 +55,7 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
     assert!(
         steps
             .iter()
-            .all(|s| s.state == "done" && s.output_sha256.len() == 64)
+            .all(|s| s.state == StepState::Done && s.output_sha256.len() == 64)
     );
     let recycle = steps
         .iter()
@@ -149,7 +150,7 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
     );
     assert_eq!(b.rescue().await.unwrap(), 1);
     let rescued = job_of(&t, id).await;
-    assert_eq!(rescued.state, "queued");
+    assert_eq!(rescued.state, RunState::Queued);
     assert!(
         rescued
             .reason
@@ -161,8 +162,8 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
         "A must know it lost the job as soon as it is rescued"
     );
     let taken = b.claim().await.unwrap().unwrap();
-    assert_eq!(taken.id, claimed.id);
-    assert!(taken.fence > claimed.fence);
+    assert_eq!(taken.job.id, claimed.job.id);
+    assert!(taken.job.fence > claimed.job.fence);
     assert!(
         !a.holds(&claimed).await.unwrap(),
         "A must know it lost the job"
@@ -174,7 +175,7 @@ async fn a_worker_that_lost_its_lease_writes_nothing(backend: Backend) {
     worn.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
     worn.update(&t.db).await.unwrap();
     assert_eq!(b.rescue().await.unwrap(), 1);
-    assert_eq!(job_of(&t, id).await.state, "needs_attention");
+    assert_eq!(job_of(&t, id).await.state, RunState::NeedsAttention);
     assert!(!b.holds(&taken).await.unwrap());
 }
 
@@ -224,7 +225,7 @@ async fn transient_failures_retry_with_backoff_then_succeed(backend: Backend) {
     due.run_after = Set(chrono::Utc::now());
     due.update(&t.db).await.unwrap();
     assert!(w.tick().await.unwrap());
-    assert_eq!(job_of(&t, id).await.state, "succeeded");
+    assert_eq!(job_of(&t, id).await.state, RunState::Succeeded);
 }
 
 async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
@@ -237,7 +238,7 @@ async fn repeated_transient_failures_stop_for_attention(backend: Backend) {
     worn.update(&t.db).await.unwrap();
     assert!(worker(&s, &store, "w1").tick().await.unwrap());
     let job = job_of(&t, id).await;
-    assert_eq!(job.state, "needs_attention");
+    assert_eq!(job.state, RunState::NeedsAttention);
     assert!(job.reason.unwrap().contains("gave up after"));
 }
 
@@ -248,13 +249,13 @@ async fn one_run_per_site_at_a_time(backend: Backend) {
     let second = approved(&t.db, &s).await;
     let a = worker(&s, &store, "a");
     let claimed = a.claim().await.unwrap().unwrap();
-    assert_eq!(claimed.request_id, first);
+    assert_eq!(claimed.job.request_id, first);
     let b = worker(&s, &store, "b");
     assert!(
         b.claim().await.unwrap().is_none(),
         "the site is busy with request {first}"
     );
-    assert_eq!(job_of(&t, second).await.state, "queued");
+    assert_eq!(job_of(&t, second).await.state, RunState::Queued);
 }
 
 async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Backend) {
@@ -280,14 +281,14 @@ async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Ba
     );
     assert_eq!(
         job_of(&t, id).await.state,
-        "running",
+        RunState::Running,
         "the refused edit changed nothing"
     );
     app::ssr::requests::transition(&s, &alice, id, version(&t.db, id).await, Action::Cancel)
         .await
         .unwrap();
     let job = job_of(&t, id).await;
-    assert_eq!(job.state, "cancelled");
+    assert_eq!(job.state, RunState::Cancelled);
     assert_eq!(job.reason.as_deref(), Some("the request was cancelled"));
     assert!(!w.holds(&claimed).await.unwrap(), "its worker stops");
 }
@@ -340,10 +341,164 @@ async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
     assert!(w.tick().await.unwrap());
     let latest = app::ssr::runs::latest(&t.db, id).await.unwrap().unwrap();
     assert_ne!(latest.id, missed.id);
-    assert_eq!(latest.state, "succeeded", "{:?}", latest.reason);
+    assert_eq!(latest.state, RunState::Succeeded, "{:?}", latest.reason);
+}
+
+async fn a_rollback_undoes_only_what_its_run_applied_once_another_approver_approves(
+    backend: Backend,
+) {
+    use app::domain::plan::Decision;
+    use app::error::AppError;
+    use app::ssr::runs::{self, operate};
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t.db);
+    let id = approved(&t.db, &s).await;
+    let w = worker(&s, &store, "w1");
+    assert!(w.tick().await.unwrap());
+    let run = job_of(&t, id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{:?}", run.reason);
+    let run_plan = runs::plan_of(&run).expect("the run keeps the plan it ran");
+    assert_eq!(run_plan.hash(), run.plan_hash);
+    // The requester now edits the request to name another pool: the rollback must still undo
+    // only what the run applied, with the commands stored with the run.
+    let alice = user(&t.db, "alice").await;
+    let edited = app::domain::request::RequestInput {
+        owa_pool_fqdn: "atl-owa-002.litwareinc.com".into(),
+        ..common::article_request()
+    };
+    app::ssr::requests::update(&s, &alice, id, version(&t.db, id).await, &edited)
+        .await
+        .unwrap();
+    // Only admins ask for rollbacks.
+    let bob = user(&t.db, "bob").await;
+    assert!(matches!(
+        operate::request_rollback(&s, &bob, id).await,
+        Err(AppError::Forbidden(_))
+    ));
+    let erin = user(&t.db, "erin").await;
+    let rollback = operate::request_rollback(&s, &erin, id).await.unwrap();
+    let undo = runs::find(&t.db, rollback).await.unwrap().unwrap();
+    assert_eq!(undo.state, RunState::AwaitingApproval);
+    assert_eq!(undo.target_run, Some(run.id));
+    let undo_plan = runs::plan_of(&undo).unwrap();
+    let done: Vec<usize> = runs::steps(&t.db, run.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.position as usize)
+        .collect();
+    assert_eq!(undo_plan, run_plan.undo(&done, undo_plan.notes[0].clone()));
+    let commands = undo_plan
+        .steps
+        .iter()
+        .flat_map(|s| s.apply.iter())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        commands.contains("Remove-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com'"),
+        "{commands}"
+    );
+    assert!(!commands.contains("atl-owa-002"), "{commands}");
+    // Nothing runs before a second person approves it; the admin who asked cannot.
+    assert!(
+        !w.tick().await.unwrap(),
+        "an unapproved rollback does not run"
+    );
+    assert!(matches!(
+        operate::approve_rollback(&s, &erin, id, &undo.plan_hash).await,
+        Err(AppError::Forbidden(_))
+    ));
+    assert!(matches!(
+        operate::approve_rollback(&s, &bob, id, &"0".repeat(64)).await,
+        Err(AppError::Conflict(_))
+    ));
+    let dave = user(&t.db, "dave").await;
+    assert!(matches!(
+        operate::approve_rollback(&s, &dave, id, &undo.plan_hash).await,
+        Err(AppError::Forbidden(_))
+    ));
+    operate::approve_rollback(&s, &bob, id, &undo.plan_hash)
+        .await
+        .unwrap();
+    assert!(w.tick().await.unwrap());
+    let undone = runs::find(&t.db, rollback).await.unwrap().unwrap();
+    assert_eq!(undone.state, RunState::Succeeded, "{:?}", undone.reason);
+    assert_eq!(undone.approved_by, Some(bob.id));
+    let ran: Vec<String> = runs::steps(&t.db, rollback)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.step_id)
+        .collect();
+    let changes: Vec<String> = undo_plan
+        .steps
+        .iter()
+        .filter(|s| s.decision == Decision::Change)
+        .map(|s| s.id.clone())
+        .collect();
+    assert_eq!(
+        ran, changes,
+        "exactly the undo plan's changes, in its order"
+    );
+    let view = store.view().await.unwrap();
+    assert!(view.trusted_pools.is_empty(), "{view:?}");
+    // The database refuses an approval by the person who asked, whatever the code does.
+    let mut forged: jobs::ActiveModel = undone.into();
+    forged.approved_by = Set(Some(erin.id));
+    assert!(forged.update(&t.db).await.is_err());
+    // The trail tells who asked and who approved.
+    let actions: Vec<(String, String)> = app::ssr::entities::audit_events::Entity::find()
+        .all(&t.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action))
+        .collect();
+    assert!(actions.contains(&("erin".into(), "run.rollback".into())));
+    assert!(actions.contains(&("bob".into(), "run.rollback_approve".into())));
+}
+
+async fn a_double_click_asks_for_one_rollback(backend: Backend) {
+    use app::ssr::runs::operate;
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t.db);
+    let id = approved(&t.db, &s).await;
+    assert!(worker(&s, &store, "w1").tick().await.unwrap());
+    let erin = user(&t.db, "erin").await;
+    let clicks: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, erin) = (s.clone(), erin.clone());
+            tokio::spawn(async move { operate::request_rollback(&s, &erin, id).await })
+        })
+        .collect();
+    let mut made = 0;
+    for click in clicks {
+        match click.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(app::error::AppError::Conflict(_)) => {}
+            Err(e) => panic!("a click failed: {e:?}"),
+        }
+    }
+    assert_eq!(made, 1, "one rollback, the other clicks refused");
+    let rollbacks = jobs::Entity::find()
+        .filter(jobs::Column::RequestId.eq(id))
+        .filter(jobs::Column::Kind.eq("rollback"))
+        .all(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(rollbacks.len(), 1);
+    // The database holds at most one active run per request, whatever the code does.
+    let mut second: jobs::ActiveModel = rollbacks[0].clone().into();
+    second.id = sea_orm::ActiveValue::NotSet;
+    assert!(second.insert(&t.db).await.is_err());
+    let report = app::ssr::audit::verify(&t.db).await.unwrap();
+    assert_eq!(report.broken, None);
 }
 
 on_both_databases!(
+    a_rollback_undoes_only_what_its_run_applied_once_another_approver_approves,
+    a_double_click_asks_for_one_rollback,
     a_missed_window_waits_for_a_new_window_and_approval,
     cancelling_a_request_stops_its_run_and_editing_waits_for_it,
     an_approved_request_runs_to_presence,
@@ -361,22 +516,28 @@ async fn operators_cancel_and_resume_runs(backend: Backend) {
     let (s, store) = lab_state(&t.db);
     let id = approved(&t.db, &s).await;
     let erin = user(&t.db, "erin").await;
-    app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
-    assert_eq!(job_of(&t, id).await.state, "cancelled");
+    app::ssr::runs::operate::cancel(&s, &erin, id)
+        .await
+        .unwrap();
+    assert_eq!(job_of(&t, id).await.state, RunState::Cancelled);
     let w = worker(&s, &store, "w1");
     assert!(!w.tick().await.unwrap(), "a cancelled run does not run");
-    app::ssr::runs::resume(&s, &erin, id).await.unwrap();
+    app::ssr::runs::operate::resume(&s, &erin, id)
+        .await
+        .unwrap();
     assert!(w.tick().await.unwrap());
-    assert_eq!(job_of(&t, id).await.state, "succeeded");
+    assert_eq!(job_of(&t, id).await.state, RunState::Succeeded);
     // A finished run can be neither cancelled nor resumed; the refusal is audited.
     assert!(matches!(
-        app::ssr::runs::resume(&s, &erin, id).await,
+        app::ssr::runs::operate::resume(&s, &erin, id).await,
         Err(app::error::AppError::Conflict(_))
     ));
     // Cancelling a running job takes its lease away: its worker writes nothing more.
     let id = approved(&t.db, &s).await;
     let claimed = w.claim().await.unwrap().unwrap();
-    app::ssr::runs::cancel(&s, &erin, id).await.unwrap();
+    app::ssr::runs::operate::cancel(&s, &erin, id)
+        .await
+        .unwrap();
     assert!(!w.holds(&claimed).await.unwrap());
 }
 
@@ -395,22 +556,35 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
         .presence
     );
     let erin = user(&t.db, "erin").await;
-    let rollback = app::ssr::runs::rollback(&s, &erin, id).await.unwrap();
+    let rollback = app::ssr::runs::operate::request_rollback(&s, &erin, id)
+        .await
+        .unwrap();
+    let undo = jobs::Entity::find_by_id(rollback)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(undo.state, RunState::AwaitingApproval);
+    let bob = user(&t.db, "bob").await;
+    app::ssr::runs::operate::approve_rollback(&s, &bob, id, &undo.plan_hash)
+        .await
+        .unwrap();
     // A worker dies while sending the first undo commands: nothing can tell whether they took
     // effect, so the rollback waits for an admin instead of undoing again.
     let dying = worker(&s, &store, "dying");
     let claimed = dying.claim().await.unwrap().unwrap();
-    assert_eq!(claimed.id, rollback);
-    let (_, applied) = app::ssr::runs::applied_before(&t.db, id, rollback)
-        .await
-        .unwrap()
+    assert_eq!(claimed.job.id, rollback);
+    let undo_plan = app::ssr::runs::plan_of(&undo).unwrap();
+    let first = undo_plan
+        .steps
+        .iter()
+        .position(|s| s.decision == app::domain::plan::Decision::Change)
         .unwrap();
-    let last = applied.iter().max_by_key(|s| s.position).unwrap();
     run_steps::ActiveModel {
         job_id: Set(rollback),
-        position: Set(last.position),
-        step_id: Set(last.step_id.clone()),
-        state: Set("applying".into()),
+        position: Set(first as i32),
+        step_id: Set(undo_plan.steps[first].id.clone()),
+        state: Set(StepState::Applying),
         output: Set(String::new()),
         output_sha256: Set(String::new()),
         started_at: Set(chrono::Utc::now()),
@@ -420,7 +594,7 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     .insert(&t.db)
     .await
     .unwrap();
-    let mut expired: jobs::ActiveModel = claimed.into();
+    let mut expired: jobs::ActiveModel = claimed.job.into();
     expired.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
     expired.update(&t.db).await.unwrap();
     assert_eq!(w.rescue().await.unwrap(), 1);
@@ -430,21 +604,23 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(parked.state, "needs_attention");
+    assert_eq!(parked.state, RunState::NeedsAttention);
     assert!(
         parked
             .reason
             .unwrap()
             .contains("was interrupted while its commands ran")
     );
-    app::ssr::runs::resume(&s, &erin, id).await.unwrap();
+    app::ssr::runs::operate::resume(&s, &erin, id)
+        .await
+        .unwrap();
     assert!(w.tick().await.unwrap());
     let job = jobs::Entity::find_by_id(rollback)
         .one(&t.db)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(job.state, "succeeded", "{:?}", job.reason);
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
     let view = store.view().await.unwrap();
     assert!(
         view.trusted_pools.is_empty() && view.trusted_applications.is_empty(),
@@ -465,7 +641,11 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
         .presence
     );
     // A rollback is not itself rolled back.
-    assert!(app::ssr::runs::rollback(&s, &erin, id).await.is_err());
+    assert!(
+        app::ssr::runs::operate::request_rollback(&s, &erin, id)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,15 +662,15 @@ async fn postgres_wakes_workers_when_a_job_is_queued() {
     // Give the worker time to go idle and start listening.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     let id = approved(&t.db, &s).await;
-    let mut state = String::new();
+    let mut state = RunState::Queued;
     for _ in 0..100 {
         state = job_of(&t, id).await.state;
-        if state == "succeeded" {
+        if state == RunState::Succeeded {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let _ = stop.send(());
     running.await.unwrap();
-    assert_eq!(state, "succeeded");
+    assert_eq!(state, RunState::Succeeded);
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::plan::{Difference, Plan};
 use crate::domain::request::{ChangeWindow, RequestInput, RequestState};
 use crate::domain::roles::Account;
+use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::workflow::Decision;
 
 /// A person as shown beside what they did.
@@ -54,8 +55,6 @@ pub struct Permissions {
     pub vote_blocked: Option<String>,
     /// Plan again against fresh facts.
     pub replan: bool,
-    /// Cancel and resume runs (admins).
-    pub operate_runs: bool,
 }
 
 /// A plan as a request carries it.
@@ -98,14 +97,12 @@ pub struct RequestDetail {
     pub run: Option<RunView>,
 }
 
-/// A run of an approved plan.
+/// The latest run of a request, as its page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunView {
     pub id: i32,
-    /// `apply` or `rollback`.
-    pub kind: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `needs_attention`.
-    pub state: String,
+    pub kind: RunKind,
+    pub state: RunState,
     pub reason: Option<String>,
     pub attempts: i32,
     /// How many steps the run has in all (for its progress).
@@ -113,6 +110,20 @@ pub struct RunView {
     pub steps: Vec<RunStepView>,
     /// What the run's verification found, per back-end server (a finished apply run).
     pub evidence: Vec<Evidence>,
+    /// A rollback's undo plan and its hash (what its approval is bound to).
+    pub undo_plan: Option<(String, Plan)>,
+    /// The run a rollback undoes.
+    pub target_run: Option<i32>,
+    /// Who asked for a rollback, and who approved it.
+    pub requested_by: Option<UserRef>,
+    pub approved_by: Option<UserRef>,
+    /// What the viewer may do with the run.
+    pub can_cancel: bool,
+    pub can_resume: bool,
+    pub can_roll_back: bool,
+    pub can_approve: bool,
+    /// Why the viewer, an approver, may not approve this rollback.
+    pub approval_blocked: Option<String>,
 }
 
 /// What verification found on one back-end server after a run.
@@ -137,8 +148,7 @@ pub struct RunStepView {
     pub step_id: String,
     /// The plan step's title.
     pub title: String,
-    /// `started` (checking), `applying` (its commands were sent), `done` or `failed`.
-    pub state: String,
+    pub state: StepState,
     pub output: String,
     pub output_sha256: String,
     pub started_at: DateTime<Utc>,

@@ -210,9 +210,8 @@ pub async fn get_environment() -> Result<Option<EnvironmentView>, AppError> {
 pub async fn cancel_run(id: i32) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
-            use crate::domain::roles::Role;
-            let user = require_actor(&[Role::Admin], "run.cancel").await?;
-            crate::ssr::runs::cancel(&AppState::current()?, &user, id).await
+            let user = require_actor(&[], "run.cancel").await?;
+            crate::ssr::runs::operate::cancel(&AppState::current()?, &user, id).await
         }
         .await,
     )
@@ -223,22 +222,40 @@ pub async fn cancel_run(id: i32) -> Result<(), AppError> {
 pub async fn resume_run(id: i32) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
-            use crate::domain::roles::Role;
-            let user = require_actor(&[Role::Admin], "run.resume").await?;
-            crate::ssr::runs::resume(&AppState::current()?, &user, id).await
+            let user = require_actor(&[], "run.resume").await?;
+            crate::ssr::runs::operate::resume(&AppState::current()?, &user, id).await
         }
         .await,
     )
 }
 
-/// Rolls back what the request's latest run applied (admins).
+/// Asks for a rollback of what the request's latest run applied (admins); it runs once another
+/// approver approves its undo plan.
 #[server(endpoint = "rollback_run")]
 pub async fn rollback_run(id: i32) -> Result<i32, AppError> {
     crate::ssr::reply(
         async move {
-            use crate::domain::roles::Role;
-            let user = require_actor(&[Role::Admin], "run.rollback").await?;
-            crate::ssr::runs::rollback(&AppState::current()?, &user, id).await
+            let user = require_actor(&[], "run.rollback").await?;
+            crate::ssr::runs::operate::request_rollback(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}
+
+/// Approves the undo plan `plan_hash` of the request's rollback (an approver other than the
+/// admin who asked for it).
+#[server(endpoint = "approve_rollback")]
+pub async fn approve_rollback(id: i32, plan_hash: String) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_actor(&[], "run.rollback_approve").await?;
+            crate::ssr::runs::operate::approve_rollback(
+                &AppState::current()?,
+                &user,
+                id,
+                &plan_hash,
+            )
+            .await
         }
         .await,
     )

@@ -133,14 +133,21 @@ pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl
                     .collect_view()}
             </ul>
             <h3>"Steps"</h3>
-            <ol class="steps">
-                {plan
-                    .steps
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, step)| view! { <StepItem number=i + 1 step /> })
-                    .collect_view()}
-            </ol>
+            <StepList steps=plan.steps />
         </section>
+    }
+}
+
+/// A plan's steps, numbered, each with its decision, commands, check and rollback.
+#[component]
+pub fn StepList(steps: Vec<Step>) -> impl IntoView {
+    view! {
+        <ol class="steps">
+            {steps
+                .into_iter()
+                .enumerate()
+                .map(|(i, step)| view! { <StepItem number=i + 1 step /> })
+                .collect_view()}
+        </ol>
     }
 }

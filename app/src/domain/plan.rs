@@ -163,6 +163,52 @@ impl Plan {
         let json = serde_json::to_string(self).unwrap_or_default();
         hex::encode(Sha256::digest(json.as_bytes()))
     }
+
+    /// The plan that undoes the steps at `positions` of this plan (those a run completed or
+    /// left applying), last first: each runs the step's rollback commands on its target. A step
+    /// without any is kept, marked as having nothing to undo. Undo commands have no read-only
+    /// check, so an undo interrupted while it ran is never repeated without a person. The undo
+    /// plan verifies nothing and has no preflight; `note` says what it undoes.
+    pub fn undo(&self, positions: &[usize], note: String) -> Plan {
+        let mut positions = positions.to_vec();
+        positions.sort_unstable();
+        positions.dedup();
+        let steps = positions
+            .into_iter()
+            .rev()
+            .filter_map(|p| self.steps.get(p))
+            .map(|step| Step {
+                id: format!("undo:{}", step.id),
+                title: format!("Undo: {}", step.title),
+                target: step.target.clone(),
+                apply: step.rollback.clone(),
+                check: NO_CHECK.to_string(),
+                expect_output: None,
+                explanation: if step.rollback.is_empty() {
+                    format!(
+                        "“{}” has no undo commands: {}",
+                        step.title, step.explanation
+                    )
+                } else {
+                    format!("Runs the undo commands of “{}”.", step.title)
+                },
+                reference: step.reference.clone(),
+                decision: if step.rollback.is_empty() {
+                    Decision::Skipped("nothing to undo".to_string())
+                } else {
+                    Decision::Change
+                },
+                rollback: Vec::new(),
+            })
+            .collect();
+        Plan {
+            notes: vec![note],
+            preflight: Vec::new(),
+            steps,
+            evidence: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 /// One difference between two plans, in words.

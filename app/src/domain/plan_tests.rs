@@ -518,3 +518,37 @@ fn a_duplicate_pool_without_registrar_gets_one_first() {
         "Set-CsTrustedApplicationPool -Identity 'atl-owa-001.litwareinc.com' -Registrar 'atl-cs-001.litwareinc.com'"
     );
 }
+
+#[test]
+fn an_undo_plan_undoes_exactly_the_given_steps_last_first() {
+    let plan = plan_for(&article(), &samples::litware());
+    let position = |id: &str| plan.steps.iter().position(|s| s.id == id).unwrap();
+    let (pool, app, publish) = (
+        position("trusted-pool"),
+        position("trusted-application"),
+        position("publish-topology"),
+    );
+    let undo = plan.undo(&[pool, publish, app, pool], "Undoes run #7.".into());
+    let ids: Vec<&str> = undo.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "undo:publish-topology",
+            "undo:trusted-application",
+            "undo:trusted-pool"
+        ]
+    );
+    let pool_undo = &undo.steps[2];
+    assert_eq!(pool_undo.apply, plan.steps[pool].rollback);
+    assert_eq!(pool_undo.decision, Decision::Change);
+    assert!(
+        !pool_undo.checkable(),
+        "undo commands are never re-run blindly"
+    );
+    // Publishing has no undo of its own (undoing the pool publishes again).
+    assert!(matches!(undo.steps[0].decision, Decision::Skipped(_)));
+    assert!(undo.preflight.is_empty() && undo.evidence.is_empty());
+    assert_eq!(undo.notes, ["Undoes run #7."]);
+    assert_ne!(undo.hash(), plan.hash());
+    assert!(plan.undo(&[], String::new()).steps.is_empty());
+}

@@ -1,16 +1,221 @@
-//! Which operator actions a run allows, by its state: one rule for the server that enforces
-//! them and the page that offers them.
+//! Runs of plans: what a run does (its kind), the states a run and each of its steps go
+//! through, every move a run's state may make, and which operator actions a state allows. One
+//! set of rules for the worker, the server that enforces them and the page that offers them.
 
-/// States a run can be cancelled from.
-pub const CANCELLABLE: &[&str] = &["queued", "running", "needs_attention", "failed"];
-/// States a run can be resumed from.
-pub const RESUMABLE: &[&str] = &["needs_attention", "failed", "cancelled"];
-/// States an `apply` run can be rolled back from (when it completed at least one step).
-pub const ROLLBACKABLE: &[&str] = &["succeeded", "failed", "needs_attention", "cancelled"];
+use serde::{Deserialize, Serialize};
 
-/// Whether a run of `kind` in `state`, with `applied` steps done, can be rolled back.
-pub fn can_roll_back(kind: &str, state: &str, applied: bool) -> bool {
-    kind == "apply" && ROLLBACKABLE.contains(&state) && applied
+#[cfg(feature = "ssr")]
+use sea_orm::entity::prelude::StringLen;
+
+/// What a run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Runs an approved plan.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "apply"))]
+    Apply,
+    /// Undoes, in reverse, the steps an earlier run completed.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "rollback"))]
+    Rollback,
+}
+
+/// Where a run is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// A rollback waiting for a second person to approve its undo plan.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "awaiting_approval"))]
+    AwaitingApproval,
+    /// Waiting for a worker (and for its time, and for its site to be free).
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "queued"))]
+    Queued,
+    /// A worker holds its lease and runs it.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "running"))]
+    Running,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "succeeded"))]
+    Succeeded,
+    /// A step failed.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "failed"))]
+    Failed,
+    /// Stopped for a person to look at (a re-check failed, retries ran out, a step without a
+    /// read-only check was interrupted).
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "needs_attention"))]
+    NeedsAttention,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "cancelled"))]
+    Cancelled,
+}
+
+/// Where one step of a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// Its read-only check is running.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "started"))]
+    Started,
+    /// Its commands are being sent.
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "applying"))]
+    Applying,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "done"))]
+    Done,
+    #[cfg_attr(feature = "ssr", sea_orm(string_value = "failed"))]
+    Failed,
+}
+
+/// What an operator can do to a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunAction {
+    Cancel,
+    Resume,
+    RollBack,
+}
+
+impl RunAction {
+    /// The action done: `cancelled`, `resumed`, `rolled back`.
+    pub fn past(self) -> &'static str {
+        match self {
+            RunAction::Cancel => "cancelled",
+            RunAction::Resume => "resumed",
+            RunAction::RollBack => "rolled back",
+        }
+    }
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Apply => "apply",
+            RunKind::Rollback => "rollback",
+        }
+    }
+}
+
+impl RunState {
+    /// Every state, in the order of a run's life.
+    pub const ALL: [RunState; 7] = [
+        RunState::AwaitingApproval,
+        RunState::Queued,
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::NeedsAttention,
+        RunState::Cancelled,
+    ];
+
+    /// Every move a run's state may make. Anything else is refused.
+    pub const TRANSITIONS: &[(RunState, RunState)] = {
+        use RunState::*;
+        &[
+            // A second person approves a rollback's undo plan, or it is cancelled.
+            (AwaitingApproval, Queued),
+            (AwaitingApproval, Cancelled),
+            // A worker claims it; an operator cancels it, or editing the request withdraws it.
+            (Queued, Running),
+            (Queued, Cancelled),
+            // The worker finishes it, parks it, or gives it back (a retry later, a shutdown,
+            // the rescuer after its lease ran out); an operator cancels it.
+            (Running, Succeeded),
+            (Running, Failed),
+            (Running, NeedsAttention),
+            (Running, Queued),
+            (Running, Cancelled),
+            // An operator resumes or cancels a stopped run.
+            (Failed, Queued),
+            (Failed, Cancelled),
+            (NeedsAttention, Queued),
+            (NeedsAttention, Cancelled),
+            (Cancelled, Queued),
+        ]
+    };
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::AwaitingApproval => "awaiting_approval",
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::NeedsAttention => "needs_attention",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+
+    /// For people: `needs attention`.
+    pub fn label(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+
+    /// Whether a run may move from this state to `to`.
+    pub fn can_become(self, to: RunState) -> bool {
+        Self::TRANSITIONS.contains(&(self, to))
+    }
+
+    /// Whether the run still has work ahead of it (at most one such run per request).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            RunState::AwaitingApproval | RunState::Queued | RunState::Running
+        )
+    }
+
+    /// Whether an operator may take `action` on a run in this state. Resuming is for stopped
+    /// runs (a worker gives running ones back itself); only finished or stopped runs roll back.
+    pub fn allows(self, action: RunAction) -> bool {
+        use RunState::*;
+        match action {
+            RunAction::Cancel => self.can_become(Cancelled),
+            RunAction::Resume => matches!(self, Failed | NeedsAttention | Cancelled),
+            RunAction::RollBack => matches!(self, Succeeded | Failed | NeedsAttention | Cancelled),
+        }
+    }
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Started => "started",
+            StepState::Applying => "applying",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+        }
+    }
+
+    /// Whether the step's commands may have taken effect (what a rollback undoes).
+    pub fn may_have_applied(self) -> bool {
+        matches!(self, StepState::Done | StepState::Applying)
+    }
+}
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+display_as_str!(RunKind, RunState, StepState);
+
+/// Whether a run of `kind` in `state`, with `applied` steps that may have taken effect, can be
+/// rolled back.
+pub fn can_roll_back(kind: RunKind, state: RunState, applied: bool) -> bool {
+    kind == RunKind::Apply && state.allows(RunAction::RollBack) && applied
 }
 
 #[cfg(test)]
@@ -18,11 +223,76 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_transition_table_is_exactly_the_allowed_moves() {
+        use RunState::*;
+        let allowed = |from: RunState, to: RunState| {
+            matches!(
+                (from, to),
+                (AwaitingApproval, Queued | Cancelled)
+                    | (Queued, Running | Cancelled)
+                    | (
+                        Running,
+                        Succeeded | Failed | NeedsAttention | Queued | Cancelled
+                    )
+                    | (Failed | NeedsAttention, Queued | Cancelled)
+                    | (Cancelled, Queued)
+            )
+        };
+        for from in RunState::ALL {
+            for to in RunState::ALL {
+                assert_eq!(from.can_become(to), allowed(from, to), "{from:?} -> {to:?}");
+            }
+        }
+        // Nothing leaves a success, and nothing goes back to waiting for approval.
+        assert!(RunState::ALL.iter().all(|&to| !Succeeded.can_become(to)));
+        assert!(
+            RunState::ALL
+                .iter()
+                .all(|&from| !from.can_become(AwaitingApproval))
+        );
+    }
+
+    #[test]
+    fn operator_actions_by_state() {
+        use RunAction::*;
+        use RunState::*;
+        let table: &[(RunState, [bool; 3])] = &[
+            // state              cancel resume roll back
+            (AwaitingApproval, [true, false, false]),
+            (Queued, [true, false, false]),
+            (Running, [true, false, false]),
+            (Succeeded, [false, false, true]),
+            (Failed, [true, true, true]),
+            (NeedsAttention, [true, true, true]),
+            (Cancelled, [false, true, true]),
+        ];
+        assert_eq!(table.len(), RunState::ALL.len());
+        for (state, [cancel, resume, roll_back]) in table {
+            assert_eq!(state.allows(Cancel), *cancel, "{state:?}");
+            assert_eq!(state.allows(Resume), *resume, "{state:?}");
+            assert_eq!(state.allows(RollBack), *roll_back, "{state:?}");
+        }
+    }
+
+    #[test]
     fn only_applied_work_of_a_finished_apply_run_rolls_back() {
-        assert!(can_roll_back("apply", "succeeded", true));
-        assert!(!can_roll_back("apply", "succeeded", false));
-        assert!(!can_roll_back("rollback", "succeeded", true));
-        assert!(!can_roll_back("apply", "running", true));
-        assert!(!can_roll_back("apply", "queued", true));
+        use RunKind::*;
+        assert!(can_roll_back(Apply, RunState::Succeeded, true));
+        assert!(!can_roll_back(Apply, RunState::Succeeded, false));
+        assert!(!can_roll_back(Rollback, RunState::Succeeded, true));
+        assert!(!can_roll_back(Apply, RunState::Running, true));
+        assert!(!can_roll_back(Apply, RunState::Queued, true));
+    }
+
+    #[test]
+    fn names_round_trip_through_serde() {
+        for state in RunState::ALL {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+            assert_eq!(serde_json::from_str::<RunState>(&json).unwrap(), state);
+        }
+        assert!(StepState::Applying.may_have_applied());
+        assert!(!StepState::Started.may_have_applied());
+        assert_eq!(RunKind::Rollback.as_str(), "rollback");
     }
 }

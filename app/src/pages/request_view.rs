@@ -4,17 +4,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::models::{RequestDetail, VoteView};
+use crate::api::models::{RequestDetail, RunView, VoteView};
 use crate::api::requests::{
-    CancelRequest, CancelRun, ReplanRequest, ResumeRun, RollbackRun, SubmitRequest, VoteRequest,
-    get_request,
+    ApproveRollback, CancelRequest, CancelRun, ReplanRequest, ResumeRun, RollbackRun,
+    SubmitRequest, VoteRequest, get_request,
 };
 use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
-use crate::components::plan_view::PlanPanel;
+use crate::components::plan_view::{PlanPanel, StepList};
 use crate::components::request_table::StateBadge;
 use crate::components::text_area::TextArea;
-use crate::domain::runs::{CANCELLABLE, RESUMABLE, can_roll_back};
+use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::time;
 use crate::domain::workflow::Decision;
 use crate::error::AppError;
@@ -30,6 +30,7 @@ pub fn RequestPage() -> impl IntoView {
     let cancel_run = ServerAction::<CancelRun>::new();
     let resume_run = ServerAction::<ResumeRun>::new();
     let rollback_run = ServerAction::<RollbackRun>::new();
+    let approve_rollback = ServerAction::<ApproveRollback>::new();
     let detail = Resource::new(
         move || {
             (
@@ -40,7 +41,8 @@ pub fn RequestPage() -> impl IntoView {
                 replan.version().get(),
                 cancel_run.version().get()
                     + resume_run.version().get()
-                    + rollback_run.version().get(),
+                    + rollback_run.version().get()
+                    + approve_rollback.version().get(),
             )
         },
         |(id, ..)| async move {
@@ -68,6 +70,7 @@ pub fn RequestPage() -> impl IntoView {
             .and_then(Result::err)
             .or_else(|| resume_run.value().get().and_then(Result::err))
             .or_else(|| rollback_run.value().get().and_then(Result::err))
+            .or_else(|| approve_rollback.value().get().and_then(Result::err))
     });
     let replan_outcome = move || match replan.value().get() {
         Some(Ok(false)) => Some("Re-planned against the current facts: the plan is unchanged."),
@@ -112,8 +115,7 @@ pub fn RequestPage() -> impl IntoView {
                         }}
                         {d.run.clone().map(|run| {
                             let request = d.summary.id;
-                            let operate = d.can.operate_runs;
-                            view! { <RunPanel run request operate cancel_run resume_run rollback_run /> }
+                            view! { <RunPanel run request cancel_run resume_run rollback_run approve_rollback /> }
                         })}
                         <section class="panel" aria-labelledby="timeline-h">
                             <h2 id="timeline-h">"Timeline"</h2>
@@ -431,60 +433,90 @@ fn step_timing(
 
 #[component]
 fn RunPanel(
-    run: crate::api::models::RunView,
+    run: RunView,
     request: i32,
-    operate: bool,
     cancel_run: ServerAction<CancelRun>,
     resume_run: ServerAction<ResumeRun>,
     rollback_run: ServerAction<RollbackRun>,
+    approve_rollback: ServerAction<ApproveRollback>,
 ) -> impl IntoView {
-    let rollbackable = operate
-        && can_roll_back(
-            &run.kind,
-            &run.state,
-            run.steps.iter().any(|s| s.state == "done"),
-        );
-    let cancellable = operate && CANCELLABLE.contains(&run.state.as_str());
-    let resumable = operate && RESUMABLE.contains(&run.state.as_str());
-    let label = match run.state.as_str() {
-        "queued" => {
+    let rollback = run.kind == RunKind::Rollback;
+    let label = match run.state {
+        RunState::AwaitingApproval => {
+            "Waiting for approval: the undo plan below runs only once an approver other than the admin who asked for it approves it."
+        }
+        RunState::Queued => {
             "Queued: the worker runs it once a worker is free (and the change window has opened)."
         }
-        "running" => "Running.",
-        "succeeded" => "Succeeded: every step ran.",
-        "failed" => "Failed.",
-        _ => "Needs attention.",
+        RunState::Running => "Running.",
+        RunState::Succeeded if run.total == 0 && rollback => "Succeeded: nothing needed undoing.",
+        RunState::Succeeded if run.total == 0 => {
+            "Succeeded: nothing needed to change, every step was already in place. The verification still ran."
+        }
+        RunState::Succeeded => "Succeeded: every step ran.",
+        RunState::Failed => "Failed.",
+        RunState::NeedsAttention => "Needs attention.",
+        RunState::Cancelled => "Cancelled.",
+    };
+    let heading = match (rollback, run.target_run) {
+        (true, Some(target)) => format!("Rollback run #{} (undoes run #{target})", run.id),
+        (true, None) => format!("Rollback run #{}", run.id),
+        _ => format!("Run #{}", run.id),
+    };
+    let people = match (&run.requested_by, &run.approved_by) {
+        (Some(asked), Some(approved)) => Some(format!(
+            "Asked for by {}; approved by {}.",
+            asked.display_name, approved.display_name
+        )),
+        (Some(asked), None) => Some(format!("Asked for by {}.", asked.display_name)),
+        _ => None,
+    };
+    let finished = matches!(
+        run.state,
+        RunState::Succeeded | RunState::Failed | RunState::Cancelled
+    );
+    let nothing_ran = if finished {
+        "No step needed to run."
+    } else {
+        "No step has run yet."
     };
     view! {
         <section class="panel" aria-labelledby="run-h">
             <div class="panel-head">
-                <h2 id="run-h">
-                    {if run.kind == "rollback" { format!("Rollback run #{}", run.id) } else { format!("Run #{}", run.id) }}
-                </h2>
+                <h2 id="run-h">{heading}</h2>
                 <div class="toolbar">
                     <a href=format!("/runs/{}/transcript.txt", run.id) class="button-secondary" download="" rel="external">"Transcript"</a>
                     <a href="" class="button-secondary" rel="external">"Refresh"</a>
                 </div>
             </div>
-            <p class="meta" data-testid="run-state" data-state=run.state.clone()>
+            <p class="meta" data-testid="run-state" data-state=run.state.as_str()>
                 {format!("{label} Attempt {}.", run.attempts.max(1))}
             </p>
+            {people.map(|p| view! { <p class="meta">{p}</p> })}
             {run.reason.clone().map(|r| view! { <p class="notice notice-warn" role="note">{r}</p> })}
-            {(cancellable || resumable || rollbackable).then(|| view! {
+            {run.approval_blocked.clone().map(|r| view! { <p class="notice notice-info" role="note" data-testid="rollback-blocked">{r}</p> })}
+            {(run.can_cancel || run.can_resume || run.can_roll_back || run.can_approve).then(|| view! {
                 <div class="toolbar" role="group" aria-label="Run actions">
-                    {cancellable.then(|| view! {
+                    {run.can_approve.then(|| run.undo_plan.clone().map(|(hash, _)| view! {
+                        <ActionForm action=approve_rollback>
+                            <input type="hidden" name="id" value=request />
+                            <input type="hidden" name="plan_hash" value=hash />
+                            <button type="submit" class="button">"Approve rollback"</button>
+                        </ActionForm>
+                    }))}
+                    {run.can_cancel.then(|| view! {
                         <ActionForm action=cancel_run>
                             <input type="hidden" name="id" value=request />
                             <button type="submit" class="button-danger">"Cancel run"</button>
                         </ActionForm>
                     })}
-                    {resumable.then(|| view! {
+                    {run.can_resume.then(|| view! {
                         <ActionForm action=resume_run>
                             <input type="hidden" name="id" value=request />
                             <button type="submit" class="button-secondary">"Resume run"</button>
                         </ActionForm>
                     })}
-                    {rollbackable.then(|| view! {
+                    {run.can_roll_back.then(|| view! {
                         <ActionForm action=rollback_run>
                             <input type="hidden" name="id" value=request />
                             <button type="submit" class="button-danger">"Roll back"</button>
@@ -493,7 +525,7 @@ fn RunPanel(
                 </div>
             })}
             {(run.total > 0).then(|| {
-                let done = run.steps.iter().filter(|s| s.state == "done").count();
+                let done = run.steps.iter().filter(|s| s.state == StepState::Done).count();
                 let text = format!("{done} of {} steps done", run.total);
                 view! {
                     <div class="run-progress">
@@ -504,7 +536,7 @@ fn RunPanel(
             })}
             {(!run.evidence.is_empty()).then(|| view! { <Verification evidence=run.evidence.clone() /> })}
             {if run.steps.is_empty() {
-                view! { <Empty>"No step has run yet."</Empty> }.into_any()
+                view! { <Empty>{nothing_ran}</Empty> }.into_any()
             } else {
                 view! {
                     <ol class="steps">
@@ -515,7 +547,7 @@ fn RunPanel(
                                 <li class="step" data-step=s.step_id.clone()>
                                     <div class="step-head">
                                         <strong class="step-title">{s.title.clone()}</strong>
-                                        <span class=format!("badge badge-run-{}", s.state)>{s.state.clone()}</span>
+                                        <span class=format!("badge badge-run-{}", s.state.as_str())>{s.state.as_str()}</span>
                                     </div>
                                     <p class="meta">{step_timing(s.started_at, s.finished_at)}</p>
                                     {if s.output.is_empty() {
@@ -531,6 +563,14 @@ fn RunPanel(
                 }
                 .into_any()
             }}
+            {run.undo_plan.clone().map(|(hash, plan)| {
+                let short = hash.chars().take(12).collect::<String>();
+                view! {
+                    <h3>"Undo plan " <code title=hash data-testid="undo-plan-hash">{short}</code></h3>
+                    {plan.notes.iter().map(|n| view! { <p class="notice notice-info" role="note">{n.clone()}</p> }).collect_view()}
+                    <StepList steps=plan.steps />
+                }
+            })}
         </section>
     }
 }

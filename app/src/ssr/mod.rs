@@ -9,7 +9,6 @@ pub mod environment;
 pub mod lab;
 pub mod limits;
 pub mod plans;
-pub mod queue;
 pub mod requests;
 pub mod runs;
 pub mod state;

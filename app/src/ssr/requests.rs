@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 
 use super::audit::{self, AuditRecord};
 use super::db::begin_write;
-use super::entities::{approvals, audit_events, change_requests, users};
+use super::entities::{approvals, audit_events, change_requests};
 use super::plans;
 use super::state::AppState;
 use crate::api::models::{
     AuditEntry, AuditFilter, AuditPage, Dashboard, Permissions, RequestDetail, RequestSummary,
-    RunStepView, RunView, UserRef, VoteView,
+    UserRef, VoteView,
 };
 use crate::domain::request::{ChangeWindow, IntegrationSpec, RequestInput, RequestState};
 use crate::domain::roles::CurrentUser;
@@ -123,7 +123,7 @@ pub async fn update(
     precheck(state, user, id, version, Action::Edit, now).await?;
     let plan = plans::plan_if_configured(state, &spec).await?;
     let d = decide_in_txn(state, user, id, version, Action::Edit, now).await?;
-    if let Some(wait) = super::runs::settle(&d.txn, id, false, &user.username).await? {
+    if let Some(wait) = super::runs::operate::settle(&d.txn, id, false, &user.username).await? {
         return Err(refuse(state, d.txn, user, id, Action::Edit, Refusal::Blocked(wait)).await);
     }
     let (row, next) = (d.row.clone(), d.next);
@@ -196,7 +196,7 @@ pub async fn transition(
         return Err(refuse(state, d.txn, user, id, action, Refusal::Blocked(message)).await);
     }
     if action == Action::Cancel {
-        super::runs::settle(&d.txn, id, true, &user.username).await?;
+        super::runs::operate::settle(&d.txn, id, true, &user.username).await?;
     }
     let mut change = change_requests::ActiveModel {
         state: Set(next.as_str().into()),
@@ -295,7 +295,11 @@ pub async fn vote(
     // The run is queued in the same transaction as the approval that makes it runnable.
     let job = if next == RequestState::Approved {
         let run_after = row.window_start.unwrap_or(now);
-        Some(super::queue::enqueue(&txn, id, plan_hash, run_after).await?)
+        let plan = plans::stored(&row).ok_or_else(|| {
+            tracing::error!(request = id, "an approved request without a readable plan");
+            AppError::Internal
+        })?;
+        Some(super::runs::operate::enqueue_apply(&txn, id, &plan, run_after).await?)
     } else {
         None
     };
@@ -316,6 +320,9 @@ pub async fn vote(
     )
     .await?;
     txn.commit().await?;
+    if job.is_some() {
+        state.run_queued.notify_one();
+    }
     Ok(next)
 }
 
@@ -439,7 +446,7 @@ pub async fn detail(
         .order_by_asc(approvals::Column::Id)
         .all(db)
         .await?;
-    let people = user_refs(
+    let people = super::users::refs(
         db,
         all_votes
             .iter()
@@ -480,7 +487,7 @@ pub async fn detail(
         timeline,
         can: permissions(state, viewer, &facts),
         plan: plans::view(&row),
-        run: latest_run(&state.db, id, plans::stored(&row).as_ref()).await?,
+        run: super::runs::view(state, viewer, id).await?,
     })
 }
 
@@ -497,7 +504,6 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
         cancel: allowed(Action::Cancel).is_ok(),
         vote: vote.is_ok(),
         replan,
-        operate_runs: viewer.has(crate::domain::roles::Role::Admin),
         vote_blocked: match vote {
             Err(denial) if relevant && facts.state == RequestState::Submitted => {
                 Some(denial.to_string())
@@ -505,56 +511,6 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
             _ => None,
         },
     }
-}
-
-/// The latest run of request `id`, with its steps, their titles from the plan `plan` and how
-/// many steps the run has in all.
-async fn latest_run(
-    db: &DatabaseConnection,
-    id: i32,
-    plan: Option<&crate::domain::plan::Plan>,
-) -> Result<Option<RunView>, AppError> {
-    let Some(job) = super::runs::latest(db, id).await? else {
-        return Ok(None);
-    };
-    let title = |position: i32| {
-        plan.and_then(|p| p.steps.get(position as usize))
-            .map(|s| s.title.clone())
-    };
-    let steps: Vec<RunStepView> = super::runs::steps(db, job.id)
-        .await?
-        .into_iter()
-        .map(|s| RunStepView {
-            title: title(s.position).unwrap_or_else(|| s.step_id.clone()),
-            step_id: s.step_id,
-            state: s.state,
-            output: s.output,
-            output_sha256: s.output_sha256,
-            started_at: s.started_at,
-            finished_at: s.finished_at,
-        })
-        .collect();
-    // A rollback undoes what the run before it completed; an apply run makes the plan's changes.
-    let total = if job.kind == "rollback" {
-        let undone = super::runs::applied_before(db, id, job.id).await?;
-        undone.map_or(0, |(_, done)| done.len()).max(steps.len())
-    } else {
-        plan.map_or(steps.len(), |p| p.changes().count().max(steps.len()))
-    };
-    Ok(Some(RunView {
-        id: job.id,
-        kind: job.kind,
-        state: job.state,
-        reason: job.reason,
-        attempts: job.attempts,
-        total,
-        steps,
-        evidence: job
-            .report
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok())
-            .unwrap_or_default(),
-    }))
 }
 
 /// The home page for `viewer`.
@@ -920,6 +876,34 @@ async fn withdraw_votes<C: ConnectionTrait>(
     Ok(result.rows_affected)
 }
 
+/// What a run needs of its request to go ahead.
+pub struct Runnable {
+    pub spec: IntegrationSpec,
+    /// When the change window ends, if it has one.
+    pub window_end: Option<DateTime<Utc>>,
+}
+
+/// Whether apply run `job` may still run: its request is approved by others than the
+/// requester (the quorum, every vote on the request's current plan), and that plan is the one
+/// the run carries. Why not, when it may not.
+pub async fn runnable(
+    db: &DatabaseConnection,
+    policy: &workflow::ApprovalPolicy,
+    job: &super::entities::jobs::Model,
+) -> Result<Runnable, String> {
+    let (row, facts) = load_facts(db, job.request_id)
+        .await
+        .map_err(|e| format!("the request cannot be read: {e}"))?;
+    workflow::check_runnable(&facts, policy).map_err(|d| d.to_string())?;
+    if row.plan_hash.as_deref() != Some(job.plan_hash.as_str()) {
+        return Err("the request's plan changed after this run was queued".into());
+    }
+    Ok(Runnable {
+        spec: spec_of(&row).map_err(|e| e.to_string())?,
+        window_end: row.window_end,
+    })
+}
+
 /// The validated request stored in `row`. Stored values passed validation when written, so a
 /// failure here means the row was altered outside imlink.
 pub fn spec_of(row: &change_requests::Model) -> Result<IntegrationSpec, AppError> {
@@ -971,31 +955,6 @@ fn spec_json(spec: &IntegrationSpec) -> Value {
     audit::to_value(spec)
 }
 
-async fn user_refs(
-    db: &DatabaseConnection,
-    ids: impl IntoIterator<Item = i32>,
-) -> Result<HashMap<i32, UserRef>, AppError> {
-    let mut ids: Vec<i32> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(users::Entity::find()
-        .filter(users::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| {
-            (
-                u.id,
-                UserRef {
-                    id: u.id,
-                    username: u.username,
-                    display_name: u.display_name,
-                },
-            )
-        })
-        .collect())
-}
-
 fn person(people: &HashMap<i32, UserRef>, id: i32) -> UserRef {
     people.get(&id).cloned().unwrap_or(UserRef {
         id,
@@ -1013,7 +972,7 @@ async fn summaries(
         .filter(approvals::Column::RequestId.is_in(ids))
         .all(&state.db)
         .await?;
-    let people = user_refs(&state.db, rows.iter().map(|r| r.requester_id)).await?;
+    let people = super::users::refs(&state.db, rows.iter().map(|r| r.requester_id)).await?;
     rows.iter()
         .map(|row| {
             let mine: Vec<approvals::Model> = votes

@@ -78,6 +78,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// The facts previews are planned against, reused briefly.
     pub preview_facts: Arc<FactsCache>,
+    /// Wakes the worker of this process when a run is queued (an approval, a resume).
+    pub run_queued: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -88,6 +90,7 @@ impl AppState {
             db,
             limits: Arc::new(Limits::new(settings.limits)),
             preview_facts: Arc::new(FactsCache::new(settings.preview_facts_ttl)),
+            run_queued: Arc::default(),
             settings: Arc::new(settings),
         }
     }

@@ -1,9 +1,12 @@
 //! People who have signed in at least once.
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, sea_query::OnConflict};
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict};
 
 use super::entities::users;
+use crate::api::models::UserRef;
 use crate::domain::roles::{Account, CurrentUser, Role};
 use crate::error::AppError;
 
@@ -52,4 +55,30 @@ pub async fn upsert<C: ConnectionTrait>(
         .exec_with_returning(db)
         .await?;
     Ok(model.into())
+}
+
+/// The people with `ids`, by id.
+pub async fn refs<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i32>,
+) -> Result<HashMap<i32, UserRef>, AppError> {
+    let mut ids: Vec<i32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(users::Entity::find()
+        .filter(users::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| {
+            (
+                u.id,
+                UserRef {
+                    id: u.id,
+                    username: u.username,
+                    display_name: u.display_name,
+                },
+            )
+        })
+        .collect())
 }

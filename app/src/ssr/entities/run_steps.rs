@@ -1,7 +1,10 @@
-//! One step of a run: started, then done or failed, with its (bounded) output and the SHA-256
-//! of the whole output.
+//! One step of a run: started (checking), applying, then done or failed, with its (bounded)
+//! output and the SHA-256 of the whole output. `position` is the step's index in the run's
+//! stored plan. Read and written only through [`crate::ssr::runs`].
 
 use sea_orm::entity::prelude::*;
+
+use crate::domain::runs::StepState;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "run_steps")]
@@ -11,8 +14,7 @@ pub struct Model {
     pub job_id: i32,
     pub position: i32,
     pub step_id: String,
-    /// `started`, `done` or `failed`.
-    pub state: String,
+    pub state: StepState,
     pub output: String,
     pub output_sha256: String,
     pub started_at: DateTimeUtc,
