@@ -51,7 +51,33 @@ pub async fn connect_in_schema(
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    on_one_connection(db, async |one| Migrator::up(one, None).await).await
+}
+
+/// Rolls every migration back (for tests of the migrations themselves).
+pub async fn unmigrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    on_one_connection(db, async |one| Migrator::down(one, None).await).await
+}
+
+/// Runs `work` with `db`, on SQLite over one connection of its own: migrations then never
+/// meet another pooled connection's view of an older schema.
+async fn on_one_connection<T>(
+    db: &DatabaseConnection,
+    work: impl AsyncFnOnce(&DatabaseConnection) -> Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return work(db).await;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let pool = sea_orm::sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with((*options).clone())
+        .await
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+    let one = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+    let result = work(&one).await;
+    one.close().await?;
+    result
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {

@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
 use app::domain::plan::Target;
-use app::domain::powershell::quote;
+
 use app::domain::probes::Probe;
 use app::ssr::lab::Pending;
 
@@ -174,7 +174,6 @@ impl Executor {
     /// The whole script for `lines` on `target`: stop at the first error, the shell's
     /// preamble, and back-end commands wrapped in `Invoke-Command`.
     pub fn script(&self, target: &Target, lines: &[String]) -> String {
-        let body = lines.join("\n");
         let remote = matches!(self.runner, Runner::Process(_));
         let preamble = match target {
             Target::LyncShell if remote => self.lync_preamble.as_str(),
@@ -186,13 +185,7 @@ impl Executor {
             script.push_str(preamble.trim_end());
             script.push('\n');
         }
-        match target {
-            Target::Backend(server) => script.push_str(&format!(
-                "Invoke-Command -ComputerName {} -ScriptBlock {{\n{body}\n}}",
-                quote(server)
-            )),
-            _ => script.push_str(&body),
-        }
+        script.push_str(&target.script(lines));
         script
     }
 

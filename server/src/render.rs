@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use app::domain::plan::{Decision, Plan, Step, Target};
+use app::domain::plan::{Decision, Plan, Step};
 use app::domain::powershell::quote;
 use app::ssr::entities::{jobs, run_steps};
 
@@ -23,7 +23,8 @@ struct StepView {
     expect_output: Option<String>,
     rollback: Vec<String>,
     run: bool,
-    open: String,
+    /// The step's script exactly as the executor sends it (see [`app::domain::plan::Target::script`]).
+    body: String,
     expect_check: Option<String>,
 }
 
@@ -73,13 +74,6 @@ fn step_view(number: usize, step: &Step) -> StepView {
         Some(r) => format!("{} ({}: {r})", step.title, step.decision.label()),
         None => format!("{} ({})", step.title, step.decision.label()),
     });
-    let open = match &step.target {
-        Target::Backend(server) => format!(
-            "Invoke-Command -ComputerName {} -ScriptBlock {{",
-            quote(server)
-        ),
-        Target::LyncShell | Target::ExchangeShell => "& {".to_string(),
-    };
     let expect_check = step.expect_output.as_ref().map(|expected| {
         format!(
             "if (-not (($output | Out-String).Contains({}))) {{ throw {} }}",
@@ -103,7 +97,7 @@ fn step_view(number: usize, step: &Step) -> StepView {
         expect_output: step.expect_output.clone(),
         rollback: step.rollback.clone(),
         run: step.decision == Decision::Change,
-        open,
+        body: step.target.script(&step.apply),
         expect_check,
     }
 }

@@ -7,10 +7,8 @@ $ErrorActionPreference = 'Stop'
 
 # Step {{ step.number }}: {{ step.heading }}
 {%- if step.run %}
-$output = {{ step.open }}
-{%- for line in step.apply %}
-    {{ line }}
-{%- endfor %}
+$output = & {
+{{ step.body }}
 }
 $output
 {%- if let Some(check) = step.expect_check %}

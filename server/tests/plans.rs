@@ -50,6 +50,45 @@ fn every_branch_matches_its_snapshot() {
     assert_snapshot("litware.ps1", &server::render::runbook(&p));
 }
 
+/// What the worker sends for each step is, byte for byte, what the approver downloaded: the
+/// runbook holds each step's script as the executor builds it (after the line that stops at the
+/// first error, which the runbook states once at its top).
+#[test]
+fn the_runbook_holds_exactly_what_the_executor_sends() {
+    use app::domain::plan::Decision;
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, &samples::litware(), samples::now());
+    let runbook = server::render::runbook(&p);
+    let dir = tempfile::tempdir().unwrap();
+    let db = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        server::database::connect(
+            &format!("sqlite://{}/x.db?mode=rwc", dir.path().display()),
+            1,
+        )
+        .await
+        .unwrap()
+    });
+    let executor = server::executor::Executor::new(
+        &server::config::ExecutorConfig::default(),
+        server::lab::store::LabStore::new(db),
+    );
+    let mut checked = 0;
+    for step in p.steps.iter().filter(|s| s.decision == Decision::Change) {
+        let sent = executor.script(&step.target, &step.apply);
+        let body = sent
+            .strip_prefix("$ErrorActionPreference = 'Stop'\n")
+            .expect("every script stops at the first error");
+        assert!(
+            runbook.contains(&format!("$output = & {{\n{body}\n}}\n")),
+            "step {} is not in the runbook as sent:\n{body}",
+            step.id
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked}");
+    assert!(runbook.contains("$ErrorActionPreference = 'Stop'"));
+}
+
 fn imlink() -> Command {
     Command::new(env!("CARGO_BIN_EXE_imlink"))
 }

@@ -496,7 +496,98 @@ async fn a_double_click_asks_for_one_rollback(backend: Backend) {
     assert_eq!(report.broken, None);
 }
 
+/// A worker whose run was taken from it mid-step (its lease ran out, another worker rescued
+/// and claimed the run) writes nothing at all afterwards: no step state, no output, no report,
+/// no release, no audit event.
+async fn a_worker_whose_run_was_taken_mid_step_writes_nothing_at_all(backend: Backend) {
+    use app::ssr::entities::audit_events;
+    use sea_orm::PaginatorTrait;
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t.db);
+    let id = approved(&t.db, &s).await;
+    let a = worker(&s, &store, "a");
+    let lease = a.claim().await.unwrap().unwrap();
+    let step = lease
+        .start_step(&t.db, 0, "trusted-pool")
+        .await
+        .unwrap()
+        .expect("a's step starts");
+    assert!(
+        lease
+            .progress(&t.db, &step, Some("half way"))
+            .await
+            .unwrap()
+    );
+    // A's lease runs out mid-step; B rescues the run and claims it.
+    let mut expired: jobs::ActiveModel = job_of(&t, id).await.into();
+    expired.lease_until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    expired.update(&t.db).await.unwrap();
+    let b = worker(&s, &store, "b");
+    assert_eq!(b.rescue().await.unwrap(), 1);
+    let taken = b.claim().await.unwrap().unwrap();
+    let steps_before = run_steps::Entity::find().all(&t.db).await.unwrap();
+    let job_before = job_of(&t, id).await;
+    let events_before = audit_events::Entity::find().count(&t.db).await.unwrap();
+    // Everything A still tries lands nowhere.
+    assert!(!lease.renew(&t.db).await.unwrap());
+    assert!(!lease.mark_applying(&t.db, &step).await.unwrap());
+    assert!(
+        !lease
+            .progress(&t.db, &step, Some("more output"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !lease
+            .end_step(&t.db, &step, StepState::Done, "finished", "ab")
+            .await
+            .unwrap()
+    );
+    assert!(
+        lease
+            .start_step(&t.db, 1, "trusted-application")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!lease.save_report(&t.db, "[]").await.unwrap());
+    assert!(
+        !lease
+            .release(
+                &t.db,
+                RunState::Succeeded,
+                None,
+                None,
+                "run.succeeded",
+                "x".into()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        run_steps::Entity::find().all(&t.db).await.unwrap(),
+        steps_before
+    );
+    let job_after = job_of(&t, id).await;
+    assert_eq!(job_after, job_before);
+    assert_eq!(job_after.lease_owner.as_deref(), Some("b"));
+    assert_eq!(
+        audit_events::Entity::find().count(&t.db).await.unwrap(),
+        events_before
+    );
+    // B, whose run it now is, writes as usual.
+    assert!(taken.renew(&t.db).await.unwrap());
+    assert!(
+        taken
+            .start_step(&t.db, 0, "trusted-pool")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 on_both_databases!(
+    a_worker_whose_run_was_taken_mid_step_writes_nothing_at_all,
     a_rollback_undoes_only_what_its_run_applied_once_another_approver_approves,
     a_double_click_asks_for_one_rollback,
     a_missed_window_waits_for_a_new_window_and_approval,

@@ -38,6 +38,20 @@ pub enum Target {
 }
 
 impl Target {
+    /// The script that runs `lines` here, exactly as the executor sends it (after its
+    /// preamble) and as the runbook shows it: a back-end server's commands wrapped in
+    /// `Invoke-Command`, a management shell's as they are.
+    pub fn script(&self, lines: &[String]) -> String {
+        let body = lines.join("\n");
+        match self {
+            Target::Backend(server) => format!(
+                "Invoke-Command -ComputerName {} -ScriptBlock {{\n{body}\n}}",
+                crate::domain::powershell::quote(server)
+            ),
+            Target::LyncShell | Target::ExchangeShell => body,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Target::LyncShell => "Lync Server Management Shell".into(),
