@@ -6,7 +6,6 @@ pub mod database;
 pub mod executor;
 pub mod http;
 pub mod lab;
-pub mod live;
 pub mod render;
 pub mod telemetry;
 pub mod worker;

@@ -793,3 +793,68 @@ on_both_databases!(
     concurrent_sign_ins_keep_the_chain,
     sessions_end_when_idle_or_past_their_lifetime,
 );
+
+/// Two hundred people looking at one run cost the database what one does: one watcher reads
+/// the run, and every open view gets what it reads. When the last view closes, so does the
+/// watcher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_views_of_a_run_cost_what_one_does() {
+    let s = serve_with(Backend::Sqlite, |settings| {
+        settings.limits.streams_per_session = 1000;
+    })
+    .await;
+    let id = app::ssr::requests::create(
+        &s.state,
+        &common::user(&s.db.db, "alice").await,
+        &common::article_request(),
+    )
+    .await
+    .unwrap();
+    let cookie = session(&s.base, "dave").await;
+    let path = format!("/requests/{id}/run/events");
+    let auth = [("Cookie", cookie.as_str())];
+    let feeds = s.state.run_feeds.clone();
+    let window = Duration::from_millis(2000);
+
+    let mut open = vec![open_stream(&s.base, &path, &auth).await];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = feeds.reads();
+    tokio::time::sleep(window).await;
+    let one = feeds.reads() - before;
+
+    for _ in 1..200 {
+        open.push(open_stream(&s.base, &path, &auth).await);
+    }
+    assert!(open.iter().all(|(reply, _)| reply.status == 200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = feeds.reads();
+    tokio::time::sleep(window).await;
+    let many = feeds.reads() - before;
+    assert!(
+        one >= 2,
+        "the watcher reads the run while someone looks: {one}"
+    );
+    assert!(
+        many <= one + 1,
+        "200 views read the run {many} times in the time one view read it {one} times"
+    );
+    // Every view got the run's first event.
+    for (reply, stream) in open.iter_mut() {
+        if !reply.body.contains("event: run") {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 512];
+            let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                .await
+                .expect("an event in time")
+                .unwrap();
+            reply.body.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(reply.body.contains("event: run"), "{}", reply.body);
+    }
+    // Everyone leaves: the watcher stops reading.
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = feeds.reads();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(feeds.reads(), before, "no watcher without a viewer");
+}

@@ -80,6 +80,8 @@ pub struct AppState {
     pub preview_facts: Arc<FactsCache>,
     /// Wakes the worker of this process when a run is queued (an approval, a resume).
     pub run_queued: Arc<tokio::sync::Notify>,
+    /// The live feeds of the runs people are looking at.
+    pub run_feeds: Arc<super::runs::feed::RunFeeds>,
 }
 
 impl AppState {
@@ -87,10 +89,11 @@ impl AppState {
     pub fn new(leptos_options: LeptosOptions, db: DatabaseConnection, settings: Settings) -> Self {
         AppState {
             leptos_options,
-            db,
+            db: db.clone(),
             limits: Arc::new(Limits::new(settings.limits)),
             preview_facts: Arc::new(FactsCache::new(settings.preview_facts_ttl)),
             run_queued: Arc::default(),
+            run_feeds: Arc::new(super::runs::feed::RunFeeds::new(db.clone())),
             settings: Arc::new(settings),
         }
     }

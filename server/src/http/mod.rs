@@ -3,6 +3,7 @@
 
 pub mod downloads;
 pub mod guards;
+pub mod live;
 
 use std::net::SocketAddr;
 
@@ -64,11 +65,7 @@ pub fn own_routes() -> Vec<OwnRoute> {
             Method::GET,
             downloads::transcript_file,
         ),
-        own(
-            "/requests/{id}/run/events",
-            Method::GET,
-            crate::live::run_events,
-        ),
+        own("/requests/{id}/run/events", Method::GET, live::run_events),
     ]
 }
 

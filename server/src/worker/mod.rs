@@ -123,6 +123,8 @@ pub struct Worker {
     pub poll: Duration,
     /// Wakes the worker from the same process (an approval in `imlink serve`).
     pub wake: Arc<tokio::sync::Notify>,
+    /// Pinged whenever the worker changed a run, so the live views of this process look at once.
+    pub changed: Arc<tokio::sync::Notify>,
     /// Set on shutdown: the run in hand stops before its next step and goes back to the queue.
     stopping: Arc<AtomicBool>,
 }
@@ -172,6 +174,7 @@ impl Worker {
             lease: chrono::Duration::seconds(60),
             poll: Duration::from_secs(2),
             wake: Arc::default(),
+            changed: Arc::default(),
             stopping: Arc::default(),
         }
     }
@@ -284,6 +287,7 @@ impl Worker {
         lease
             .release(&self.db, to, reason, run_after, &action, detail)
             .await?;
+        self.changed.notify_waiters();
         Ok(())
     }
 

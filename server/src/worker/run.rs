@@ -53,6 +53,7 @@ impl Worker {
                 .start_step(&self.db, position, &step.id)
                 .await?
                 .ok_or(Halt::LostLease)?;
+            self.changed.notify_waiters();
             // Checked first: a step that already took effect is adopted, not applied again.
             let check = self
                 .run_watched(
@@ -71,6 +72,7 @@ impl Worker {
                     if !lease.mark_applying(&self.db, &record).await? {
                         return Err(Halt::LostLease);
                     }
+                    self.changed.notify_waiters();
                     let applied = self
                         .run_watched(lease, &record, &step.target, &step.apply)
                         .await?;
@@ -95,6 +97,7 @@ impl Worker {
             {
                 return Err(Halt::LostLease);
             }
+            self.changed.notify_waiters();
             if state == StepState::Failed {
                 return Err(Halt::Park(
                     RunState::Failed,

@@ -7,7 +7,9 @@
 //!   Every write a lease makes is fenced in its own statement.
 //! - [`operate`]: what people do: queue a run with an approval, cancel, resume, ask for a
 //!   rollback and approve it.
+//! - [`feed`]: one live watcher per looked-at run, fanned out to every viewer.
 
+pub mod feed;
 pub mod lease;
 pub mod operate;
 
