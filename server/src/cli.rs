@@ -379,7 +379,7 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
             idle: chrono::Duration::minutes(i64::from(config.session.idle_minutes)),
             secure_cookie: config.session.secure_cookie,
         },
-        environment: Some(environment(config, db)),
+        environment: environment(config, db),
         preview_facts_ttl: std::time::Duration::from_secs(u64::from(
             config.environment.preview_cache_seconds,
         )),

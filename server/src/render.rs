@@ -156,13 +156,13 @@ pub fn runbook(plan: &Plan) -> String {
 struct Transcript<'a> {
     job: &'a jobs::Model,
     steps: &'a [run_steps::Model],
-    evidence: Vec<app::api::models::Evidence>,
+    evidence: Vec<app::api::models::ServerVerification>,
 }
 
 /// A run's transcript: the run, then each step with its times, the SHA-256 of its whole output
 /// and the output as stored (bounded), every output line prefixed so it cannot pass for ours.
 pub fn transcript(job: &jobs::Model, steps: &[run_steps::Model]) -> String {
-    let evidence: Vec<app::api::models::Evidence> = job
+    let evidence: Vec<app::api::models::ServerVerification> = job
         .report
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())

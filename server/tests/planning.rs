@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use app::domain::request::RequestState;
 use app::domain::samples;
-use app::domain::workflow::{self, Action, ApprovalPolicy, Decision};
+use app::domain::workflow::{self, Action, ApprovalPolicy, Verdict};
 use app::error::AppError;
 use app::ssr::entities::{approvals, change_requests};
 use app::ssr::environment::Environment;
@@ -23,7 +23,7 @@ fn state_with(t: &TestDb, facts: &app::domain::facts::Facts) -> (AppState, tempf
     std::fs::write(&path, serde_json::to_string(facts).unwrap()).unwrap();
     let mut s = state(&t.db, ApprovalPolicy::default());
     let mut settings = (*s.settings).clone();
-    settings.environment = Some(Environment::FactsFile(path));
+    settings.environment = Environment::FactsFile(path);
     s.settings = Arc::new(settings);
     (s, dir)
 }
@@ -73,7 +73,7 @@ async fn approvals_are_bound_to_the_plan(backend: Backend) {
         &bob,
         id,
         r.version,
-        Decision::Approve,
+        Verdict::Approve,
         "",
         "0".repeat(64).as_str(),
     )
@@ -83,7 +83,7 @@ async fn approvals_are_bound_to_the_plan(backend: Backend) {
         matches!(err, AppError::Conflict(ref m) if m.contains("plan")),
         "{err:?}"
     );
-    let next = service::vote(&s, &bob, id, r.version, Decision::Approve, "", &hash)
+    let next = service::vote(&s, &bob, id, r.version, Verdict::Approve, "", &hash)
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -103,7 +103,7 @@ async fn approvals_are_bound_to_the_plan(backend: Backend) {
         submitted_at: r.submitted_at,
         votes: vec![workflow::Vote {
             approver_id: bob.id,
-            decision: Decision::Approve,
+            decision: Verdict::Approve,
             plan_hash: vote.plan_hash.clone(),
         }],
         plan_hash: Some(hash),
@@ -145,7 +145,7 @@ async fn a_changed_replan_withdraws_approvals(backend: Backend) {
         &bob,
         id,
         r.version,
-        Decision::Approve,
+        Verdict::Approve,
         "",
         &plan_hash(&t.db, id).await,
     )
@@ -177,26 +177,6 @@ async fn a_changed_replan_withdraws_approvals(backend: Backend) {
         service::replan(&s, &dave, id, after.version).await,
         Err(AppError::Forbidden(_))
     ));
-}
-
-async fn without_an_environment_nothing_is_submitted(backend: Backend) {
-    let t = TestDb::new(backend).await;
-    let mut s = state(&t.db, ApprovalPolicy::default());
-    let mut settings = (*s.settings).clone();
-    settings.environment = None;
-    s.settings = Arc::new(settings);
-    let alice = user(&t.db, "alice").await;
-    let id = service::create(&s, &alice, &article_request())
-        .await
-        .unwrap();
-    assert!(row(&t, id).await.plan_hash.is_none());
-    let err = service::transition(&s, &alice, id, 1, Action::Submit)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, AppError::Unavailable(ref m) if m.contains("No environment")),
-        "{err:?}"
-    );
 }
 
 /// The lab, counting how often it is probed.
@@ -247,7 +227,7 @@ fn counting(t: &TestDb, ttl: std::time::Duration) -> (AppState, Arc<CountingLab>
     let state = common::state_with(
         &t.db,
         app::ssr::state::Settings {
-            environment: Some(Environment::Lab(lab.clone())),
+            environment: Environment::Lab(lab.clone()),
             preview_facts_ttl: ttl,
             ..common::settings(ApprovalPolicy::default())
         },
@@ -322,5 +302,4 @@ on_both_databases!(
     approvals_are_bound_to_the_plan,
     a_failed_preflight_blocks_submission,
     a_changed_replan_withdraws_approvals,
-    without_an_environment_nothing_is_submitted,
 );

@@ -89,7 +89,7 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
             .sum::<usize>()
     );
     // The report: OWA recycled; event 112 and the IM log folder come with the first sign-in.
-    let report: Vec<app::api::models::Evidence> =
+    let report: Vec<app::api::models::ServerVerification> =
         serde_json::from_str(job.report.as_deref().unwrap()).unwrap();
     assert_eq!(report.len(), 1);
     assert_eq!(
@@ -294,7 +294,7 @@ async fn cancelling_a_request_stops_its_run_and_editing_waits_for_it(backend: Ba
 }
 
 async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
-    use app::domain::workflow::Decision;
+    use app::domain::workflow::Verdict;
     use app::ssr::entities::change_requests;
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t.db);
@@ -332,7 +332,7 @@ async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
         &bob,
         id,
         version(&t.db, id).await,
-        Decision::Approve,
+        Verdict::Approve,
         "",
         &hash,
     )

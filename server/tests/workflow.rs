@@ -4,7 +4,7 @@
 mod common;
 
 use app::domain::request::{RequestInput, RequestState};
-use app::domain::workflow::{Action, ApprovalPolicy, Decision};
+use app::domain::workflow::{Action, ApprovalPolicy, Verdict};
 use app::error::AppError;
 use app::ssr::entities::{approvals, audit_events, change_requests};
 use app::ssr::requests as service;
@@ -57,7 +57,7 @@ async fn vote(
     user: &app::domain::roles::CurrentUser,
     id: i32,
     version: i32,
-    decision: Decision,
+    decision: Verdict,
     comment: &str,
 ) -> Result<RequestState, AppError> {
     let hash = common::plan_hash(&s.db, id).await;
@@ -84,7 +84,7 @@ async fn file_submit_approve(backend: Backend) {
     assert_eq!(state_of(&t, id).await, RequestState::Submitted);
     let bob = user(&t.db, "bob").await;
     let v = version(&t, id).await;
-    let next = vote(&s, &bob, id, v, Decision::Approve, "looks right")
+    let next = vote(&s, &bob, id, v, Verdict::Approve, "looks right")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -125,7 +125,7 @@ async fn requester_never_approves_own_request(backend: Backend) {
         .await
         .unwrap();
     let v = version(&t, id).await;
-    for decision in [Decision::Approve, Decision::Reject] {
+    for decision in [Verdict::Approve, Verdict::Reject] {
         let err = vote(&s, &erin, id, v, decision, "mine").await.unwrap_err();
         assert!(
             matches!(err, AppError::Forbidden(ref m) if m.contains("your own request")),
@@ -186,13 +186,13 @@ async fn rejecting_needs_a_comment(backend: Backend) {
     let id = filed(&t, &s).await;
     let bob = user(&t.db, "bob").await;
     let v = version(&t, id).await;
-    let err = vote(&s, &bob, id, v, Decision::Reject, "   ")
+    let err = vote(&s, &bob, id, v, Verdict::Reject, "   ")
         .await
         .unwrap_err();
     let fields = err.field_errors().expect("field error");
     assert!(fields.get("comment").is_some());
     assert_eq!(state_of(&t, id).await, RequestState::Submitted);
-    let next = vote(&s, &bob, id, v, Decision::Reject, "wrong certificate")
+    let next = vote(&s, &bob, id, v, Verdict::Reject, "wrong certificate")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Rejected);
@@ -208,16 +208,16 @@ async fn quorum_of_two_distinct_approvers(backend: Backend) {
     let id = filed(&t, &s).await;
     let (bob, carol) = (user(&t.db, "bob").await, user(&t.db, "carol").await);
     let v = version(&t, id).await;
-    let next = vote(&s, &bob, id, v, Decision::Approve, "").await.unwrap();
+    let next = vote(&s, &bob, id, v, Verdict::Approve, "").await.unwrap();
     assert_eq!(next, RequestState::Submitted);
-    let err = vote(&s, &bob, id, v + 1, Decision::Approve, "")
+    let err = vote(&s, &bob, id, v + 1, Verdict::Approve, "")
         .await
         .unwrap_err();
     assert!(
         matches!(err, AppError::Forbidden(ref m) if m.contains("already voted")),
         "{err:?}"
     );
-    let next = vote(&s, &carol, id, v + 1, Decision::Approve, "")
+    let next = vote(&s, &carol, id, v + 1, Verdict::Approve, "")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -233,7 +233,7 @@ async fn editing_withdraws_approvals(backend: Backend) {
         user(&t.db, "carol").await,
     );
     let v = version(&t, id).await;
-    vote(&s, &bob, id, v, Decision::Approve, "").await.unwrap();
+    vote(&s, &bob, id, v, Verdict::Approve, "").await.unwrap();
     let edited = RequestInput {
         port: "5200".into(),
         ..article_request()
@@ -251,11 +251,9 @@ async fn editing_withdraws_approvals(backend: Backend) {
     assert_eq!(detail.values.port, "5200");
     // Carol's approval alone is now 1 of 2; Bob must vote again on the new revision.
     let v = version(&t, id).await;
-    let next = vote(&s, &carol, id, v, Decision::Approve, "")
-        .await
-        .unwrap();
+    let next = vote(&s, &carol, id, v, Verdict::Approve, "").await.unwrap();
     assert_eq!(next, RequestState::Submitted);
-    let next = vote(&s, &bob, id, v + 1, Decision::Approve, "")
+    let next = vote(&s, &bob, id, v + 1, Verdict::Approve, "")
         .await
         .unwrap();
     assert_eq!(next, RequestState::Approved);
@@ -274,8 +272,8 @@ async fn racing_approvers_get_one_outcome(backend: Backend) {
         let (bob, carol) = (user(&t.db, "bob").await, user(&t.db, "carol").await);
         let v = version(&t, id).await;
         let (a, b) = tokio::join!(
-            vote(&s, &bob, id, v, Decision::Approve, ""),
-            vote(&s, &carol, id, v, Decision::Reject, "no"),
+            vote(&s, &bob, id, v, Verdict::Approve, ""),
+            vote(&s, &carol, id, v, Verdict::Reject, "no"),
         );
         let oks = [a.is_ok(), b.is_ok()].iter().filter(|x| **x).count();
         assert_eq!(oks, 1, "{a:?} {b:?}");
@@ -300,8 +298,8 @@ async fn racing_approvers_get_one_outcome(backend: Backend) {
         let id = filed(&t, &s).await;
         let v = version(&t, id).await;
         let (a, b) = tokio::join!(
-            vote(&s, &bob, id, v, Decision::Approve, ""),
-            vote(&s, &bob, id, v, Decision::Approve, ""),
+            vote(&s, &bob, id, v, Verdict::Approve, ""),
+            vote(&s, &bob, id, v, Verdict::Approve, ""),
         );
         assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|x| **x).count(), 1);
         assert_eq!(state_of(&t, id).await, RequestState::Approved);
@@ -324,7 +322,7 @@ async fn approvals_expire(backend: Backend) {
     assert_eq!(state_of(&t, id).await, RequestState::Expired);
     let bob = user(&t.db, "bob").await;
     let v = version(&t, id).await;
-    assert!(vote(&s, &bob, id, v, Decision::Approve, "").await.is_err());
+    assert!(vote(&s, &bob, id, v, Verdict::Approve, "").await.is_err());
     let trail = actions(&t, id).await;
     assert!(
         trail

@@ -18,7 +18,7 @@ use crate::ssr::{
 #[cfg(feature = "ssr")]
 fn lab(state: &AppState) -> Option<std::sync::Arc<dyn crate::ssr::lab::Lab>> {
     match &state.settings.environment {
-        Some(crate::ssr::environment::Environment::Lab(lab)) => Some(lab.clone()),
+        crate::ssr::environment::Environment::Lab(lab) => Some(lab.clone()),
         _ => None,
     }
 }

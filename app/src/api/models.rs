@@ -7,7 +7,7 @@ use crate::domain::plan::{Difference, Plan};
 use crate::domain::request::{ChangeWindow, RequestInput, RequestState};
 use crate::domain::roles::Account;
 use crate::domain::runs::{RunKind, RunState, StepState};
-use crate::domain::workflow::Decision;
+use crate::domain::workflow::Verdict;
 
 /// A person as shown beside what they did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub struct RequestSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoteView {
     pub approver: UserRef,
-    pub decision: Decision,
+    pub decision: Verdict,
     pub comment: Option<String>,
     pub at: DateTime<Utc>,
     pub revision: i32,
@@ -109,7 +109,7 @@ pub struct RunView {
     pub total: usize,
     pub steps: Vec<RunStepView>,
     /// What the run's verification found, per back-end server (a finished apply run).
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<ServerVerification>,
     /// A rollback's undo plan and its hash (what its approval is bound to).
     pub undo_plan: Option<(String, Plan)>,
     /// The run a rollback undoes.
@@ -128,7 +128,7 @@ pub struct RunView {
 
 /// What verification found on one back-end server after a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
+pub struct ServerVerification {
     pub server: String,
     /// Whether the run recycled MSExchangeOWAAppPool (`None`: web.config was unchanged, so no
     /// recycle was needed).

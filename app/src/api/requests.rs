@@ -130,9 +130,9 @@ pub async fn vote_request(
 ) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
-            use crate::domain::workflow::Decision;
+            use crate::domain::workflow::Verdict;
             let user = require_actor(&[], "request.vote").await?;
-            let decision = Decision::parse(&decision).ok_or_else(|| {
+            let decision = Verdict::parse(&decision).ok_or_else(|| {
                 AppError::invalid_field(
                     "decision",
                     "Choose approve or reject.",
@@ -179,18 +179,16 @@ pub async fn preview_plan(input: RequestInput) -> Result<PlanView, AppError> {
     )
 }
 
-/// The environment plans are made against, with its Lync sites; `None` when none is configured.
+/// The environment plans are made against, with its Lync sites.
 #[server(endpoint = "get_environment")]
-pub async fn get_environment() -> Result<Option<EnvironmentView>, AppError> {
+pub async fn get_environment() -> Result<EnvironmentView, AppError> {
     crate::ssr::reply(
         async move {
             require_user().await?;
             let state = AppState::current()?;
-            let Some(environment) = state.settings.environment.as_ref() else {
-                return Ok(None);
-            };
+            let environment = &state.settings.environment;
             let facts = crate::ssr::plans::preview_facts(&state).await?;
-            Ok(Some(EnvironmentView {
+            Ok(EnvironmentView {
                 label: environment.label(),
                 collected_at: facts.collected_at,
                 sites: facts
@@ -199,7 +197,7 @@ pub async fn get_environment() -> Result<Option<EnvironmentView>, AppError> {
                     .iter()
                     .map(|s| (s.site_id.clone(), s.display_name.clone()))
                     .collect(),
-            }))
+            })
         }
         .await,
     )

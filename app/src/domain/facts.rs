@@ -5,6 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Whether two Lync or Exchange names (FQDNs, identities, policy and dial-plan names) are the
+/// same name: both products compare them without regard to ASCII case.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// The version of the facts format.
 pub const FORMAT: u32 = 1;
 

@@ -12,6 +12,7 @@ use super::facts::{Backend, Facts, Site};
 use super::fields::PolicySelection;
 use super::powershell::{Command, Value, quote};
 use super::request::IntegrationSpec;
+use crate::domain::facts::same_name;
 
 /// The version of the plan format (part of the hash).
 pub const FORMAT: u32 = 1;
@@ -321,10 +322,6 @@ struct Planner<'a> {
     preflight: Vec<Preflight>,
 }
 
-fn same(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
-}
-
 /// The FQDN inside a Lync service id such as `Registrar:atl-cs-001.litwareinc.com`.
 fn service_fqdn(service: &str) -> &str {
     service.split_once(':').map_or(service, |(_, fqdn)| fqdn)
@@ -403,7 +400,9 @@ impl<'a> Planner<'a> {
             return Some(site.clone());
         }
         let by_name = sites.iter().find(|s| {
-            same(&s.display_name, given) || same(&s.identity, given) || same(&s.site_id, given)
+            same_name(&s.display_name, given)
+                || same_name(&s.identity, given)
+                || same_name(&s.site_id, given)
         });
         match by_name {
             Some(site) => {
@@ -489,7 +488,7 @@ impl<'a> Planner<'a> {
             .lync
             .pools
             .iter()
-            .find(|p| same(&p.fqdn, registrar));
+            .find(|p| same_name(&p.fqdn, registrar));
         let (passed, detail) = match pool {
             Some(p) if p.is_registrar() => (
                 true,
@@ -581,7 +580,7 @@ impl<'a> Planner<'a> {
         let cert = b
             .certificates
             .iter()
-            .find(|c| same(&c.thumbprint, thumbprint));
+            .find(|c| same_name(&c.thumbprint, thumbprint));
         let (passed, detail) = match cert {
             None => (
                 false,
@@ -638,7 +637,10 @@ impl<'a> Planner<'a> {
     /// Whether Lync autodiscovers the OWA server, once the dial-plan step has run.
     fn owa_autodiscovered(&mut self, after: &Facts) -> bool {
         let owa = self.owa();
-        let found = after.autodiscovered_servers().iter().any(|s| same(s, owa));
+        let found = after
+            .autodiscovered_servers()
+            .iter()
+            .any(|s| same_name(s, owa));
         if found {
             self.notes.push(format!(
                 "{owa} runs both the Exchange UM Call Router and the UM service and hosts a SipName dial plan, so Lync \
@@ -658,12 +660,12 @@ impl<'a> Planner<'a> {
         let existing_pool = lync
             .trusted_pools
             .iter()
-            .find(|p| same(&p.pool_fqdn, owa))
+            .find(|p| same_name(&p.pool_fqdn, owa))
             .cloned();
         let apps_in_pool: Vec<_> = lync
             .trusted_applications
             .iter()
-            .filter(|a| same(&a.pool_fqdn, owa))
+            .filter(|a| same_name(&a.pool_fqdn, owa))
             .cloned()
             .collect();
         let mut steps = Vec::new();
@@ -683,11 +685,11 @@ impl<'a> Planner<'a> {
         let pool_decision = match &existing_pool {
             None => Decision::Change,
             Some(p) => {
-                let registrar_ok = same(service_fqdn(&p.registrar), registrar);
+                let registrar_ok = same_name(service_fqdn(&p.registrar), registrar);
                 let site_ok = site_id.is_some_and(|id| {
                     lync.sites
                         .iter()
-                        .any(|s| s.site_id == id && same(&s.identity, &p.site))
+                        .any(|s| s.site_id == id && same_name(&s.identity, &p.site))
                 });
                 self.check("existing-pool", "An existing trusted application pool matches the request",
                     registrar_ok && site_ok,
@@ -702,10 +704,10 @@ impl<'a> Planner<'a> {
         };
         let ours = apps_in_pool
             .iter()
-            .find(|a| same(&a.application_id, app_id));
+            .find(|a| same_name(&a.application_id, app_id));
         let clash = apps_in_pool
             .iter()
-            .find(|a| a.port == port && !same(&a.application_id, app_id));
+            .find(|a| a.port == port && !same_name(&a.application_id, app_id));
         self.check(
             "port",
             format!("Port {port} is free in the pool"),
@@ -849,7 +851,7 @@ impl<'a> Planner<'a> {
                 if !server.has_role(role) {
                     continue;
                 }
-                let entry = match list.iter().position(|a| same(&a.server, &server.fqdn)) {
+                let entry = match list.iter().position(|a| same_name(&a.server, &server.fqdn)) {
                     Some(i) => &mut list[i],
                     None => {
                         list.push(super::facts::UmAssignment {
@@ -860,7 +862,7 @@ impl<'a> Planner<'a> {
                     }
                 };
                 for plan in &sip {
-                    if entry.dial_plans.iter().any(|p| same(p, plan)) {
+                    if entry.dial_plans.iter().any(|p| same_name(p, plan)) {
                         continue;
                     }
                     entry.dial_plans.push(plan.clone());
@@ -982,9 +984,10 @@ impl<'a> Planner<'a> {
             ("IMCertificateThumbprint", self.spec.thumbprint.as_str()),
             ("IMServerName", self.registrar()),
         ];
-        let satisfied = keys
-            .iter()
-            .all(|(k, v)| b.app_setting(k).is_some_and(|have| same(have.trim(), v)));
+        let satisfied = keys.iter().all(|(k, v)| {
+            b.app_setting(k)
+                .is_some_and(|have| same_name(have.trim(), v))
+        });
         let mut apply = vec![
             "$path = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'".to_string(),
             "Copy-Item -LiteralPath $path -Destination ($path + '.imlink-' + (Get-Date -Format 'yyyyMMddHHmmss') + '.bak')".to_string(),
@@ -1115,7 +1118,7 @@ impl<'a> Planner<'a> {
                 let mut pending = Vec::new();
                 let mut missing = Vec::new();
                 for name in names {
-                    match policies.iter().find(|p| same(&p.name, name.as_str())) {
+                    match policies.iter().find(|p| same_name(&p.name, name.as_str())) {
                         Some(p) if !p.im_ready() => pending.push(p),
                         Some(_) => {}
                         None => missing.push(name.to_string()),

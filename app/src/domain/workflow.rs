@@ -67,23 +67,23 @@ impl Action {
 /// An approver's vote on the current revision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Decision {
+pub enum Verdict {
     Approve,
     Reject,
 }
 
-impl Decision {
+impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
-            "approve" => Some(Decision::Approve),
-            "reject" => Some(Decision::Reject),
+            "approve" => Some(Verdict::Approve),
+            "reject" => Some(Verdict::Reject),
             _ => None,
         }
     }
@@ -93,7 +93,7 @@ impl Decision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
     pub approver_id: i32,
-    pub decision: Decision,
+    pub decision: Verdict,
     /// The plan hash the vote was cast on.
     pub plan_hash: Option<String>,
 }
@@ -114,7 +114,7 @@ impl RequestFacts {
     pub fn approvals(&self) -> usize {
         self.votes
             .iter()
-            .filter(|v| v.decision == Decision::Approve)
+            .filter(|v| v.decision == Verdict::Approve)
             .count()
     }
 
@@ -238,7 +238,7 @@ pub fn check_runnable(facts: &RequestFacts, policy: &ApprovalPolicy) -> Result<(
             "the requester's own vote is among the approvals".into(),
         ));
     }
-    if facts.votes.iter().any(|v| v.decision == Decision::Reject) {
+    if facts.votes.iter().any(|v| v.decision == Verdict::Reject) {
         return Err(Denial::NotRunnable("it carries a rejection".into()));
     }
     let Some(plan_hash) = &facts.plan_hash else {
@@ -294,7 +294,7 @@ mod tests {
     fn approve(id: i32) -> Vote {
         Vote {
             approver_id: id,
-            decision: Decision::Approve,
+            decision: Verdict::Approve,
             plan_hash: Some("p1".into()),
         }
     }

@@ -46,15 +46,15 @@ pub fn NewRequestPage() -> impl IntoView {
         <SignedIn>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let env = environment.await.ok().flatten();
+                    let env = environment.await;
                     let sites = env.as_ref().map(|e| e.sites.clone()).unwrap_or_default();
                     let label = match &env {
-                        Some(e) => format!(
+                        Ok(e) => format!(
                             "Plans are made against the environment “{}”{}.",
                             e.label,
                             e.collected_at.map(|at| format!(", collected {}", crate::domain::time::display(at))).unwrap_or_default()
                         ),
-                        None => "No environment is configured, so requests cannot be planned or submitted yet.".to_string(),
+                        Err(e) => e.to_string(),
                     };
                     view! {
                         <p class="meta" data-testid="environment">{label}</p>

@@ -16,7 +16,7 @@ use crate::components::request_table::StateBadge;
 use crate::components::text_area::TextArea;
 use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::time;
-use crate::domain::workflow::Decision;
+use crate::domain::workflow::Verdict;
 use crate::error::AppError;
 
 #[component]
@@ -263,10 +263,10 @@ fn VoteBox(
                     {move || comment_error().map(|e| view! { <p class="error" id="f-comment-error">{e}</p> })}
                 </div>
                 <div class="actions">
-                    <button type="submit" name="decision" value=Decision::Approve.as_str() class="button" disabled=move || vote.pending().get()>
+                    <button type="submit" name="decision" value=Verdict::Approve.as_str() class="button" disabled=move || vote.pending().get()>
                         "Approve"
                     </button>
-                    <button type="submit" name="decision" value=Decision::Reject.as_str() class="button-danger" disabled=move || vote.pending().get()>
+                    <button type="submit" name="decision" value=Verdict::Reject.as_str() class="button-danger" disabled=move || vote.pending().get()>
                         "Reject"
                     </button>
                 </div>
@@ -326,8 +326,8 @@ fn VoteList(votes: Vec<VoteView>) -> impl IntoView {
                 .into_iter()
                 .map(|v| {
                     let label = match v.decision {
-                        Decision::Approve => "approved",
-                        Decision::Reject => "rejected",
+                        Verdict::Approve => "approved",
+                        Verdict::Reject => "rejected",
                     };
                     view! {
                         <li class="vote-item" class:withdrawn=v.withdrawn>
@@ -367,7 +367,7 @@ fn follow_run(id: i32, changed: impl Fn() + 'static) {
 
 /// What the run's verification found on each back-end server.
 #[component]
-fn Verification(evidence: Vec<crate::api::models::Evidence>) -> impl IntoView {
+fn Verification(evidence: Vec<crate::api::models::ServerVerification>) -> impl IntoView {
     let seen = |found: Option<bool>, yes: &'static str, not_yet: &'static str| match found {
         Some(true) => ("ok", yes),
         Some(false) => ("pending", not_yet),

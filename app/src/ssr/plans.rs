@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::Set;
 
 use super::entities::change_requests;
-use super::environment::Environment;
 use super::state::AppState;
 use crate::api::models::PlanView;
 use crate::domain::facts::Facts;
@@ -13,47 +12,27 @@ use crate::domain::plan::{self, Plan};
 use crate::domain::request::{IntegrationSpec, RequestInput};
 use crate::error::AppError;
 
-/// Shown when no environment is configured.
-pub const NO_ENVIRONMENT: &str = "No environment is configured, so imlink cannot plan this change. \
-     An administrator sets environment.facts_file in the configuration.";
-
 /// A plan with the facts it was made from.
 pub struct Planned {
     pub plan: Plan,
     pub facts: Facts,
 }
 
-fn environment(state: &AppState) -> Result<&Environment, AppError> {
-    state
-        .settings
-        .environment
-        .as_ref()
-        .ok_or_else(|| AppError::Unavailable(NO_ENVIRONMENT.into()))
-}
-
 /// The facts previews use: reused for a few seconds (see [`super::environment::FactsCache`]).
 pub async fn preview_facts(state: &AppState) -> Result<Facts, AppError> {
-    Ok(state.preview_facts.facts(environment(state)?).await?)
+    Ok(state
+        .preview_facts
+        .facts(&state.settings.environment)
+        .await?)
 }
 
 /// Plans `spec` against the current facts of the configured environment.
 pub async fn plan_now(state: &AppState, spec: &IntegrationSpec) -> Result<Planned, AppError> {
-    let facts = environment(state)?.facts().await?;
+    let facts = state.settings.environment.facts().await?;
     Ok(Planned {
         plan: plan::plan(spec, &facts, Utc::now()),
         facts,
     })
-}
-
-/// Plans `spec` when an environment is configured; `None` otherwise.
-pub async fn plan_if_configured(
-    state: &AppState,
-    spec: &IntegrationSpec,
-) -> Result<Option<Planned>, AppError> {
-    match state.settings.environment {
-        Some(_) => plan_now(state, spec).await.map(Some),
-        None => Ok(None),
-    }
 }
 
 /// Sets the columns that store a plan and its facts on a request (clearing them for `None`).

@@ -21,7 +21,7 @@ use crate::api::models::{
 };
 use crate::domain::request::{ChangeWindow, IntegrationSpec, RequestInput, RequestState};
 use crate::domain::roles::CurrentUser;
-use crate::domain::workflow::{self, Action, Decision, Denial, RequestFacts, Vote};
+use crate::domain::workflow::{self, Action, Denial, RequestFacts, Verdict, Vote};
 use crate::error::AppError;
 
 /// The entity type recorded in audit events about requests.
@@ -77,7 +77,7 @@ pub async fn create(
     }
     let now = Utc::now();
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
-    let plan = plans::plan_if_configured(state, &spec).await?;
+    let plan = plans::plan_now(state, &spec).await?;
     let txn = begin_write(&state.db).await?;
     let mut new_row = change_requests::ActiveModel {
         requester_id: Set(user.id),
@@ -91,7 +91,7 @@ pub async fn create(
         previous_plan_json: Set(None),
         ..spec_columns(&spec)
     };
-    plans::set(&mut new_row, plan.as_ref(), now);
+    plans::set(&mut new_row, Some(&plan), now);
     let row = new_row.insert(&txn).await?;
     audit::append(
         &txn,
@@ -100,7 +100,7 @@ pub async fn create(
             .after(json!({
                 "state": "draft",
                 "request": spec_json(&spec),
-                "plan_hash": plan.as_ref().map(|p| p.plan.hash()),
+                "plan_hash": plan.plan.hash(),
             })),
     )
     .await?;
@@ -121,7 +121,7 @@ pub async fn update(
     let now = Utc::now();
     let spec = IntegrationSpec::validate(input, now).map_err(AppError::Invalid)?;
     precheck(state, user, id, version, Action::Edit, now).await?;
-    let plan = plans::plan_if_configured(state, &spec).await?;
+    let plan = plans::plan_now(state, &spec).await?;
     let d = decide_in_txn(state, user, id, version, Action::Edit, now).await?;
     if let Some(wait) = super::runs::operate::settle(&d.txn, id, false, &user.username).await? {
         return Err(refuse(state, d.txn, user, id, Action::Edit, Refusal::Blocked(wait)).await);
@@ -138,7 +138,7 @@ pub async fn update(
         previous_plan_json: Set(None),
         ..spec_columns(&spec)
     };
-    plans::set(&mut change, plan.as_ref(), now);
+    plans::set(&mut change, Some(&plan), now);
     let txn = d.write(state, user, change, now).await?;
     let mut record = AuditRecord::ok(&user.username, "request.edit")
         .entity(ENTITY, id)
@@ -147,7 +147,7 @@ pub async fn update(
             "state": next.as_str(),
             "revision": row.revision + 1,
             "request": spec_json(&spec),
-            "plan_hash": plan.as_ref().map(|p| p.plan.hash()),
+            "plan_hash": plan.plan.hash(),
         }));
     if withdrawn > 0 {
         record = record.detail(format!(
@@ -232,17 +232,17 @@ pub async fn vote(
     user: &CurrentUser,
     id: i32,
     version: i32,
-    decision: Decision,
+    decision: Verdict,
     comment: &str,
     plan_hash: &str,
 ) -> Result<RequestState, AppError> {
     let comment = comment.trim();
     let action = match decision {
-        Decision::Approve => Action::Approve,
-        Decision::Reject => Action::Reject,
+        Verdict::Approve => Action::Approve,
+        Verdict::Reject => Action::Reject,
     };
     let values = || [("comment", comment.to_string())];
-    if decision == Decision::Reject && comment.is_empty() {
+    if decision == Verdict::Reject && comment.is_empty() {
         return Err(AppError::invalid_field(
             "comment",
             "Say why you are rejecting the request; the requester will see it.",
@@ -262,8 +262,7 @@ pub async fn vote(
     if row.plan_hash.as_deref() != Some(plan_hash) {
         return Err(refuse(state, d.txn, user, id, action, Refusal::PlanChanged).await);
     }
-    if decision == Decision::Approve
-        && plans::stored(&row).is_some_and(|p| !p.failures().is_empty())
+    if decision == Verdict::Approve && plans::stored(&row).is_some_and(|p| !p.failures().is_empty())
     {
         let message = "The plan's preflight checks fail, so it cannot be approved; re-plan once the environment is fixed, or reject it.".to_string();
         return Err(refuse(state, d.txn, user, id, action, Refusal::Blocked(message)).await);
@@ -291,7 +290,7 @@ pub async fn vote(
     }
     .insert(&txn)
     .await?;
-    let approvals_after = facts.approvals() + usize::from(decision == Decision::Approve);
+    let approvals_after = facts.approvals() + usize::from(decision == Verdict::Approve);
     // The run is queued in the same transaction as the approval that makes it runnable.
     let job = if next == RequestState::Approved {
         let run_after = row.window_start.unwrap_or(now);
@@ -460,7 +459,7 @@ pub async fn detail(
         .iter()
         .map(|v| VoteView {
             approver: person(&people, v.approver_id),
-            decision: Decision::parse(&v.decision).unwrap_or(Decision::Reject),
+            decision: Verdict::parse(&v.decision).unwrap_or(Verdict::Reject),
             comment: v.comment.clone(),
             at: v.created_at,
             revision: v.revision,
@@ -496,7 +495,7 @@ fn permissions(state: &AppState, viewer: &CurrentUser, facts: &RequestFacts) -> 
     let policy = &state.settings.approval;
     let allowed = |action| workflow::decide(action, viewer, facts, policy, now);
     let vote = allowed(Action::Approve);
-    let replan = state.settings.environment.is_some() && allowed(Action::Replan).is_ok();
+    let replan = allowed(Action::Replan).is_ok();
     let relevant = viewer.id == facts.requester_id || policy.is_approver(viewer);
     Permissions {
         edit: allowed(Action::Edit).is_ok(),
@@ -667,7 +666,7 @@ fn facts_of(
             .filter_map(|v| {
                 Some(Vote {
                     approver_id: v.approver_id,
-                    decision: Decision::parse(&v.decision)?,
+                    decision: Verdict::parse(&v.decision)?,
                     plan_hash: v.plan_hash.clone(),
                 })
             })

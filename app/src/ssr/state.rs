@@ -21,8 +21,8 @@ pub struct Settings {
     /// The demo accounts offered by local sign-in; `None` when local sign-in is off.
     pub local_accounts: Option<Vec<Account>>,
     pub session: SessionPolicy,
-    /// Where plans get their facts; `None` when no environment is configured.
-    pub environment: Option<super::environment::Environment>,
+    /// Where plans get their facts: a facts file, the lab (the default) or the servers.
+    pub environment: super::environment::Environment,
     /// How long the facts behind plan previews and the environment view are reused.
     pub preview_facts_ttl: std::time::Duration,
     pub limits: LimitPolicy,

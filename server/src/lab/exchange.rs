@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::interpreter::{Arg, Invocation, PsError};
 use super::value::{Object, Value};
+use app::domain::facts::same_name;
 use app::domain::facts::{
     Certificate, DialPlan, ExchangeFacts, ExchangeServer, OwaMailboxPolicy, OwaVirtualDirectory,
     UmAssignment,
@@ -61,10 +62,6 @@ pub struct ExchangeState {
     pub owa_virtual_directories: Vec<OwaVirtualDirectory>,
     pub owa_mailbox_policies: Vec<OwaMailboxPolicy>,
     pub backends: Vec<BackendState>,
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
 }
 
 /// A web.config with the given appSettings, shaped like Exchange 2013's.
@@ -125,7 +122,7 @@ impl ExchangeState {
     fn server(&self, name: &str) -> Option<&ExchangeServer> {
         self.servers
             .iter()
-            .find(|s| same(&s.name, name) || same(&s.fqdn, name))
+            .find(|s| same_name(&s.name, name) || same_name(&s.fqdn, name))
     }
 
     fn server_name(&self, fqdn: &str) -> String {
@@ -160,7 +157,7 @@ impl ExchangeState {
             .filter(|s| {
                 wanted
                     .as_deref()
-                    .is_none_or(|w| same(&s.name, w) || same(&s.fqdn, w))
+                    .is_none_or(|w| same_name(&s.name, w) || same_name(&s.fqdn, w))
             })
             .map(|s| {
                 Object::new("Microsoft.Exchange.Data.Directory.Management.ExchangeServer")
@@ -179,7 +176,7 @@ impl ExchangeState {
         Ok(self
             .dial_plans
             .iter()
-            .filter(|d| wanted.as_deref().is_none_or(|w| same(&d.name, w)))
+            .filter(|d| wanted.as_deref().is_none_or(|w| same_name(&d.name, w)))
             .map(|d| {
                 Object::new("Microsoft.Exchange.Data.Directory.SystemConfiguration.UMDialPlan")
                     .with("Name", d.name.clone())
@@ -203,12 +200,12 @@ impl ExchangeState {
             .filter(|s| {
                 wanted
                     .as_deref()
-                    .is_none_or(|w| same(&s.name, w) || same(&s.fqdn, w))
+                    .is_none_or(|w| same_name(&s.name, w) || same_name(&s.fqdn, w))
             })
             .map(|s| {
                 let plans = list
                     .iter()
-                    .find(|a| same(&a.server, &s.fqdn))
+                    .find(|a| same_name(&a.server, &s.fqdn))
                     .map(|a| a.dial_plans.clone())
                     .unwrap_or_default();
                 Object::new(if call_router {
@@ -253,11 +250,14 @@ impl ExchangeState {
         };
         let plans = &self.dial_plans;
         let known = |name: &str| -> Result<String, PsError> {
-            let plan = plans.iter().find(|d| same(&d.name, name)).ok_or_else(|| {
-                PsError::terminating(format!(
-                    "{cmdlet} : The UM dial plan \"{name}\" doesn't exist."
-                ))
-            })?;
+            let plan = plans
+                .iter()
+                .find(|d| same_name(&d.name, name))
+                .ok_or_else(|| {
+                    PsError::terminating(format!(
+                        "{cmdlet} : The UM dial plan \"{name}\" doesn't exist."
+                    ))
+                })?;
             if !plan.is_sip_name() {
                 return Err(PsError::terminating(format!(
                     "{cmdlet} : Exchange 2013 servers can only be added to SIP URI dial plans; \"{name}\" is {}.",
@@ -271,7 +271,7 @@ impl ExchangeState {
         } else {
             &mut self.um_services
         };
-        let index = match list.iter().position(|a| same(&a.server, &server)) {
+        let index = match list.iter().position(|a| same_name(&a.server, &server)) {
             Some(i) => i,
             None => {
                 list.push(UmAssignment {
@@ -287,12 +287,12 @@ impl ExchangeState {
                     for item in value.clone().into_items() {
                         let name = known(&item.to_string())?;
                         let current = &mut list[index].dial_plans;
-                        if same(&op, "Add") {
-                            if !current.iter().any(|p| same(p, &name)) {
+                        if same_name(&op, "Add") {
+                            if !current.iter().any(|p| same_name(p, &name)) {
                                 current.push(name);
                             }
-                        } else if same(&op, "Remove") {
-                            current.retain(|p| !same(p, &name));
+                        } else if same_name(&op, "Remove") {
+                            current.retain(|p| !same_name(p, &name));
                         }
                     }
                 }
@@ -341,11 +341,12 @@ impl ExchangeState {
             .owa_virtual_directories
             .iter()
             .filter(|v| backends || !v.backend)
-            .filter(|v| wanted.as_deref().is_none_or(|w| same(&v.identity, w)))
+            .filter(|v| wanted.as_deref().is_none_or(|w| same_name(&v.identity, w)))
             .filter(|v| {
-                server
-                    .as_deref()
-                    .is_none_or(|s| self.server(s).is_some_and(|x| same(&x.fqdn, &v.server)))
+                server.as_deref().is_none_or(|s| {
+                    self.server(s)
+                        .is_some_and(|x| same_name(&x.fqdn, &v.server))
+                })
             })
             .map(|v| self.directory_object(v))
             .collect())
@@ -369,7 +370,7 @@ impl ExchangeState {
             let v = self
                 .owa_virtual_directories
                 .iter_mut()
-                .find(|v| same(&v.identity, &target))
+                .find(|v| same_name(&v.identity, &target))
                 .ok_or_else(|| PsError::non_terminating(format!("Set-OwaVirtualDirectory : The operation couldn't be performed because object '{target}' couldn't be found.")))?;
             if let Some(e) = enabled {
                 v.instant_messaging_enabled = e;
@@ -399,7 +400,7 @@ impl ExchangeState {
             .owa_mailbox_policies
             .iter()
             .enumerate()
-            .filter(|(_, p)| wanted.as_deref().is_none_or(|w| same(&p.name, w)))
+            .filter(|(_, p)| wanted.as_deref().is_none_or(|w| same_name(&p.name, w)))
             .map(|(i, p)| Self::policy_object(p, i == 0))
             .collect();
         if let (true, Some(w)) = (found.is_empty(), wanted) {
@@ -426,7 +427,7 @@ impl ExchangeState {
             let p = self
                 .owa_mailbox_policies
                 .iter_mut()
-                .find(|p| same(&p.name, &target))
+                .find(|p| same_name(&p.name, &target))
                 .ok_or_else(|| PsError::non_terminating(format!("Set-OwaMailboxPolicy : The operation couldn't be performed because object '{target}' couldn't be found.")))?;
             if let Some(e) = enabled {
                 p.instant_messaging_enabled = e;
@@ -446,16 +447,16 @@ impl ExchangeState {
             .map(|v| v.to_string());
         let mut out = Vec::new();
         for b in &self.backends {
-            if server
-                .as_deref()
-                .is_some_and(|s| self.server(s).is_none_or(|x| !same(&x.fqdn, &b.server)))
-            {
+            if server.as_deref().is_some_and(|s| {
+                self.server(s)
+                    .is_none_or(|x| !same_name(&x.fqdn, &b.server))
+            }) {
                 continue;
             }
             for c in &b.certificates {
                 if thumbprint
                     .as_deref()
-                    .is_some_and(|t| !same(t, &c.thumbprint))
+                    .is_some_and(|t| !same_name(t, &c.thumbprint))
                 {
                     continue;
                 }
@@ -500,8 +501,8 @@ impl BackendState {
                     .unwrap_or_default();
                 match (
                     &self.ucma_dll_path,
-                    same(&key, UCMA_KEY),
-                    same(&value_name, "ImplementationDLLPath"),
+                    same_name(&key, UCMA_KEY),
+                    same_name(&value_name, "ImplementationDLLPath"),
                 ) {
                     (Some(dll), true, true) => Ok(vec![
                         Object::new("System.Management.Automation.PSCustomObject")
@@ -516,7 +517,7 @@ impl BackendState {
             "test-path" => Ok(vec![Value::Bool(self.exists(&path()))]),
             "get-item" => {
                 let p = path();
-                if same(&p, &Self::web_config_path()) {
+                if same_name(&p, &Self::web_config_path()) {
                     Ok(vec![
                         Object::new("System.IO.FileInfo")
                             .with("FullName", p)
@@ -533,7 +534,7 @@ impl BackendState {
                 let class = named(call, "ClassName")
                     .map(|v| v.to_string())
                     .unwrap_or_default();
-                if same(&class, "WorkerProcess") {
+                if same_name(&class, "WorkerProcess") {
                     Ok(vec![
                         Object::new("Microsoft.Management.Infrastructure.CimInstance#root/WebAdministration/WorkerProcess")
                             .with("AppPoolName", "MSExchangeOWAAppPool")
@@ -613,8 +614,8 @@ impl BackendState {
                         _ => None,
                     })
                     .collect();
-                let recycle = words.first().is_some_and(|w| same(w, "recycle"))
-                    && words.get(1).is_some_and(|w| same(w, "apppool"))
+                let recycle = words.first().is_some_and(|w| same_name(w, "recycle"))
+                    && words.get(1).is_some_and(|w| same_name(w, "apppool"))
                     && words
                         .iter()
                         .any(|w| w.to_ascii_lowercase().contains("msexchangeowaapppool"));
@@ -636,12 +637,12 @@ impl BackendState {
     }
 
     fn read(&self, path: &str) -> Option<String> {
-        if same(path, &Self::web_config_path()) {
+        if same_name(path, &Self::web_config_path()) {
             return Some(self.web_config.clone());
         }
         self.files
             .iter()
-            .find(|(p, _)| same(p, path))
+            .find(|(p, _)| same_name(p, path))
             .map(|(_, t)| t.clone())
     }
 
@@ -658,11 +659,11 @@ impl BackendState {
     }
 
     fn write(&mut self, path: &str, text: String) {
-        if same(path, &Self::web_config_path()) {
+        if same_name(path, &Self::web_config_path()) {
             self.web_config = text;
             self.clock += 1;
             self.web_config_written = self.clock;
-        } else if let Some(slot) = self.files.iter_mut().find(|(p, _)| same(p, path)) {
+        } else if let Some(slot) = self.files.iter_mut().find(|(p, _)| same_name(p, path)) {
             slot.1 = text;
         } else {
             self.files.push((path.to_string(), text));
@@ -670,17 +671,20 @@ impl BackendState {
     }
 
     fn exists(&self, path: &str) -> bool {
-        let in_install = |rest: &str| same(path, &format!("{INSTALL_PATH}{rest}"));
+        let in_install = |rest: &str| same_name(path, &format!("{INSTALL_PATH}{rest}"));
         self.read(path).is_some()
             || (self.ucma_dll_exists
-                && self.ucma_dll_path.as_deref().is_some_and(|d| same(d, path)))
+                && self
+                    .ucma_dll_path
+                    .as_deref()
+                    .is_some_and(|d| same_name(d, path)))
             || (self.im_log_folder && in_install("Logging\\OWA\\InstantMessaging"))
     }
 }
 
 fn named(call: &Invocation, name: &str) -> Option<Value> {
     call.args.iter().find_map(|a| match a {
-        Arg::Named(n, v) if same(n, name) => Some(v.clone().unwrap_or(Value::Bool(true))),
+        Arg::Named(n, v) if same_name(n, name) => Some(v.clone().unwrap_or(Value::Bool(true))),
         _ => None,
     })
 }
@@ -719,10 +723,10 @@ fn targets(call: &Invocation) -> Vec<String> {
 fn check(call: &Invocation, allowed: &[&str]) -> Result<(), PsError> {
     for arg in &call.args {
         if let Arg::Named(name, _) = arg
-            && !allowed.iter().any(|a| same(a, name))
+            && !allowed.iter().any(|a| same_name(a, name))
             && !["Confirm", "WhatIf", "Force", "Verbose"]
                 .iter()
-                .any(|a| same(a, name))
+                .any(|a| same_name(a, name))
         {
             return Err(PsError::terminating(format!(
                 "{} : A parameter cannot be found that matches parameter name '{name}'.",
@@ -752,7 +756,7 @@ fn im_type(call: &Invocation) -> Result<Option<String>, PsError> {
             let text = v.to_string();
             ["None", "Ocs"]
                 .iter()
-                .find(|t| same(t, &text))
+                .find(|t| same_name(t, &text))
                 .map(|t| Some(t.to_string()))
                 .ok_or_else(|| {
                     PsError::terminating(format!(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::interpreter::{Arg, Invocation, PsError};
 use super::value::{Object, Value};
+use app::domain::facts::same_name;
 
 /// A Lync site.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,10 +65,6 @@ pub struct LyncState {
     pub next_service_number: u32,
 }
 
-fn same(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
-}
-
 /// The named arguments of a call, checked against the cmdlet's parameters.
 struct Bound<'c> {
     call: &'c Invocation,
@@ -78,10 +75,10 @@ impl<'c> Bound<'c> {
         for arg in &call.args {
             match arg {
                 Arg::Named(name, _) => {
-                    if !allowed.iter().any(|a| same(a, name))
+                    if !allowed.iter().any(|a| same_name(a, name))
                         && !["Force", "WhatIf", "Confirm", "Verbose"]
                             .iter()
-                            .any(|a| same(a, name))
+                            .any(|a| same_name(a, name))
                     {
                         return Err(PsError::terminating(format!(
                             "{}: A parameter cannot be found that matches parameter name '{name}'.",
@@ -97,7 +94,7 @@ impl<'c> Bound<'c> {
 
     fn get(&self, name: &str) -> Option<&Value> {
         self.call.args.iter().find_map(|a| match a {
-            Arg::Named(n, Some(v)) if same(n, name) => Some(v),
+            Arg::Named(n, Some(v)) if same_name(n, name) => Some(v),
             _ => None,
         })
     }
@@ -155,7 +152,7 @@ impl<'c> Bound<'c> {
 fn pool_fqdn(identity: &str) -> &str {
     identity
         .split_once(':')
-        .filter(|(kind, _)| same(kind, "TrustedApplicationPool"))
+        .filter(|(kind, _)| same_name(kind, "TrustedApplicationPool"))
         .map_or(identity, |(_, fqdn)| fqdn)
 }
 
@@ -167,7 +164,7 @@ impl LyncState {
             facts
                 .sites
                 .iter()
-                .find(|s| same(&s.identity, identity))
+                .find(|s| same_name(&s.identity, identity))
                 .map_or(identity.to_string(), |s| s.site_id.clone())
         };
         let topology = Topology {
@@ -289,7 +286,7 @@ impl LyncState {
             .filter(|s| {
                 wanted
                     .as_deref()
-                    .is_none_or(|w| same(&s.display_name, w) || same(&s.site_id, w))
+                    .is_none_or(|w| same_name(&s.display_name, w) || same_name(&s.site_id, w))
             })
             .map(|s| {
                 Object::new("Microsoft.Rtc.Management.Deploy.Internal.Site+CentralSite")
@@ -321,7 +318,7 @@ impl LyncState {
         let found: Vec<Value> = self
             .pools
             .iter()
-            .filter(|p| wanted.as_deref().is_none_or(|w| same(&p.fqdn, w)))
+            .filter(|p| wanted.as_deref().is_none_or(|w| same_name(&p.fqdn, w)))
             .map(|p| {
                 let site = self
                     .site(&p.site_id)
@@ -356,7 +353,7 @@ impl LyncState {
             .filter(|p| {
                 wanted
                     .as_deref()
-                    .is_none_or(|w| same(&p.fqdn, pool_fqdn(w)))
+                    .is_none_or(|w| same_name(&p.fqdn, pool_fqdn(w)))
             })
             .map(|p| self.pool_object(p))
             .collect();
@@ -387,7 +384,7 @@ impl LyncState {
             .configured
             .trusted_pools
             .iter()
-            .any(|p| same(&p.fqdn, &fqdn))
+            .any(|p| same_name(&p.fqdn, &fqdn))
         {
             return Err(PsError::terminating(format!(
                 "New-CsTrustedApplicationPool : Cannot perform the action \"New\" because the pool \"{fqdn}\" already exists in the topology."
@@ -398,10 +395,10 @@ impl LyncState {
                 let r = r.to_string();
                 let target = r.split_once(':').map_or(r.as_str(), |(_, f)| f).to_string();
                 if !self.pools.iter().any(|p| {
-                    same(&p.fqdn, &target)
+                    same_name(&p.fqdn, &target)
                         && p.services
                             .iter()
-                            .any(|s| same(s, &format!("Registrar:{target}")))
+                            .any(|s| same_name(s, &format!("Registrar:{target}")))
                 }) {
                     return Err(PsError::terminating(format!(
                         "New-CsTrustedApplicationPool : Cannot find registrar \"{r}\". Verify that the registrar exists in the topology."
@@ -444,7 +441,7 @@ impl LyncState {
             .configured
             .trusted_pools
             .iter_mut()
-            .find(|p| same(&p.fqdn, pool_fqdn(&fqdn)))
+            .find(|p| same_name(&p.fqdn, pool_fqdn(&fqdn)))
             .ok_or_else(|| PsError::terminating(format!("Set-CsTrustedApplicationPool : Cannot find \"TrustedApplicationPool\" \"{fqdn}\".")))?;
         if let Some(r) = registrar {
             pool.registrar = r;
@@ -459,7 +456,7 @@ impl LyncState {
             .configured
             .trusted_pools
             .iter()
-            .position(|p| same(&p.fqdn, pool_fqdn(&fqdn)))
+            .position(|p| same_name(&p.fqdn, pool_fqdn(&fqdn)))
         else {
             return Err(PsError::terminating(format!(
                 "Remove-CsTrustedApplicationPool : Cannot find \"TrustedApplicationPool\" \"{fqdn}\" because it does not exist."
@@ -473,7 +470,7 @@ impl LyncState {
         let removed = self.configured.trusted_pools.remove(i);
         self.configured
             .trusted_applications
-            .retain(|a| !same(&a.pool_fqdn, &removed.fqdn));
+            .retain(|a| !same_name(&a.pool_fqdn, &removed.fqdn));
         Ok(Vec::new())
     }
 
@@ -497,8 +494,8 @@ impl LyncState {
             .filter(|a| match &identity {
                 Some(id) => {
                     let (p, app) = id.split_once('/').unwrap_or((id.as_str(), ""));
-                    same(&a.pool_fqdn, p)
-                        && same(
+                    same_name(&a.pool_fqdn, p)
+                        && same_name(
                             &a.application_id,
                             app.trim_start_matches("urn:application:"),
                         )
@@ -507,10 +504,10 @@ impl LyncState {
             })
             .filter(|a| {
                 app_id.as_deref().is_none_or(|id| {
-                    same(&a.application_id, id.trim_start_matches("urn:application:"))
+                    same_name(&a.application_id, id.trim_start_matches("urn:application:"))
                 })
             })
-            .filter(|a| pool.as_deref().is_none_or(|p| same(&a.pool_fqdn, p)))
+            .filter(|a| pool.as_deref().is_none_or(|p| same_name(&a.pool_fqdn, p)))
             .map(Self::application_object)
             .collect();
         if found.is_empty() && (identity.is_some() || app_id.is_some()) {
@@ -562,7 +559,7 @@ impl LyncState {
             .configured
             .trusted_pools
             .iter()
-            .any(|p| same(&p.fqdn, &pool))
+            .any(|p| same_name(&p.fqdn, &pool))
         {
             return Err(PsError::terminating(format!(
                 "New-CsTrustedApplication : Cannot find the trusted application pool \"{pool}\"."
@@ -572,9 +569,12 @@ impl LyncState {
             .configured
             .trusted_applications
             .iter()
-            .filter(|a| same(&a.pool_fqdn, &pool))
+            .filter(|a| same_name(&a.pool_fqdn, &pool))
             .collect();
-        if in_pool.iter().any(|a| same(&a.application_id, &app_id)) {
+        if in_pool
+            .iter()
+            .any(|a| same_name(&a.application_id, &app_id))
+        {
             return Err(PsError::terminating(format!(
                 "New-CsTrustedApplication : Cannot perform the action \"New\" because the application \"urn:application:{}\" already exists in pool \"{pool}\".",
                 app_id.to_lowercase()
@@ -604,7 +604,7 @@ impl LyncState {
         let before = self.configured.trusted_applications.len();
         self.configured
             .trusted_applications
-            .retain(|a| !(same(&a.pool_fqdn, pool) && same(&a.application_id, app)));
+            .retain(|a| !(same_name(&a.pool_fqdn, pool) && same_name(&a.application_id, app)));
         if self.configured.trusted_applications.len() == before {
             return Err(PsError::terminating(format!(
                 "Remove-CsTrustedApplication : Cannot find \"TrustedApplication\" \"{id}\" because it does not exist."

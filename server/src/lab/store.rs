@@ -251,7 +251,7 @@ fn sign_in_view(s: super::owa::SignIn) -> LabSignIn {
 
 /// What a script run in the lab printed.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ScriptRun {
+pub struct LabRun {
     pub output: String,
     /// The terminating error, or the first error, if any.
     pub failure: Option<String>,
@@ -259,10 +259,10 @@ pub struct ScriptRun {
 
 impl LabStore {
     /// Runs `script` against the stored lab and keeps what it changed.
-    pub async fn run_script(&self, script: &str) -> Result<ScriptRun, String> {
+    pub async fn run_script(&self, script: &str) -> Result<LabRun, String> {
         self.change(|state| {
             let outcome = super::interpreter::Interpreter::new(state).run(script);
-            Ok(ScriptRun {
+            Ok(LabRun {
                 output: super::value::format_output(&outcome.output),
                 failure: outcome.failure.or_else(|| outcome.errors.first().cloned()),
             })

@@ -128,13 +128,10 @@ impl Worker {
                 "the change window ended before the run could start; the request needs a new window and approval",
             ));
         }
-        let environment = self
+        // Unreachable servers are worth another try; the lease is given back meanwhile.
+        let current = self
             .settings
             .environment
-            .as_ref()
-            .ok_or_else(|| park("no environment is configured"))?;
-        // Unreachable servers are worth another try; the lease is given back meanwhile.
-        let current = environment
             .facts()
             .await
             .map_err(|e| Halt::Transient(e.to_string()))?;

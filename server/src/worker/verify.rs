@@ -2,7 +2,7 @@
 //! server, kept as the run's report with whether the run recycled OWA there. Evidence that
 //! cannot be read is reported as such; it does not fail the run.
 
-use app::api::models::Evidence;
+use app::api::models::ServerVerification;
 use app::domain::plan::{Decision, Plan, Target};
 use app::domain::runs::StepState;
 use app::ssr::runs::Lease;
@@ -52,7 +52,7 @@ impl Worker {
                 },
                 Err(e) => (None, None, Some(e.to_string())),
             };
-            report.push(Evidence {
+            report.push(ServerVerification {
                 server: server.clone(),
                 recycled,
                 event_112,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use app::domain::request::RequestInput;
 use app::domain::roles::{Account, CurrentUser, Role};
-use app::domain::workflow::{Action, ApprovalPolicy, Decision};
+use app::domain::workflow::{Action, ApprovalPolicy, Verdict};
 use app::ssr::entities::jobs;
 use app::ssr::environment::Environment;
 use app::ssr::state::{AppState, LimitPolicy, SessionPolicy, Settings};
@@ -138,7 +138,7 @@ pub fn settings(policy: ApprovalPolicy) -> Settings {
             idle: chrono::Duration::minutes(60),
             secure_cookie: false,
         },
-        environment: Some(Environment::FactsFile(facts_file())),
+        environment: Environment::FactsFile(facts_file()),
         preview_facts_ttl: std::time::Duration::from_secs(5),
         limits: LimitPolicy::default(),
         listen,
@@ -167,7 +167,7 @@ pub fn with_environment(db: &DatabaseConnection, environment: Environment) -> Ap
     state_with(
         db,
         Settings {
-            environment: Some(environment),
+            environment,
             ..settings(ApprovalPolicy::default())
         },
     )
@@ -273,7 +273,7 @@ pub async fn approved(db: &DatabaseConnection, s: &AppState) -> i32 {
         .unwrap();
     let bob = user(db, "bob").await;
     let hash = plan_hash(db, id).await;
-    app::ssr::requests::vote(s, &bob, id, 2, Decision::Approve, "", &hash)
+    app::ssr::requests::vote(s, &bob, id, 2, Verdict::Approve, "", &hash)
         .await
         .unwrap();
     id
