@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, Serializer};
-use toml_edit::{ImDocument, Item, TableLike};
+use toml_edit::{Document, Item, TableLike};
 
 /// Role names that configuration may grant.
 pub const VALID_ROLES: &[&str] = &["requester", "approver", "auditor", "admin"];
@@ -1118,7 +1118,9 @@ fn parse_env_value(kind: Kind, raw: &str) -> Result<toml::Value, String> {
             _ => Err(format!("expected a boolean (true or false), got {raw:?}")),
         },
         Kind::List if trimmed.starts_with('[') => {
-            match toml::Value::deserialize(toml::de::ValueDeserializer::new(trimmed)) {
+            let parsed =
+                toml::de::ValueDeserializer::parse(trimmed).and_then(toml::Value::deserialize);
+            match parsed {
                 Ok(value @ toml::Value::Array(_)) => Ok(value),
                 Ok(_) => Err("expected a TOML array".to_owned()),
                 Err(e) => {
@@ -1341,7 +1343,7 @@ fn read_file(path: &Path) -> Result<(SourceFile, toml::Table), Problem> {
         text,
         spans: Vec::new(),
     };
-    let document = match ImDocument::parse(file.text.as_str()) {
+    let document = match Document::parse(file.text.as_str()) {
         Ok(document) => document,
         Err(e) => {
             let mut problem = file.problem(e.span(), e.message());
@@ -1529,7 +1531,7 @@ mod tests {
     }
 
     fn parse_value(text: &str) -> toml::Value {
-        toml::Value::deserialize(toml::de::ValueDeserializer::new(text)).unwrap()
+        toml::Value::deserialize(toml::de::ValueDeserializer::parse(text).unwrap()).unwrap()
     }
 
     #[test]
@@ -1954,7 +1956,7 @@ secure_cookie = true
         );
         assert_eq!(
             find("IMLINK_LOCAL_SIGNIN_USERS").message,
-            "expected a TOML array: incomplete value (at column 14)"
+            "expected a TOML array: unclosed inline table, expected `}` (at column 14)"
         );
         assert_eq!(
             find("IMLINK_LOG_FORMAT").message,
@@ -1983,7 +1985,7 @@ secure_cookie = true
         assert_eq!(errors.0[0].line, Some(3));
         assert_eq!(
             errors.to_string(),
-            "imlink.toml:3: invalid string; expected `\"`, `'`"
+            "imlink.toml:3: extra `=`, expected nothing"
         );
     }
 

@@ -1,10 +1,15 @@
 //! A small XML document model for the lab's `[xml]` values: enough of `System.Xml.XmlDocument`
 //! to read and edit web.config (elements, attributes, child nodes, `SelectSingleNode` on
-//! absolute paths), keeping comments, declarations and text it does not interpret as written.
+//! absolute paths). Parsing is quick-xml's (entities, character references, CDATA, `>` inside
+//! attribute values); everything the lab does not change is written back exactly as it was
+//! read, so web.config round-trips byte for byte.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
+
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
 
 /// A node of a document.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,9 +19,19 @@ enum Node {
         attributes: Vec<(String, String)>,
         children: Vec<usize>,
         parent: Option<usize>,
+        /// The tags as read, while the element is unchanged: written back as they were.
+        source: Option<Tags>,
     },
-    /// Text, comments, declarations: kept as written.
+    /// Text, references, CDATA, comments, declarations: kept as written.
     Raw(String),
+}
+
+/// An element's tags as they stand in the source.
+#[derive(Clone, Debug, PartialEq)]
+struct Tags {
+    start: String,
+    /// `None` for an empty-element tag (`<add ... />`).
+    end: Option<String>,
 }
 
 /// A parsed document.
@@ -47,19 +62,9 @@ impl PartialEq for XmlRef {
     }
 }
 
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
+/// An attribute value for a tag written anew.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    quick_xml::escape::escape(text).into_owned()
 }
 
 impl Document {
@@ -67,70 +72,60 @@ impl Document {
     pub fn parse(text: &str) -> Result<Document, String> {
         let mut doc = Document::default();
         let mut stack: Vec<usize> = Vec::new();
-        let mut rest = text;
-        let mut offset = 0;
-        while !rest.is_empty() {
-            let (piece, len) = if let Some(after) = rest.strip_prefix("<!--") {
-                let end = after
-                    .find("-->")
-                    .ok_or(format!("unclosed comment at {offset}"))?;
-                (Piece::Raw(&rest[..end + 7]), end + 7)
-            } else if rest.starts_with("<?") || rest.starts_with("<!") {
-                let end = rest
-                    .find('>')
-                    .ok_or(format!("unclosed declaration at {offset}"))?;
-                (Piece::Raw(&rest[..end + 1]), end + 1)
-            } else if let Some(after) = rest.strip_prefix("</") {
-                let end = after
-                    .find('>')
-                    .ok_or(format!("unclosed end tag at {offset}"))?;
-                (Piece::End(after[..end].trim()), end + 3)
-            } else if rest.starts_with('<') {
-                let end = rest.find('>').ok_or(format!("unclosed tag at {offset}"))?;
-                let inner = &rest[1..end];
-                let (inner, empty) = match inner.strip_suffix('/') {
-                    Some(i) => (i, true),
-                    None => (inner, false),
-                };
-                (Piece::Start(inner, empty), end + 1)
-            } else {
-                let end = rest.find('<').unwrap_or(rest.len());
-                (Piece::Raw(&rest[..end]), end)
-            };
-            match piece {
-                Piece::Raw(raw) => {
-                    let id = doc.push(Node::Raw(raw.to_string()));
-                    doc.attach(stack.last().copied(), id);
-                }
-                Piece::Start(inner, empty) => {
-                    let (name, attributes) =
-                        parse_tag(inner).ok_or(format!("malformed tag at {offset}"))?;
+        let mut reader = Reader::from_str(text);
+        loop {
+            let from = reader.buffer_position() as usize;
+            let event = reader
+                .read_event()
+                .map_err(|e| format!("{e} at {}", reader.error_position()))?;
+            let raw = &text[from..reader.buffer_position() as usize];
+            match event {
+                Event::Eof => break,
+                Event::Start(tag) | Event::Empty(tag) => {
+                    let empty = raw.ends_with("/>");
+                    let name = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                    let mut attributes = Vec::new();
+                    for attribute in tag.attributes() {
+                        let attribute =
+                            attribute.map_err(|e| format!("{e} in <{name}> at {from}"))?;
+                        let value = attribute
+                            .unescape_value()
+                            .map_err(|e| format!("{e} in <{name}> at {from}"))?;
+                        attributes.push((
+                            String::from_utf8_lossy(attribute.key.as_ref()).into_owned(),
+                            value.into_owned(),
+                        ));
+                    }
                     let parent = stack.last().copied();
                     let id = doc.push(Node::Element {
                         name,
                         attributes,
                         children: Vec::new(),
                         parent,
+                        source: Some(Tags {
+                            start: raw.to_string(),
+                            end: None,
+                        }),
                     });
                     doc.attach(parent, id);
                     if !empty {
                         stack.push(id);
                     }
                 }
-                Piece::End(name) => {
-                    let open = stack
-                        .pop()
-                        .ok_or(format!("unexpected </{name}> at {offset}"))?;
-                    if doc.name(open) != Some(name) {
-                        return Err(format!(
-                            "</{name}> at {offset} does not close <{}>",
-                            doc.name(open).unwrap_or("")
-                        ));
+                Event::End(_) => {
+                    let open = stack.pop().ok_or(format!("unexpected {raw} at {from}"))?;
+                    if let Node::Element {
+                        source: Some(tags), ..
+                    } = &mut doc.nodes[open]
+                    {
+                        tags.end = Some(raw.to_string());
                     }
                 }
+                _ => {
+                    let id = doc.push(Node::Raw(raw.to_string()));
+                    doc.attach(stack.last().copied(), id);
+                }
             }
-            rest = &rest[len..];
-            offset += len;
         }
         if let Some(open) = stack.last() {
             return Err(format!(
@@ -164,6 +159,13 @@ impl Document {
         }
     }
 
+    /// Marks element `id` as changed: its tags are written anew.
+    fn changed(&mut self, id: usize) {
+        if let Node::Element { source, .. } = &mut self.nodes[id] {
+            *source = None;
+        }
+    }
+
     fn element_children(&self, id: Option<usize>) -> Vec<usize> {
         let ids = match id {
             Some(i) => match &self.nodes[i] {
@@ -193,50 +195,37 @@ impl Document {
                 name,
                 attributes,
                 children,
+                source,
                 ..
-            } => {
-                out.push('<');
-                out.push_str(name);
-                for (k, v) in attributes {
-                    out.push_str(&format!(" {k}=\"{}\"", escape(v)));
-                }
-                if children.is_empty() {
-                    out.push_str(" />");
-                } else {
-                    out.push('>');
+            } => match source {
+                Some(tags) if tags.end.is_some() || children.is_empty() => {
+                    out.push_str(&tags.start);
                     for c in children {
                         self.render_node(*c, out);
                     }
-                    out.push_str(&format!("</{name}>"));
+                    if let Some(end) = &tags.end {
+                        out.push_str(end);
+                    }
                 }
-            }
+                _ => {
+                    out.push('<');
+                    out.push_str(name);
+                    for (k, v) in attributes {
+                        out.push_str(&format!(" {k}=\"{}\"", escape(v)));
+                    }
+                    if children.is_empty() {
+                        out.push_str(" />");
+                    } else {
+                        out.push('>');
+                        for c in children {
+                            self.render_node(*c, out);
+                        }
+                        out.push_str(&format!("</{name}>"));
+                    }
+                }
+            },
         }
     }
-}
-
-enum Piece<'a> {
-    Raw(&'a str),
-    Start(&'a str, bool),
-    End(&'a str),
-}
-
-/// `name a="1" b='2'` into the name and attributes.
-fn parse_tag(inner: &str) -> Option<(String, Vec<(String, String)>)> {
-    let inner = inner.trim();
-    let name_end = inner.find(char::is_whitespace).unwrap_or(inner.len());
-    let name = inner[..name_end].to_string();
-    let mut rest = inner[name_end..].trim_start();
-    let mut attributes = Vec::new();
-    while !rest.is_empty() {
-        let eq = rest.find('=')?;
-        let key = rest[..eq].trim().to_string();
-        let after = rest[eq + 1..].trim_start();
-        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let close = after[1..].find(quote)? + 1;
-        attributes.push((key, unescape(&after[1..close])));
-        rest = after[close + 1..].trim_start();
-    }
-    (!name.is_empty()).then_some((name, attributes))
 }
 
 impl XmlRef {
@@ -293,14 +282,18 @@ impl XmlRef {
 
     /// `SetAttribute(name, value)`.
     pub fn set_attribute(&self, name: &str, value: &str) {
-        if let Some(n) = self.node
-            && let Node::Element { attributes, .. } = &mut self.doc.borrow_mut().nodes[n]
-        {
+        let Some(n) = self.node else {
+            return;
+        };
+        let mut doc = self.doc.borrow_mut();
+        if let Node::Element { attributes, .. } = &mut doc.nodes[n] {
             match attributes.iter_mut().find(|(k, _)| k == name) {
+                Some(slot) if slot.1 == value => return,
                 Some(slot) => slot.1 = value.to_string(),
                 None => attributes.push((name.to_string(), value.to_string())),
             }
         }
+        doc.changed(n);
     }
 
     /// `SelectSingleNode('/a/b')`: absolute paths of element names only.
@@ -322,6 +315,7 @@ impl XmlRef {
             attributes: Vec::new(),
             children: Vec::new(),
             parent: None,
+            source: None,
         });
         self.at(id)
     }
@@ -427,5 +421,33 @@ mod tests {
         for bad in ["<a><b></a>", "<a>", "<a x=1></a>", "<!-- open"] {
             assert!(Document::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn what_is_not_changed_is_written_back_as_it_was_read() {
+        let text = "<?xml version='1.0'?>\r\n<configuration>\n\t<appSettings>\n\t\t<add   key='A'  value=\"a > b &#x41;&#66; &lt;c&gt;\"/>\n\t\t<add key=\"B\" value=\"x\"></add>\n\t</appSettings>\n\t<note><![CDATA[<not a tag> & not an entity]]> &amp; &#169; text</note>\n</configuration>\n";
+        let doc = XmlRef::document(Document::parse(text).unwrap());
+        assert_eq!(doc.outer_document(), text);
+        let settings = doc.select_single("/configuration/appSettings").unwrap();
+        let adds = settings.children_named("add");
+        assert_eq!(
+            adds[0].attribute("value").as_deref(),
+            Some("a > b AB <c>"),
+            "character references and > in values"
+        );
+        // Setting a value to what it already is changes nothing.
+        adds[1].set_attribute("value", "x");
+        assert_eq!(doc.outer_document(), text);
+        // Changing one element rewrites its tag only.
+        adds[1].set_attribute("value", "y & z");
+        let changed = doc.outer_document();
+        assert_eq!(
+            changed,
+            text.replace(
+                "<add key=\"B\" value=\"x\"></add>",
+                "<add key=\"B\" value=\"y &amp; z\" />"
+            )
+        );
+        assert_eq!(Document::parse(&changed).unwrap().render(), changed);
     }
 }
