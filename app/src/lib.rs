@@ -1,5 +1,5 @@
-//! imlink's Leptos crate: the pages and components, server functions, and the pure domain
-//! shared by the server and the browser.
+//! imlink's Leptos crate: the pages and components, server functions, the views they show,
+//! and what the server and the browser share: the pure domain and the documented procedure.
 
 pub mod api;
 mod app;
@@ -7,8 +7,10 @@ pub mod components;
 pub mod domain;
 pub mod error;
 pub mod pages;
+pub mod procedure;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod views;
 
 pub use app::{App, shell};
 

@@ -154,9 +154,9 @@ impl EnvironmentArgs {
     fn facts(
         &self,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<app::domain::facts::Facts, String> {
+    ) -> Result<app::procedure::facts::Facts, String> {
         if let Some(path) = &self.facts {
-            let facts: app::domain::facts::Facts = read_json(path).map_err(|e| e.to_string())?;
+            let facts: app::procedure::facts::Facts = read_json(path).map_err(|e| e.to_string())?;
             facts
                 .validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -580,7 +580,7 @@ fn plan_from_files(
     request: &std::path::Path,
     environment: &EnvironmentArgs,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<app::domain::plan::Plan, PlanInputError> {
+) -> Result<app::procedure::plan::Plan, PlanInputError> {
     use app::domain::request::{IntegrationSpec, RequestFile};
     let file: RequestFile = read_json(request)?;
     let facts = environment.facts(now).map_err(PlanInputError::Invalid)?;
@@ -600,7 +600,7 @@ fn plan_from_files(
                 .join("\n"),
         )
     })?;
-    Ok(app::domain::plan::plan(&spec, &facts, now))
+    Ok(app::procedure::plan::plan(&spec, &facts, now))
 }
 
 fn plan_command(
@@ -635,13 +635,13 @@ fn plan_command(
 }
 
 fn probes_command(backends: &[String]) -> ExitCode {
-    use app::domain::probes;
+    use app::procedure::probes;
     let mut all = vec![
         (probes::lync(), "lync.json".to_string()),
         (probes::exchange(), "exchange.json".to_string()),
     ];
     for server in backends {
-        if let Err(e) = app::domain::powershell::check_text(server) {
+        if let Err(e) = app::procedure::powershell::check_text(server) {
             eprintln!("imlink probes: --backend {server:?} {e}");
             return ExitCode::from(2);
         }
@@ -664,8 +664,8 @@ fn facts_from_outputs(
     lync: &std::path::Path,
     exchange: &std::path::Path,
     backends: &[String],
-) -> Result<app::domain::facts::Facts, String> {
-    use app::domain::probes;
+) -> Result<app::procedure::facts::Facts, String> {
+    use app::procedure::probes;
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
     };
@@ -693,7 +693,7 @@ fn facts_command(
 }
 
 /// Prints facts as JSON, or the reason there are none (exit 2).
-fn print_facts(command: &str, facts: Result<app::domain::facts::Facts, String>) -> ExitCode {
+fn print_facts(command: &str, facts: Result<app::procedure::facts::Facts, String>) -> ExitCode {
     match facts {
         Ok(facts) => {
             println!(

@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
-use app::domain::plan::Target;
+use app::procedure::plan::Target;
 
-use app::domain::probes::Probe;
+use app::procedure::probes::Probe;
 use app::ssr::lab::Pending;
 
 use crate::config::{ExecutorConfig, ExecutorKind};

@@ -1,11 +1,11 @@
 //! Renders a plan with askama: the human-readable text and the executable runbook come from
 //! the same [`Plan`]. Every value in the runbook is already a literal built by
-//! `app::domain::powershell`; text placed in comments is flattened to one line.
+//! `app::procedure::powershell`; text placed in comments is flattened to one line.
 
 use askama::Template;
 
-use app::domain::plan::{Decision, Plan, Step};
-use app::domain::powershell::quote;
+use app::procedure::plan::{Decision, Plan, Step};
+use app::procedure::powershell::quote;
 use app::ssr::entities::{jobs, run_steps};
 
 /// One step as the templates show it.
@@ -23,7 +23,7 @@ struct StepView {
     expect_output: Option<String>,
     rollback: Vec<String>,
     run: bool,
-    /// The step's script exactly as the executor sends it (see [`app::domain::plan::Target::script`]).
+    /// The step's script exactly as the executor sends it (see [`app::procedure::plan::Target::script`]).
     body: String,
     expect_check: Option<String>,
 }
@@ -156,13 +156,13 @@ pub fn runbook(plan: &Plan) -> String {
 struct Transcript<'a> {
     job: &'a jobs::Model,
     steps: &'a [run_steps::Model],
-    evidence: Vec<app::api::models::ServerVerification>,
+    evidence: Vec<app::views::ServerVerification>,
 }
 
 /// A run's transcript: the run, then each step with its times, the SHA-256 of its whole output
 /// and the output as stored (bounded), every output line prefixed so it cannot pass for ours.
 pub fn transcript(job: &jobs::Model, steps: &[run_steps::Model]) -> String {
-    let evidence: Vec<app::api::models::ServerVerification> = job
+    let evidence: Vec<app::views::ServerVerification> = job
         .report
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use app::domain::plan::Target;
+use app::procedure::plan::Target;
 use app::ssr::environment::Environment;
 use common::{Backend, TestDb, approved, job_of, with_environment};
 use server::config::{ExecutorConfig, ExecutorKind, SshConfig};

@@ -230,8 +230,8 @@ async fn plans_and_their_facts_download() {
     assert!(body.contains("imlink integration plan"));
     let (status, _, body) = request(&s.base, "GET", &path("facts.json"), &auth, "").await;
     assert_eq!(status, 200);
-    let facts: app::domain::facts::Facts = serde_json::from_str(&body).expect("facts JSON");
-    assert_eq!(facts, app::domain::samples::litware());
+    let facts: app::procedure::facts::Facts = serde_json::from_str(&body).expect("facts JSON");
+    assert_eq!(facts, app::procedure::samples::litware());
     let (status, _, _) = request(&s.base, "GET", "/requests/999/plan.ps1", &auth, "").await;
     assert_eq!(status, 404);
 }

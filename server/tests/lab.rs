@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use app::domain::plan::{Target, plan};
 use app::domain::request::IntegrationSpec;
-use app::domain::samples;
+use app::procedure::plan::{Target, plan};
+use app::procedure::samples;
 use server::lab::LabState;
 use server::lab::interpreter::{Host, Interpreter, Invocation, Outcome, PsError};
 use server::lab::value::Value;
@@ -193,8 +193,8 @@ fn quoted_hostile_values_stay_values() {
         "$(Stop-Computer)",
         "a\u{201A}\u{201B}b",
     ] {
-        let script = app::domain::powershell::Command::new("Set-Thing")
-            .arg("Identity", app::domain::powershell::Value::text(hostile))
+        let script = app::procedure::powershell::Command::new("Set-Thing")
+            .arg("Identity", app::procedure::powershell::Value::text(hostile))
             .to_string();
         let mut host = Recorder(Vec::new());
         let outcome = Interpreter::new(&mut host).run(&script);
@@ -238,7 +238,7 @@ fn lab_shell_keeps_its_state_between_runs() {
 }
 
 /// The plan's steps for one shell, as a script that stops at the first error.
-fn steps_for(target: Target, facts: &app::domain::facts::Facts) -> String {
+fn steps_for(target: Target, facts: &app::procedure::facts::Facts) -> String {
     let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
     let p = plan(&spec, facts, samples::now());
     let mut script = String::from("$ErrorActionPreference = 'Stop'\n");
@@ -340,7 +340,7 @@ fn every_scenario_builds_from_its_sample() {
 }
 
 /// Runs a probe in the lab and returns what it printed.
-fn probe_output(lab: &mut LabState, probe: &app::domain::probes::Probe) -> String {
+fn probe_output(lab: &mut LabState, probe: &app::procedure::probes::Probe) -> String {
     let outcome = run(lab, &probe.script);
     assert_eq!(outcome.failure, None, "{}: {outcome:?}", probe.id);
     assert!(
@@ -354,7 +354,7 @@ fn probe_output(lab: &mut LabState, probe: &app::domain::probes::Probe) -> Strin
 
 #[test]
 fn the_lync_and_exchange_probes_read_the_lab_back_as_its_facts() {
-    use app::domain::probes;
+    use app::procedure::probes;
     for (name, facts) in samples::all() {
         if name == "integrated" {
             continue;
@@ -387,8 +387,8 @@ fn the_lync_and_exchange_probes_read_the_lab_back_as_its_facts() {
 }
 
 /// The facts the probes read from the lab.
-fn probe_lab(lab: &mut LabState) -> app::domain::facts::Facts {
-    use app::domain::probes;
+fn probe_lab(lab: &mut LabState) -> app::procedure::facts::Facts {
+    use app::procedure::probes;
     let lync = probes::parse_lync(&probe_output(lab, &probes::lync())).unwrap();
     let exchange = probes::parse_exchange(&probe_output(lab, &probes::exchange())).unwrap();
     let servers: Vec<String> = lab
@@ -607,7 +607,7 @@ fn plan_from_the_lab_run_in_the_lab_and_sign_in() {
     let state = dir.path().join("lab.json");
     let imlink = || Command::new(env!("CARGO_BIN_EXE_imlink"));
     let request = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../app/src/domain/testdata/article-request.json");
+        .join("../app/src/procedure/testdata/article-request.json");
 
     let discovered = imlink()
         .args(["discover", "--environment", "lab:litware"])
@@ -618,7 +618,8 @@ fn plan_from_the_lab_run_in_the_lab_and_sign_in() {
         "{}",
         String::from_utf8_lossy(&discovered.stderr)
     );
-    let mut facts: app::domain::facts::Facts = serde_json::from_slice(&discovered.stdout).unwrap();
+    let mut facts: app::procedure::facts::Facts =
+        serde_json::from_slice(&discovered.stdout).unwrap();
     facts.collected_at = samples::litware().collected_at;
     assert_eq!(facts, samples::litware());
 

@@ -6,9 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use app::domain::request::RequestState;
-use app::domain::samples;
 use app::domain::workflow::{self, Action, ApprovalPolicy, Verdict};
 use app::error::AppError;
+use app::procedure::samples;
 use app::ssr::entities::{approvals, change_requests};
 use app::ssr::environment::Environment;
 use app::ssr::requests as service;
@@ -17,7 +17,7 @@ use common::{Backend, TestDb, article_request, plan_hash, state, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// Portal state whose environment is a facts file we can rewrite.
-fn state_with(t: &TestDb, facts: &app::domain::facts::Facts) -> (AppState, tempfile::TempDir) {
+fn state_with(t: &TestDb, facts: &app::procedure::facts::Facts) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("facts.json");
     std::fs::write(&path, serde_json::to_string(facts).unwrap()).unwrap();
@@ -28,7 +28,7 @@ fn state_with(t: &TestDb, facts: &app::domain::facts::Facts) -> (AppState, tempf
     (s, dir)
 }
 
-fn rewrite(dir: &tempfile::TempDir, facts: &app::domain::facts::Facts) {
+fn rewrite(dir: &tempfile::TempDir, facts: &app::procedure::facts::Facts) {
     std::fs::write(
         dir.path().join("facts.json"),
         serde_json::to_string(facts).unwrap(),
@@ -186,7 +186,7 @@ struct CountingLab {
 }
 
 impl app::ssr::lab::Lab for CountingLab {
-    fn view(&self) -> app::ssr::lab::Pending<'_, app::api::models::LabView> {
+    fn view(&self) -> app::ssr::lab::Pending<'_, app::views::LabView> {
         self.inner.view()
     }
     fn reset<'a>(
@@ -200,7 +200,7 @@ impl app::ssr::lab::Lab for CountingLab {
         &'a self,
         txn: &'a sea_orm::DatabaseTransaction,
         upn: &'a str,
-    ) -> app::ssr::lab::Pending<'a, app::api::models::LabSignIn> {
+    ) -> app::ssr::lab::Pending<'a, app::views::LabSignIn> {
         self.inner.sign_in(txn, upn)
     }
     fn install_cumulative_update<'a>(
@@ -210,7 +210,7 @@ impl app::ssr::lab::Lab for CountingLab {
     ) -> app::ssr::lab::Pending<'a, ()> {
         self.inner.install_cumulative_update(txn, server)
     }
-    fn discover(&self) -> app::ssr::lab::Pending<'_, app::domain::facts::Facts> {
+    fn discover(&self) -> app::ssr::lab::Pending<'_, app::procedure::facts::Facts> {
         self.probes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.discover()

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use app::domain::plan::plan;
 use app::domain::request::IntegrationSpec;
-use app::domain::samples;
+use app::procedure::plan::plan;
+use app::procedure::samples;
 
 fn assert_snapshot(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +55,7 @@ fn every_branch_matches_its_snapshot() {
 /// first error, which the runbook states once at its top).
 #[test]
 fn the_runbook_holds_exactly_what_the_executor_sends() {
-    use app::domain::plan::Decision;
+    use app::procedure::plan::Decision;
     let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
     let p = plan(&spec, &samples::litware(), samples::now());
     let runbook = server::render::runbook(&p);
@@ -95,7 +95,7 @@ fn imlink() -> Command {
 
 fn testdata(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../app/src/domain/testdata")
+        .join("../app/src/procedure/testdata")
         .join(name)
 }
 
@@ -202,7 +202,7 @@ fn probe_outputs_assemble_into_the_facts_that_plan() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let facts: app::domain::facts::Facts = serde_json::from_slice(&out.stdout).unwrap();
+    let facts: app::procedure::facts::Facts = serde_json::from_slice(&out.stdout).unwrap();
     let mut expected = samples::litware();
     expected.collected_at = facts.collected_at;
     assert_eq!(facts, expected);

@@ -3,10 +3,10 @@
 //! content, read by the language specification's rule (§2.3.5.2, which — unlike the grammar —
 //! also ends strings at U+2018–U+201B), is the original value.
 
-use app::domain::plan::{Plan, plan};
-use app::domain::powershell::{Command, Value, check_text, parse_verbatim, quote};
 use app::domain::request::{IntegrationSpec, RequestInput};
-use app::domain::samples;
+use app::procedure::plan::{Plan, plan};
+use app::procedure::powershell::{Command, Value, check_text, parse_verbatim, quote};
+use app::procedure::samples;
 use tree_sitter::{Node, Parser, Tree};
 
 fn parse(script: &str) -> Tree {
@@ -167,7 +167,7 @@ fn every_hostile_string_is_one_literal_with_the_same_content() {
     }
 }
 
-fn plan_of(facts: &app::domain::facts::Facts, input: &RequestInput) -> Plan {
+fn plan_of(facts: &app::procedure::facts::Facts, input: &RequestInput) -> Plan {
     let spec = IntegrationSpec::validate(input, samples::now()).expect("valid request");
     plan(&spec, facts, samples::now())
 }
@@ -255,7 +255,7 @@ fn hostile_facts_cannot_escape_their_literals() {
 
 #[test]
 fn probe_scripts_parse() {
-    use app::domain::probes;
+    use app::procedure::probes;
     let mut rng = Rng(0x0B5E_55ED_0000_0003);
     assert_sound(&probes::lync().script);
     assert_sound(&probes::exchange().script);

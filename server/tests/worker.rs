@@ -89,7 +89,7 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
             .sum::<usize>()
     );
     // The report: OWA recycled; event 112 and the IM log folder come with the first sign-in.
-    let report: Vec<app::api::models::ServerVerification> =
+    let report: Vec<app::views::ServerVerification> =
         serde_json::from_str(job.report.as_deref().unwrap()).unwrap();
     assert_eq!(report.len(), 1);
     assert_eq!(
@@ -347,8 +347,8 @@ async fn a_missed_window_waits_for_a_new_window_and_approval(backend: Backend) {
 async fn a_rollback_undoes_only_what_its_run_applied_once_another_approver_approves(
     backend: Backend,
 ) {
-    use app::domain::plan::Decision;
     use app::error::AppError;
+    use app::procedure::plan::Decision;
     use app::ssr::runs::{self, operate};
     let t = TestDb::new(backend).await;
     let (s, store) = lab_state(&t.db);
@@ -669,7 +669,7 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
     let first = undo_plan
         .steps
         .iter()
-        .position(|s| s.decision == app::domain::plan::Decision::Change)
+        .position(|s| s.decision == app::procedure::plan::Decision::Change)
         .unwrap();
     run_steps::ActiveModel {
         job_id: Set(rollback),

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::models::{AuditFilter, AuditPage};
 use crate::error::AppError;
+use crate::views::{AuditFilter, AuditPage};
 
 /// One filtered page of the audit trail.
 #[server(endpoint = "audit_log")]

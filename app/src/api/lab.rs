@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use super::models::{LabSignIn, LabView};
 use crate::error::AppError;
+use crate::views::{LabSignIn, LabView};
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{

@@ -1,8 +1,7 @@
 //! Server functions: thin wrappers that authenticate, authorize, call the service in
-//! `crate::ssr`, and return views from [`models`].
+//! `crate::ssr`, and return views from [`crate::views`].
 
 pub mod audit;
 pub mod lab;
-pub mod models;
 pub mod requests;
 pub mod session;

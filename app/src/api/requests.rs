@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use super::models::{Dashboard, EnvironmentView, PlanView, RequestDetail, RequestSummary};
 use crate::domain::request::RequestInput;
 use crate::error::AppError;
+use crate::views::{Dashboard, EnvironmentView, PlanView, RequestDetail, RequestSummary};
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{

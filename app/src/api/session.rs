@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use super::models::SignInOptions;
 use crate::domain::roles::CurrentUser;
 use crate::error::AppError;
+use crate::views::SignInOptions;
 
 /// The signed-in person, if any.
 #[server(endpoint = "get_current_user")]

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use super::feedback::Empty;
-use crate::api::models::AuditEntry;
 use crate::domain::time;
+use crate::views::AuditEntry;
 
 /// A plain-words description of an audit action.
 pub fn describe(action: &str) -> &str {

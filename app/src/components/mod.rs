@@ -1,4 +1,4 @@
-//! Reusable view pieces. No business logic: they render views from `crate::api::models`.
+//! Reusable view pieces. No business logic: they render views from `crate::views`.
 
 pub mod audit_table;
 pub mod feedback;

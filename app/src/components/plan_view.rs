@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::models::PlanView;
-use crate::domain::plan::{Decision, Step};
 use crate::domain::time;
+use crate::procedure::plan::{Decision, Step};
+use crate::views::PlanView;
 
 /// The decision of a step as a badge.
 #[component]

@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 
 use super::feedback::Empty;
-use crate::api::models::RequestSummary;
 use crate::domain::request::RequestState;
 use crate::domain::time;
+use crate::views::RequestSummary;
 
 /// A lifecycle state as a coloured badge.
 #[component]

@@ -6,10 +6,10 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::audit_log;
-use crate::api::models::AuditFilter;
 use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::error::AppError;
+use crate::views::AuditFilter;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {

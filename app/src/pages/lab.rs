@@ -5,10 +5,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::lab::{LabInstallCu, ResetLab, SimulateSignIn, get_lab};
-use crate::api::models::{LabSignIn, LabView};
 use crate::app::UserResource;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
 use crate::domain::roles::Role;
+use crate::views::{LabSignIn, LabView};
 
 #[component]
 pub fn LabPage() -> impl IntoView {

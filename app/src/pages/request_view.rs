@@ -4,7 +4,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::models::{RequestDetail, RunView, VoteView};
 use crate::api::requests::{
     ApproveRollback, CancelRequest, CancelRun, ReplanRequest, ResumeRun, RollbackRun,
     SubmitRequest, VoteRequest, get_request,
@@ -18,6 +17,7 @@ use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::time;
 use crate::domain::workflow::Verdict;
 use crate::error::AppError;
+use crate::views::{RequestDetail, RunView, VoteView};
 
 #[component]
 pub fn RequestPage() -> impl IntoView {
@@ -367,7 +367,7 @@ fn follow_run(id: i32, changed: impl Fn() + 'static) {
 
 /// What the run's verification found on each back-end server.
 #[component]
-fn Verification(evidence: Vec<crate::api::models::ServerVerification>) -> impl IntoView {
+fn Verification(evidence: Vec<crate::views::ServerVerification>) -> impl IntoView {
     let seen = |found: Option<bool>, yes: &'static str, not_yet: &'static str| match found {
         Some(true) => ("ok", yes),
         Some(false) => ("pending", not_yet),

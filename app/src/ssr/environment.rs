@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::lab::Pending;
-use crate::domain::facts::{Facts, FactsError};
-use crate::domain::probes::{self, Probe, ProbeError};
 use crate::error::AppError;
+use crate::procedure::facts::{Facts, FactsError};
+use crate::procedure::probes::{self, Probe, ProbeError};
 
 /// A source of environment facts.
 #[derive(Clone)]

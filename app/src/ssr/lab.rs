@@ -6,8 +6,8 @@ use std::pin::Pin;
 
 use sea_orm::DatabaseTransaction;
 
-use crate::api::models::{LabSignIn, LabView};
-use crate::domain::facts::Facts;
+use crate::procedure::facts::Facts;
+use crate::views::{LabSignIn, LabView};
 
 /// A boxed future, so the trait stays object-safe.
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;

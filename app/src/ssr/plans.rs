@@ -6,11 +6,11 @@ use sea_orm::Set;
 
 use super::entities::change_requests;
 use super::state::AppState;
-use crate::api::models::PlanView;
-use crate::domain::facts::Facts;
-use crate::domain::plan::{self, Plan};
 use crate::domain::request::{IntegrationSpec, RequestInput};
 use crate::error::AppError;
+use crate::procedure::facts::Facts;
+use crate::procedure::plan::{self, Plan};
+use crate::views::PlanView;
 
 /// A plan with the facts it was made from.
 pub struct Planned {

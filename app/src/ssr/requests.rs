@@ -15,14 +15,14 @@ use super::db::begin_write;
 use super::entities::{approvals, audit_events, change_requests};
 use super::plans;
 use super::state::AppState;
-use crate::api::models::{
-    AuditEntry, AuditFilter, AuditPage, Dashboard, Permissions, RequestDetail, RequestSummary,
-    UserRef, VoteView,
-};
 use crate::domain::request::{ChangeWindow, IntegrationSpec, RequestInput, RequestState};
 use crate::domain::roles::CurrentUser;
 use crate::domain::workflow::{self, Action, Denial, RequestFacts, Verdict, Vote};
 use crate::error::AppError;
+use crate::views::{
+    AuditEntry, AuditFilter, AuditPage, Dashboard, Permissions, RequestDetail, RequestSummary,
+    UserRef, VoteView,
+};
 
 /// The entity type recorded in audit events about requests.
 pub const ENTITY: &str = "change_request";
@@ -354,7 +354,7 @@ pub async fn replan(
         return Ok(false);
     }
     let changes = plans::stored(&row)
-        .map(|previous| crate::domain::plan::diff(&previous, plan))
+        .map(|previous| crate::procedure::plan::diff(&previous, plan))
         .unwrap_or_default();
     let withdrawn = withdraw_votes(&d.txn, &row, now).await?;
     let mut change = change_requests::ActiveModel {

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict};
 
 use super::entities::users;
-use crate::api::models::UserRef;
 use crate::domain::roles::{Account, CurrentUser, Role};
 use crate::error::AppError;
+use crate::views::UserRef;
 
 impl From<users::Model> for CurrentUser {
     fn from(u: users::Model) -> Self {

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::interpreter::{Arg, Invocation, PsError};
 use super::value::{Object, Value};
-use app::domain::facts::same_name;
-use app::domain::facts::{
+use app::procedure::facts::same_name;
+use app::procedure::facts::{
     Certificate, DialPlan, ExchangeFacts, ExchangeServer, OwaMailboxPolicy, OwaVirtualDirectory,
     UmAssignment,
 };

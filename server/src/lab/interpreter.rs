@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use tree_sitter::{Node, Parser};
 
 use super::value::{Object, Value};
-use app::domain::powershell::parse_verbatim;
+use app::procedure::powershell::parse_verbatim;
 
 /// A command argument as written: `-Name value`, `-Switch`, or a positional value.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::interpreter::{Arg, Invocation, PsError};
 use super::value::{Object, Value};
-use app::domain::facts::same_name;
+use app::procedure::facts::same_name;
 
 /// A Lync site.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,7 +159,7 @@ fn pool_fqdn(identity: &str) -> &str {
 impl LyncState {
     /// The Lync side the facts describe; existing trusted pools and applications are
     /// published.
-    pub fn from_facts(facts: &app::domain::facts::LyncFacts) -> LyncState {
+    pub fn from_facts(facts: &app::procedure::facts::LyncFacts) -> LyncState {
         let site_id_of = |identity: &str| {
             facts
                 .sites

@@ -5,7 +5,7 @@
 //! changes pending until `Enable-CsTopology` publishes them) and the Exchange Management Shell
 //! side of Exchange (servers, UM dial plans, OWA virtual directories and mailbox policies,
 //! certificates). Scenarios are built from the documented sample organizations in
-//! `app::domain::samples`.
+//! `app::procedure::samples`.
 
 pub mod exchange;
 pub mod interpreter;
@@ -53,7 +53,7 @@ impl LabState {
         if !SCENARIOS.contains(&name) {
             return None;
         }
-        let facts = app::domain::samples::all()
+        let facts = app::procedure::samples::all()
             .into_iter()
             .find(|(n, _)| *n == name)
             .map(|(_, f)| f)?;
@@ -61,7 +61,7 @@ impl LabState {
     }
 
     /// An organization as the facts describe it; existing trusted pools are published.
-    pub fn from_facts(facts: &app::domain::facts::Facts) -> LabState {
+    pub fn from_facts(facts: &app::procedure::facts::Facts) -> LabState {
         LabState {
             lync: lync::LyncState::from_facts(&facts.lync),
             exchange: exchange::ExchangeState::from_facts(&facts.exchange),
@@ -131,7 +131,7 @@ pub enum DiscoveryError {
     #[error("the {probe} probe failed in the lab: {message}")]
     Failed { probe: String, message: String },
     #[error(transparent)]
-    Output(#[from] app::domain::probes::ProbeError),
+    Output(#[from] app::procedure::probes::ProbeError),
 }
 
 impl LabState {
@@ -140,8 +140,8 @@ impl LabState {
     pub fn discover(
         &mut self,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<app::domain::facts::Facts, DiscoveryError> {
-        use app::domain::probes;
+    ) -> Result<app::procedure::facts::Facts, DiscoveryError> {
+        use app::procedure::probes;
         let output = |state: &mut LabState, probe: &probes::Probe| {
             let outcome = interpreter::Interpreter::new(state).run(&probe.script);
             match outcome.failure.or_else(|| outcome.errors.first().cloned()) {

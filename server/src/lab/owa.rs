@@ -213,11 +213,11 @@ impl LabState {
 
     /// Whether Lync trusts the OWA server exactly once.
     fn lync_trust(&self, thumbprint: Option<&str>, server: &str) -> Vec<String> {
-        let facts_like = app::domain::facts::Facts {
-            format: app::domain::facts::FORMAT,
+        let facts_like = app::procedure::facts::Facts {
+            format: app::procedure::facts::FORMAT,
             collected_at: None,
-            lync: app::domain::facts::LyncFacts::default(),
-            exchange: app::domain::facts::ExchangeFacts {
+            lync: app::procedure::facts::LyncFacts::default(),
+            exchange: app::procedure::facts::ExchangeFacts {
                 servers: self.exchange.servers.clone(),
                 dial_plans: self.exchange.dial_plans.clone(),
                 um_services: self.exchange.um_services.clone(),

@@ -8,11 +8,11 @@ use sea_orm::{
 };
 
 use super::LabState;
-use app::api::models::{LabBackend, LabSignIn, LabView};
-use app::domain::facts::Facts;
+use app::procedure::facts::Facts;
 use app::ssr::db::begin_write;
 use app::ssr::entities::lab_state;
 use app::ssr::lab::{Lab, Pending};
+use app::views::{LabBackend, LabSignIn, LabView};
 
 /// The scenario a new lab starts from.
 pub const DEFAULT_SCENARIO: &str = "litware";

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use chrono::Utc;
 
-use app::domain::plan::{Decision, Plan, Target};
 use app::domain::runs::{RunKind, RunState, StepState};
+use app::procedure::plan::{Decision, Plan, Target};
 use app::ssr::entities::run_steps;
 use app::ssr::runs::{self, Lease, lease::sha256};
 
@@ -135,7 +135,7 @@ impl Worker {
             .facts()
             .await
             .map_err(|e| Halt::Transient(e.to_string()))?;
-        let replanned = app::domain::plan::plan(&runnable.spec, &current, Utc::now());
+        let replanned = app::procedure::plan::plan(&runnable.spec, &current, Utc::now());
         // An earlier attempt that already changed something makes the re-plan differ.
         let resuming = !lease.steps(&self.db).await?.is_empty();
         if replanned.hash() != plan.hash() && !resuming {

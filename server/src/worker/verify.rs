@@ -2,10 +2,10 @@
 //! server, kept as the run's report with whether the run recycled OWA there. Evidence that
 //! cannot be read is reported as such; it does not fail the run.
 
-use app::api::models::ServerVerification;
-use app::domain::plan::{Decision, Plan, Target};
 use app::domain::runs::StepState;
+use app::procedure::plan::{Decision, Plan, Target};
 use app::ssr::runs::Lease;
+use app::views::ServerVerification;
 
 use super::{Halt, Worker};
 
@@ -21,7 +21,7 @@ impl Worker {
                 .steps
                 .iter()
                 .position(|s| {
-                    s.id == app::domain::plan::recycle_step_id(server)
+                    s.id == app::procedure::plan::recycle_step_id(server)
                         && s.decision == Decision::Change
                 })
                 .map(|p| {

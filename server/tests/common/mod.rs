@@ -208,7 +208,7 @@ pub fn executable(path: &std::path::Path, text: &str) {
 /// The sample Litware facts (the article's organization).
 pub fn facts_file() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../app/src/domain/testdata/litware-facts.json")
+        .join("../app/src/procedure/testdata/litware-facts.json")
 }
 
 /// The plan hash request `id` carries now (what an approver sees).

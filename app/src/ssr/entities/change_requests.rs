@@ -27,7 +27,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub submitted_at: Option<DateTimeUtc>,
     pub decided_at: Option<DateTimeUtc>,
-    /// JSON of the [`crate::domain::plan::Plan`] the request was last planned with.
+    /// JSON of the [`crate::procedure::plan::Plan`] the request was last planned with.
     pub plan_json: Option<String>,
     pub plan_hash: Option<String>,
     pub planned_at: Option<DateTimeUtc>,

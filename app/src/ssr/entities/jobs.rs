@@ -26,9 +26,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub kind: RunKind,
     /// The verification report of a finished apply run (JSON list of
-    /// [`crate::api::models::ServerVerification`]).
+    /// [`crate::views::ServerVerification`]).
     pub report: Option<String>,
-    /// The plan the job runs (JSON of [`crate::domain::plan::Plan`]): the approved plan of an
+    /// The plan the job runs (JSON of [`crate::procedure::plan::Plan`]): the approved plan of an
     /// apply run, the undo plan of a rollback. `None` only for runs from before plans were
     /// stored with their runs.
     pub plan_json: Option<String>,

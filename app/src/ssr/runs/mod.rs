@@ -21,11 +21,11 @@ use sea_orm::{
 
 use super::entities::{jobs, run_steps};
 use super::state::AppState;
-use crate::api::models::{RunStepView, RunView};
-use crate::domain::plan::Plan;
 use crate::domain::roles::{CurrentUser, Role};
 use crate::domain::runs::{RunAction, RunKind, RunState, StepState, can_roll_back};
 use crate::error::AppError;
+use crate::procedure::plan::Plan;
+use crate::views::{RunStepView, RunView};
 
 pub use lease::{Lease, claim, rescue};
 

@@ -16,11 +16,11 @@ use super::super::entities::{jobs, run_steps};
 use super::super::requests::{ENTITY, record_denial};
 use super::super::state::AppState;
 use super::{applied_positions, latest, new_fence, plan_of, steps, transition};
-use crate::domain::plan::Plan;
 use crate::domain::roles::{CurrentUser, Role};
 use crate::domain::runs::{RunAction, RunKind, RunState, StepState, can_roll_back};
 use crate::domain::workflow::ApprovalPolicy;
 use crate::error::AppError;
+use crate::procedure::plan::Plan;
 
 /// A new run row of `kind` for request `request_id` executing `plan`.
 fn new_run(

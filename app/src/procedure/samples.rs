@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 
 use super::facts::{Facts, TrustedApplication, TrustedPool, UmAssignment};
-use super::request::{RequestFile, RequestInput};
+use crate::domain::request::{RequestFile, RequestInput};
 
 /// The article's example request (`testdata/article-request.json`).
 pub fn article_request() -> RequestInput {

@@ -1,9 +1,9 @@
 //! Table and branch tests of the plan engine.
 
 use super::*;
-use crate::domain::facts::{Certificate, TrustedApplication};
 use crate::domain::request::RequestInput;
-use crate::domain::samples::{self, litware, now};
+use crate::procedure::facts::{Certificate, TrustedApplication};
+use crate::procedure::samples::{self, litware, now};
 use chrono::TimeZone;
 
 fn article() -> RequestInput {
@@ -208,7 +208,7 @@ fn preflight_failures_name_the_check() {
         (
             "unknown site",
             |f| {
-                f.lync.sites[0] = crate::domain::facts::Site {
+                f.lync.sites[0] = crate::procedure::facts::Site {
                     identity: "Site:Paris".into(),
                     site_id: "Paris".into(),
                     display_name: "Paris".into(),

@@ -470,7 +470,7 @@ pub fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::samples;
+    use crate::procedure::samples;
 
     /// Output as Windows PowerShell 5.1 prints it for the Litware organization: a BOM, lone
     /// objects for one-element lists, `null` lists, wrapped arrays and `/Date()/`.

@@ -1,306 +1,8 @@
-//! The integration plan: the documented procedure (`lync-owa-integration.md` §1, "ARTICLE"),
-//! decided step by step against the environment facts.
-//!
-//! [`plan`] is pure: the same request and facts always give the same plan, and its
-//! [`Plan::hash`] is what approvers sign.
+//! Deciding the article's command sequence against the environment's facts: preflight
+//! checks, then each step with its decision (change, already satisfied, skipped).
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::facts::{Backend, Facts, Site};
-use super::fields::PolicySelection;
-use super::powershell::{Command, Value, quote};
-use super::request::IntegrationSpec;
-use crate::domain::facts::same_name;
-
-/// The version of the plan format (part of the hash).
-pub const FORMAT: u32 = 1;
-/// The DLL the UCMA 4.0 registry value must name (ARTICLE §1.2).
-pub const UCMA_DLL: &str = "Microsoft.Rtc.Internal.Ucweb.dll";
-/// The registry key holding `ImplementationDLLPath`.
-pub const UCMA_KEY: &str =
-    r"HKLM:\SYSTEM\CurrentControlSet\Services\MSExchange OWA\InstantMessaging";
-/// The line `appcmd` prints when the OWA application pool was recycled.
-pub const RECYCLED: &str = "\"MSExchangeOWAAppPool\" successfully recycled";
-/// The documented recycle command (ARTICLE §1.6 step 4).
-pub const RECYCLE_COMMAND: &str = r#"C:\Windows\System32\Inetsrv\Appcmd.exe recycle apppool /apppool.name:"MSExchangeOWAAppPool""#;
-
-/// Where a step runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "server", rename_all = "snake_case")]
-pub enum Target {
-    /// The Lync Server Management Shell.
-    LyncShell,
-    /// The Exchange Management Shell.
-    ExchangeShell,
-    /// One Exchange back-end (Mailbox) server, by FQDN.
-    Backend(String),
-}
-
-impl Target {
-    /// The script that runs `lines` here, exactly as the executor sends it (after its
-    /// preamble) and as the runbook shows it: a back-end server's commands wrapped in
-    /// `Invoke-Command`, a management shell's as they are.
-    pub fn script(&self, lines: &[String]) -> String {
-        let body = lines.join("\n");
-        match self {
-            Target::Backend(server) => format!(
-                "Invoke-Command -ComputerName {} -ScriptBlock {{\n{body}\n}}",
-                crate::domain::powershell::quote(server)
-            ),
-            Target::LyncShell | Target::ExchangeShell => body,
-        }
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Target::LyncShell => "Lync Server Management Shell".into(),
-            Target::ExchangeShell => "Exchange Management Shell".into(),
-            Target::Backend(server) => format!("Exchange back-end server {server}"),
-        }
-    }
-}
-
-/// What the plan will do with a step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "reason", rename_all = "snake_case")]
-pub enum Decision {
-    /// The step will change the environment.
-    Change,
-    /// The environment is already as the step would leave it.
-    Satisfied(String),
-    /// The step does not apply here.
-    Skipped(String),
-}
-
-impl Decision {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Decision::Change => "will change",
-            Decision::Satisfied(_) => "already satisfied",
-            Decision::Skipped(_) => "skipped",
-        }
-    }
-
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Decision::Change => None,
-            Decision::Satisfied(r) | Decision::Skipped(r) => Some(r),
-        }
-    }
-}
-
-/// One step of the procedure.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// Stable key, e.g. `trusted-pool` or `web-config:ex01.litwareinc.com`.
-    pub id: String,
-    pub title: String,
-    pub target: Target,
-    /// The commands that make the change.
-    pub apply: Vec<String>,
-    /// A read-only script that prints `True` when the change is already in place.
-    pub check: String,
-    /// Text the apply output must contain for the step to count as done, when there is one.
-    pub expect_output: Option<String>,
-    /// What the step does and why, in plain words.
-    pub explanation: String,
-    /// Where the procedure says so.
-    pub reference: String,
-    pub decision: Decision,
-    /// The commands that undo the step (empty when it is not undone, with the reason in
-    /// `explanation`).
-    pub rollback: Vec<String>,
-}
-
-/// The id of the step that recycles OWA on back-end `server`.
-pub fn recycle_step_id(server: &str) -> String {
-    format!("recycle:{server}")
-}
-
-/// The check of a step that has no read-only way to tell whether it took effect.
-pub const NO_CHECK: &str = "$False";
-
-impl Step {
-    /// Whether the step's check can tell that it already took effect (publishing the topology
-    /// cannot: its check is [`NO_CHECK`]).
-    pub fn checkable(&self) -> bool {
-        self.check.trim() != NO_CHECK
-    }
-}
-
-/// One preflight check. A failed one blocks submission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Preflight {
-    pub id: String,
-    pub title: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
-/// Evidence to collect after the first OWA sign-in (ARTICLE §1.9).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub target: Target,
-    pub script: String,
-    pub explanation: String,
-}
-
-/// The whole plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    pub format: u32,
-    /// The SiteId passed to `-Site` (resolved from a display name when needed).
-    pub site_id: String,
-    pub owa_pool_fqdn: String,
-    pub registrar_fqdn: String,
-    /// Things the approver should know (site resolution, autodiscovery).
-    pub notes: Vec<String>,
-    pub preflight: Vec<Preflight>,
-    pub steps: Vec<Step>,
-    pub evidence: Vec<Evidence>,
-}
-
-impl Plan {
-    /// The failed preflight checks; any blocks submission.
-    pub fn failures(&self) -> Vec<&Preflight> {
-        self.preflight.iter().filter(|p| !p.passed).collect()
-    }
-
-    /// Steps that will change something.
-    pub fn changes(&self) -> impl Iterator<Item = &Step> {
-        self.steps.iter().filter(|s| s.decision == Decision::Change)
-    }
-
-    /// SHA-256 of the plan's canonical JSON, hex-encoded: what an approval is bound to.
-    pub fn hash(&self) -> String {
-        let json = serde_json::to_string(self).unwrap_or_default();
-        hex::encode(Sha256::digest(json.as_bytes()))
-    }
-
-    /// The plan that undoes the steps at `positions` of this plan (those a run completed or
-    /// left applying), last first: each runs the step's rollback commands on its target. A step
-    /// without any is kept, marked as having nothing to undo. Undo commands have no read-only
-    /// check, so an undo interrupted while it ran is never repeated without a person. The undo
-    /// plan verifies nothing and has no preflight; `note` says what it undoes.
-    pub fn undo(&self, positions: &[usize], note: String) -> Plan {
-        let mut positions = positions.to_vec();
-        positions.sort_unstable();
-        positions.dedup();
-        let steps = positions
-            .into_iter()
-            .rev()
-            .filter_map(|p| self.steps.get(p))
-            .map(|step| Step {
-                id: format!("undo:{}", step.id),
-                title: format!("Undo: {}", step.title),
-                target: step.target.clone(),
-                apply: step.rollback.clone(),
-                check: NO_CHECK.to_string(),
-                expect_output: None,
-                explanation: if step.rollback.is_empty() {
-                    format!(
-                        "“{}” has no undo commands: {}",
-                        step.title, step.explanation
-                    )
-                } else {
-                    format!("Runs the undo commands of “{}”.", step.title)
-                },
-                reference: step.reference.clone(),
-                decision: if step.rollback.is_empty() {
-                    Decision::Skipped("nothing to undo".to_string())
-                } else {
-                    Decision::Change
-                },
-                rollback: Vec::new(),
-            })
-            .collect();
-        Plan {
-            notes: vec![note],
-            preflight: Vec::new(),
-            steps,
-            evidence: Vec::new(),
-            ..self.clone()
-        }
-    }
-}
-
-/// One difference between two plans, in words.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Difference {
-    /// The step or preflight check id.
-    pub id: String,
-    pub what: String,
-}
-
-/// What changed from `old` to `new`: steps added, removed, decided differently or with other
-/// commands, and preflight checks whose result changed.
-pub fn diff(old: &Plan, new: &Plan) -> Vec<Difference> {
-    let mut out = Vec::new();
-    let mut say = |id: &str, what: String| {
-        out.push(Difference {
-            id: id.to_string(),
-            what,
-        })
-    };
-    for field in [
-        ("site_id", &old.site_id, &new.site_id),
-        ("owa_pool_fqdn", &old.owa_pool_fqdn, &new.owa_pool_fqdn),
-        ("registrar_fqdn", &old.registrar_fqdn, &new.registrar_fqdn),
-    ] {
-        if field.1 != field.2 {
-            say(field.0, format!("{} → {}", field.1, field.2));
-        }
-    }
-    for check in &new.preflight {
-        match old.preflight.iter().find(|c| c.id == check.id) {
-            Some(before) if before.passed != check.passed => say(
-                &check.id,
-                format!(
-                    "preflight “{}” now {}: {}",
-                    check.title,
-                    if check.passed { "passes" } else { "fails" },
-                    check.detail
-                ),
-            ),
-            None if !check.passed => say(
-                &check.id,
-                format!("new failed preflight “{}”: {}", check.title, check.detail),
-            ),
-            _ => {}
-        }
-    }
-    for step in &new.steps {
-        match old.steps.iter().find(|s| s.id == step.id) {
-            None => say(
-                &step.id,
-                format!("new step “{}” ({})", step.title, step.decision.label()),
-            ),
-            Some(before) => {
-                if before.decision != step.decision {
-                    say(
-                        &step.id,
-                        format!(
-                            "“{}”: {} → {}",
-                            step.title,
-                            before.decision.label(),
-                            step.decision.label()
-                        ),
-                    );
-                } else if before.apply != step.apply || before.rollback != step.rollback {
-                    say(&step.id, format!("“{}”: the commands changed", step.title));
-                }
-            }
-        }
-    }
-    for step in &old.steps {
-        if !new.steps.iter().any(|s| s.id == step.id) {
-            say(&step.id, format!("step “{}” is gone", step.title));
-        }
-    }
-    out
-}
+use super::steps::{app_step, evidence, pool_step, publish_step};
+use super::*;
 
 /// Decides the plan for `spec` against `facts` at time `now` (certificate validity).
 pub fn plan(spec: &IntegrationSpec, facts: &Facts, now: DateTime<Utc>) -> Plan {
@@ -314,7 +16,7 @@ pub fn plan(spec: &IntegrationSpec, facts: &Facts, now: DateTime<Utc>) -> Plan {
     .run()
 }
 
-struct Planner<'a> {
+pub(super) struct Planner<'a> {
     spec: &'a IntegrationSpec,
     facts: &'a Facts,
     now: DateTime<Utc>,
@@ -758,8 +460,8 @@ impl<'a> Planner<'a> {
 
     fn remove_duplicate_step(
         &mut self,
-        pool: &super::facts::TrustedPool,
-        apps: &[super::facts::TrustedApplication],
+        pool: &crate::procedure::facts::TrustedPool,
+        apps: &[crate::procedure::facts::TrustedApplication],
     ) -> Step {
         let mut apply = Vec::new();
         if pool.registrar.trim().is_empty() {
@@ -854,7 +556,7 @@ impl<'a> Planner<'a> {
                 let entry = match list.iter().position(|a| same_name(&a.server, &server.fqdn)) {
                     Some(i) => &mut list[i],
                     None => {
-                        list.push(super::facts::UmAssignment {
+                        list.push(crate::procedure::facts::UmAssignment {
                             server: server.fqdn.clone(),
                             dial_plans: Vec::new(),
                         });
@@ -1091,7 +793,7 @@ impl<'a> Planner<'a> {
                 .arg("InstantMessagingType", Value::text("OCS"))
                 .to_string()
         };
-        let restore = |p: &super::facts::OwaMailboxPolicy| {
+        let restore = |p: &crate::procedure::facts::OwaMailboxPolicy| {
             Command::new("Set-OwaMailboxPolicy")
                 .arg("Identity", Value::text(&p.name))
                 .arg(
@@ -1180,101 +882,3 @@ impl<'a> Planner<'a> {
         })
     }
 }
-
-fn pool_step(owa: &str, registrar: &str, site_id: &str, decision: Decision) -> Step {
-    Step {
-        id: "trusted-pool".into(),
-        title: format!("Create the trusted application pool {owa}"),
-        target: Target::LyncShell,
-        apply: vec![
-            Command::new("New-CsTrustedApplicationPool")
-                .arg("Identity", Value::text(owa))
-                .arg("Registrar", Value::text(registrar))
-                .arg("Site", Value::text(site_id))
-                .arg("RequiresReplication", Value::Bool(false))
-                .to_string(),
-        ],
-        check: format!(
-            "$null -ne (Get-CsTrustedApplicationPool -Identity {} -ErrorAction SilentlyContinue)",
-            quote(owa)
-        ),
-        expect_output: None,
-        explanation: format!(
-            "Adds the OWA server {owa} to Lync's Known Servers List as a trusted application pool homed on the \
-             registrar {registrar}, in the site whose SiteId is {site_id}. Replication is off, as for any manually \
-             provisioned application. The FQDN must match the Exchange certificate's subject and SAN."
-        ),
-        reference: "ARTICLE §1.5 step 1".into(),
-        decision,
-        rollback: vec![
-            Command::new("Remove-CsTrustedApplicationPool")
-                .arg("Identity", Value::text(owa))
-                .switch("Force")
-                .to_string(),
-            "Enable-CsTopology".into(),
-        ],
-    }
-}
-
-fn app_step(owa: &str, app_id: &str, port: u16, decision: Decision) -> Step {
-    Step {
-        id: "trusted-application".into(),
-        title: format!("Create the trusted application {app_id} on port {port}"),
-        target: Target::LyncShell,
-        apply: vec![
-            Command::new("New-CsTrustedApplication")
-                .arg("ApplicationId", Value::text(app_id))
-                .arg("TrustedApplicationPoolFqdn", Value::text(owa))
-                .arg("Port", Value::Int(i64::from(port)))
-                .to_string(),
-        ],
-        check: format!(
-            "$null -ne (Get-CsTrustedApplication -ApplicationId {} -TrustedApplicationPoolFqdn {} -ErrorAction SilentlyContinue)",
-            quote(app_id),
-            quote(owa)
-        ),
-        expect_output: None,
-        explanation: format!(
-            "Registers OWA as trusted application {app_id} in the pool, listening on port {port}. The port must be unique \
-             in the pool; the cmdlet does not open it in any firewall."
-        ),
-        reference: "ARTICLE §1.5 step 2".into(),
-        decision,
-        rollback: vec![
-            Command::new("Remove-CsTrustedApplication")
-                .arg("Identity", Value::text(format!("{owa}/{app_id}")))
-                .switch("Force")
-                .to_string(),
-        ],
-    }
-}
-
-fn publish_step(decision: Decision) -> Step {
-    Step {
-        id: "publish-topology".into(),
-        title: "Publish the Lync topology".into(),
-        target: Target::LyncShell,
-        apply: vec!["Enable-CsTopology".into()],
-        check: NO_CHECK.into(),
-        expect_output: None,
-        explanation: "Changes made outside Topology Builder take effect only when the topology is published. Rolling \
-            back the pool publishes again.".into(),
-        reference: "ARTICLE §1.5 step 3".into(),
-        decision,
-        rollback: Vec::new(),
-    }
-}
-
-fn evidence(server: &str) -> Evidence {
-    Evidence {
-        target: Target::Backend(server.to_string()),
-        script: "[pscustomobject]@{ Event112 = [bool](Get-EventLog -LogName Application -Source 'MSExchange OWA' -ErrorAction SilentlyContinue | Where-Object { $_.EventID -eq 112 } | Select-Object -First 1); \
-                 LogFolder = (Test-Path -LiteralPath (Join-Path $env:ExchangeInstallPath 'Logging\\OWA\\InstantMessaging')) } | ConvertTo-Json".into(),
-        explanation: "After the first OWA sign-in, event 112 from MSExchange OWA says the IM endpoint manager started, and \
-            Logging\\OWA\\InstantMessaging exists. If either is missing, integration failed (ARTICLE §1.9).".into(),
-    }
-}
-
-#[cfg(test)]
-#[path = "plan_tests.rs"]
-mod tests;

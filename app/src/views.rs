@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::plan::{Difference, Plan};
 use crate::domain::request::{ChangeWindow, RequestInput, RequestState};
 use crate::domain::roles::Account;
 use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::workflow::Verdict;
+use crate::procedure::plan::{Difference, Plan};
 
 /// A person as shown beside what they did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
