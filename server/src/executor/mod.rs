@@ -22,6 +22,13 @@ use app::ssr::lab::Pending;
 use crate::config::{ExecutorConfig, ExecutorKind};
 use crate::lab::store::LabStore;
 
+mod clixml;
+mod process;
+
+pub use clixml::stderr_text;
+use process::{Program, windows_argument};
+pub use process::{decode_command, encode_command};
+
 /// The most of a script's output kept in memory; the SHA-256 covers all of it.
 pub const RETAINED_OUTPUT: usize = 1024 * 1024;
 /// The longest `-EncodedCommand` argument sent: cmd.exe, which OpenSSH for Windows starts the
@@ -83,15 +90,6 @@ pub struct Executor {
 enum Runner {
     Lab(LabStore),
     Process(Program),
-}
-
-/// A program and its leading arguments; the encoded script is appended.
-#[derive(Clone)]
-struct Program {
-    label: String,
-    argv: Vec<String>,
-    /// Whether the program is `ssh`, whose exit status 255 is its own failure.
-    ssh: bool,
 }
 
 impl Executor {
@@ -266,205 +264,5 @@ impl app::ssr::environment::Shell for Executor {
                 None => Ok(run.output),
             }
         })
-    }
-}
-
-/// `script` as `powershell.exe -EncodedCommand` takes it: UTF-16LE, base64.
-pub fn encode_command(script: &str) -> String {
-    let bytes: Vec<u8> = script.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The script in an `-EncodedCommand` argument.
-pub fn decode_command(encoded: &str) -> Result<String, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|e| format!("-EncodedCommand is not base64: {e}"))?;
-    if bytes.len() % 2 != 0 {
-        return Err("-EncodedCommand is not UTF-16LE (odd length)".into());
-    }
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    String::from_utf16(&units).map_err(|e| format!("-EncodedCommand is not UTF-16LE: {e}"))
-}
-
-/// An argument as Windows' command-line parser reads it back.
-fn windows_argument(arg: &str) -> String {
-    if !arg.is_empty() && !arg.contains([' ', '\t', '"']) {
-        return arg.to_string();
-    }
-    format!("\"{}\"", arg.replace('"', "\\\""))
-}
-
-impl Program {
-    /// Runs the program with `script` encoded at the end; reads its output as it comes.
-    async fn run(&self, script: &str, sink: OutputSink<'_>) -> Result<ScriptRun, ExecError> {
-        let (label, argv) = (&self.label, &self.argv);
-        let encoded = encode_command(script);
-        if encoded.len() > ENCODED_LIMIT {
-            return Err(ExecError::TooLong(encoded.len()));
-        }
-        let unreachable = |reason: String| ExecError::Unreachable {
-            target: label.to_string(),
-            reason,
-        };
-        let mut child = tokio::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .args(["-NoProfile", "-NonInteractive", "-EncodedCommand", &encoded])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| unreachable(format!("cannot start {}: {e}", argv[0])))?;
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let errors = tokio::spawn(async move {
-            let mut text = Vec::new();
-            let _ = (&mut stderr)
-                .take(RETAINED_OUTPUT as u64)
-                .read_to_end(&mut text)
-                .await;
-            text
-        });
-        let mut hasher = Sha256::new();
-        let mut kept = Vec::new();
-        let mut pending = Vec::new();
-        let mut buffer = [0_u8; 8192];
-        loop {
-            let n = stdout
-                .read(&mut buffer)
-                .await
-                .map_err(|e| unreachable(format!("reading its output failed: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            let chunk = &buffer[..n];
-            hasher.update(chunk);
-            if kept.len() < RETAINED_OUTPUT {
-                kept.extend_from_slice(&chunk[..chunk.len().min(RETAINED_OUTPUT - kept.len())]);
-            }
-            pending.extend_from_slice(chunk);
-            let valid = match std::str::from_utf8(&pending) {
-                Ok(text) => text.len(),
-                Err(e) if e.error_len().is_none() => e.valid_up_to(),
-                Err(_) => pending.len(),
-            };
-            sink(&String::from_utf8_lossy(&pending[..valid]));
-            pending.drain(..valid);
-        }
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| unreachable(format!("waiting for it failed: {e}")))?;
-        let errors = stderr_text(&String::from_utf8_lossy(&errors.await.unwrap_or_default()));
-        let output = String::from_utf8_lossy(&kept).into_owned();
-        let sha256 = hex::encode(hasher.finalize());
-        let failure = match status.code() {
-            Some(0) => None,
-            Some(SSH_FAILED) if self.ssh => {
-                return Err(
-                    if errors.contains("Host key verification failed")
-                        || errors.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-                    {
-                        ExecError::HostKey(label.to_string())
-                    } else {
-                        unreachable(first_line(&errors, "ssh failed"))
-                    },
-                );
-            }
-            Some(code) if errors.trim().is_empty() => Some(format!("exited with code {code}")),
-            Some(_) => Some(errors.trim().to_string()),
-            None => return Err(unreachable("it was stopped by a signal".into())),
-        };
-        Ok(ScriptRun {
-            output,
-            failure,
-            sha256,
-        })
-    }
-}
-
-fn first_line(text: &str, otherwise: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or(otherwise)
-        .to_string()
-}
-
-/// Standard error as people read it: PowerShell started with redirected streams writes it as
-/// CLIXML (`#< CLIXML`, error records in `<S S="Error">`, progress records to ignore).
-pub fn stderr_text(raw: &str) -> String {
-    let Some(xml) = raw.trim_start().strip_prefix("#< CLIXML") else {
-        return raw.to_string();
-    };
-    let mut lines = String::new();
-    let mut rest = xml;
-    while let Some(start) = rest.find("<S S=\"Error\">") {
-        let after = &rest[start + "<S S=\"Error\">".len()..];
-        let end = after.find("</S>").unwrap_or(after.len());
-        lines.push_str(&unescape_clixml(&after[..end]));
-        rest = &after[end..];
-    }
-    lines
-}
-
-fn unescape_clixml(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("_x") {
-        out.push_str(&rest[..start]);
-        let code = rest.get(start + 2..start + 6);
-        match code.filter(|_| rest.get(start + 6..start + 7) == Some("_")) {
-            Some(hex) if u32::from_str_radix(hex, 16).is_ok() => {
-                let c = char::from_u32(u32::from_str_radix(hex, 16).unwrap_or(0x3F)).unwrap_or('?');
-                if c != '\r' {
-                    out.push(c);
-                }
-                rest = &rest[start + 7..];
-            }
-            _ => {
-                out.push_str("_x");
-                rest = &rest[start + 2..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encoded_commands_round_trip_as_powershell_reads_them() {
-        // `powershell.exe -EncodedCommand` of "Get-Date" (UTF-16LE, base64), as documented.
-        assert_eq!(encode_command("Get-Date"), "RwBlAHQALQBEAGEAdABlAA==");
-        let script = "Write-Output 'ünï’code'\n$x = 1";
-        assert_eq!(decode_command(&encode_command(script)).unwrap(), script);
-        assert!(decode_command("not base64!").is_err());
-        assert!(decode_command("QQ==").is_err());
-    }
-
-    #[test]
-    fn clixml_errors_are_read_and_progress_is_dropped() {
-        let raw = "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\"><Obj S=\"progress\" RefId=\"0\"><TN RefId=\"0\"><T>System.Management.Automation.PSCustomObject</T></TN><MS><I64 N=\"SourceId\">1</I64></MS></Obj><S S=\"Error\">Cannot find &quot;pool&quot;_x000D__x000A_</S><S S=\"Error\">At line:1 char:1_x000D__x000A_</S></Objs>";
-        assert_eq!(stderr_text(raw), "Cannot find \"pool\"\nAt line:1 char:1\n");
-        assert_eq!(stderr_text("plain error\n"), "plain error\n");
-    }
-
-    #[test]
-    fn arguments_with_spaces_are_quoted_for_windows() {
-        assert_eq!(windows_argument("-Sta"), "-Sta");
-        assert_eq!(windows_argument("C:\\a b\\x.ps1"), "\"C:\\a b\\x.ps1\"");
-        assert_eq!(windows_argument(""), "\"\"");
     }
 }
