@@ -7,73 +7,87 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use sea_orm::entity::prelude::StringLen;
 
-/// What a run does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "ssr",
-    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
-    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    /// Runs an approved plan.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "apply"))]
-    Apply,
-    /// Undoes, in reverse, the steps an earlier run completed.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "rollback"))]
-    Rollback,
+/// A state or kind stored as text: one mapping for the database, JSON and people (`as_str`),
+/// every value listed (`ALL`).
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* pub enum $name:ident {
+        $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(
+            feature = "ssr",
+            derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
+            sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")
+        )]
+        pub enum $name {
+            $(
+                $(#[$variant_meta])*
+                #[serde(rename = $text)]
+                #[cfg_attr(feature = "ssr", sea_orm(string_value = $text))]
+                $variant,
+            )*
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &[$name] = &[$($name::$variant),*];
+
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
 
-/// Where a run is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "ssr",
-    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
-    sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    /// A rollback waiting for a second person to approve its undo plan.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "awaiting_approval"))]
-    AwaitingApproval,
-    /// Waiting for a worker (and for its time, and for its site to be free).
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "queued"))]
-    Queued,
-    /// A worker holds its lease and runs it.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "running"))]
-    Running,
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "succeeded"))]
-    Succeeded,
-    /// A step failed.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "failed"))]
-    Failed,
-    /// Stopped for a person to look at (a re-check failed, retries ran out, a step without a
-    /// read-only check was interrupted).
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "needs_attention"))]
-    NeedsAttention,
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "cancelled"))]
-    Cancelled,
+stored_enum! {
+    /// What a run does.
+    pub enum RunKind {
+        /// Runs an approved plan.
+        Apply = "apply",
+        /// Undoes, in reverse, the steps an earlier run completed.
+        Rollback = "rollback",
+    }
 }
 
-/// Where one step of a run is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "ssr",
-    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
-    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")
-)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    /// Its read-only check is running.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "started"))]
-    Started,
-    /// Its commands are being sent.
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "applying"))]
-    Applying,
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "done"))]
-    Done,
-    #[cfg_attr(feature = "ssr", sea_orm(string_value = "failed"))]
-    Failed,
+stored_enum! {
+    /// Where a run is in its life.
+    pub enum RunState {
+        /// A rollback waiting for a second person to approve its undo plan.
+        AwaitingApproval = "awaiting_approval",
+        /// Waiting for a worker (and for its time, and for its site to be free).
+        Queued = "queued",
+        /// A worker holds its lease and runs it.
+        Running = "running",
+        Succeeded = "succeeded",
+        /// A step failed.
+        Failed = "failed",
+        /// Stopped for a person to look at (a re-check failed, retries ran out, a step without
+        /// a read-only check was interrupted).
+        NeedsAttention = "needs_attention",
+        Cancelled = "cancelled",
+    }
+}
+
+stored_enum! {
+    /// Where one step of a run is.
+    pub enum StepState {
+        /// Its read-only check is running.
+        Started = "started",
+        /// Its commands are being sent.
+        Applying = "applying",
+        Done = "done",
+        Failed = "failed",
+    }
 }
 
 /// What an operator can do to a run.
@@ -95,27 +109,7 @@ impl RunAction {
     }
 }
 
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Apply => "apply",
-            RunKind::Rollback => "rollback",
-        }
-    }
-}
-
 impl RunState {
-    /// Every state, in the order of a run's life.
-    pub const ALL: [RunState; 7] = [
-        RunState::AwaitingApproval,
-        RunState::Queued,
-        RunState::Running,
-        RunState::Succeeded,
-        RunState::Failed,
-        RunState::NeedsAttention,
-        RunState::Cancelled,
-    ];
-
     /// Every move a run's state may make. Anything else is refused.
     pub const TRANSITIONS: &[(RunState, RunState)] = {
         use RunState::*;
@@ -141,18 +135,6 @@ impl RunState {
             (Cancelled, Queued),
         ]
     };
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::AwaitingApproval => "awaiting_approval",
-            RunState::Queued => "queued",
-            RunState::Running => "running",
-            RunState::Succeeded => "succeeded",
-            RunState::Failed => "failed",
-            RunState::NeedsAttention => "needs_attention",
-            RunState::Cancelled => "cancelled",
-        }
-    }
 
     /// For people: `needs attention`.
     pub fn label(self) -> String {
@@ -185,32 +167,11 @@ impl RunState {
 }
 
 impl StepState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Started => "started",
-            StepState::Applying => "applying",
-            StepState::Done => "done",
-            StepState::Failed => "failed",
-        }
-    }
-
     /// Whether the step's commands may have taken effect (what a rollback undoes).
     pub fn may_have_applied(self) -> bool {
         matches!(self, StepState::Done | StepState::Applying)
     }
 }
-
-macro_rules! display_as_str {
-    ($($t:ty),*) => {$(
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    )*};
-}
-
-display_as_str!(RunKind, RunState, StepState);
 
 /// Whether a run of `kind` in `state`, with `applied` steps that may have taken effect, can be
 /// rolled back.
@@ -238,8 +199,8 @@ mod tests {
                     | (Cancelled, Queued)
             )
         };
-        for from in RunState::ALL {
-            for to in RunState::ALL {
+        for &from in RunState::ALL {
+            for &to in RunState::ALL {
                 assert_eq!(from.can_become(to), allowed(from, to), "{from:?} -> {to:?}");
             }
         }
@@ -286,7 +247,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_serde() {
-        for state in RunState::ALL {
+        for &state in RunState::ALL {
             let json = serde_json::to_string(&state).unwrap();
             assert_eq!(json, format!("\"{}\"", state.as_str()));
             assert_eq!(serde_json::from_str::<RunState>(&json).unwrap(), state);
