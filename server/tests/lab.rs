@@ -434,6 +434,26 @@ fn the_whole_runbook_integrates_litware_and_a_replan_finds_nothing_to_do() {
     assert!(!backend.files[0].1.contains("IMServerName"));
     assert_eq!(lab.lync.published.trusted_pools.len(), 1);
 
+    // The lab remembers every command that changed something, once each; the probes, which
+    // only read, left no trace.
+    let count = |entry: &str| lab.applied.iter().filter(|a| a.as_str() == entry).count();
+    for (entry, times) in [
+        ("New-CsTrustedApplicationPool", 1),
+        ("New-CsTrustedApplication", 1),
+        ("Enable-CsTopology", 1),
+        ("Set-OwaVirtualDirectory", 1),
+        ("Set-OwaMailboxPolicy", 1),
+        ("atl-mbx-001.litwareinc.com: Copy-Item", 1),
+        ("atl-mbx-001.litwareinc.com: Set-Content", 1),
+    ] {
+        assert_eq!(count(entry), times, "{entry}: {:?}", lab.applied);
+    }
+    assert!(
+        lab.applied.iter().all(|a| !a.contains("Get-")),
+        "{:?}",
+        lab.applied
+    );
+
     // Planned again against what the probes now read, nothing is left to do.
     let after = probe_lab(&mut lab);
     let second = plan(&spec, &after, samples::now());

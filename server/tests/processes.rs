@@ -39,10 +39,18 @@ struct Bench {
     url: String,
     db: DatabaseConnection,
     request: i32,
+    /// Keeps a PostgreSQL bench's schema until the bench is dropped.
+    _database: Option<common::TestDb>,
 }
 
 impl Bench {
+    /// A bench on SQLite.
     async fn new() -> Bench {
+        Bench::on(common::Backend::Sqlite).await
+    }
+
+    /// A bench on `backend`.
+    async fn on(backend: common::Backend) -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let wrapper = dir.path().join("powershell");
         common::executable(
@@ -62,9 +70,18 @@ exit $rc
                 imlink = env!("CARGO_BIN_EXE_imlink")
             ),
         );
-        let url = format!("sqlite://{}/imlink.db?mode=rwc", dir.path().display());
-        let db = server::database::connect(&url, 2).await.unwrap();
-        server::database::migrate(&db).await.unwrap();
+        let (url, db, database) = match backend {
+            common::Backend::Sqlite => {
+                let url = format!("sqlite://{}/imlink.db?mode=rwc", dir.path().display());
+                let db = server::database::connect(&url, 2).await.unwrap();
+                server::database::migrate(&db).await.unwrap();
+                (url, db, None)
+            }
+            common::Backend::Postgres => {
+                let t = common::TestDb::new(backend).await;
+                (t.url(), t.db.clone(), Some(t))
+            }
+        };
         // The request is planned by probing the lab file through the same program.
         let config = ExecutorConfig {
             kind: ExecutorKind::Local,
@@ -82,6 +99,7 @@ exit $rc
             url,
             db,
             request,
+            _database: database,
         }
     }
 
@@ -213,8 +231,8 @@ enum Crash {
 /// Runs the bench's request with a SIGKILL at `crash`, then a second worker until the run
 /// ends. A step without a read-only check that was interrupted while its commands ran must
 /// stop the run for attention (`blind`); an admin's resume then lets a third worker finish.
-async fn crashed_run(crash: Crash, blind: bool) -> Bench {
-    let bench = Bench::new().await;
+async fn crashed_run(backend: common::Backend, crash: Crash, blind: bool) -> Bench {
+    let bench = Bench::on(backend).await;
     let kill = match crash {
         Crash::Before(n) => ("KILL_BEFORE", n.to_string()),
         Crash::After(n) => ("KILL_AFTER", n.to_string()),
@@ -253,8 +271,21 @@ async fn crashed_run(crash: Crash, blind: bool) -> Bench {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
+    sigkill_sweep(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_sweep_on_postgres() {
+    sigkill_sweep(common::Backend::Postgres).await;
+}
+
+/// Kills the worker before and after every call it makes (before each check, between each
+/// check and its commands, after the commands took effect) and checks that the run then ends
+/// with the lab exactly as an uninterrupted run leaves it, the lab's record of every changing
+/// command included: nothing applied twice, nothing missed.
+async fn sigkill_sweep(backend: common::Backend) {
     // An uninterrupted run: the reference lab, and the sequence of calls.
-    let clean = Bench::new().await;
+    let clean = Bench::on(backend).await;
     let mut worker = clean.worker(&[]);
     let job = clean.ended().await;
     let _ = worker.kill();
@@ -286,9 +317,16 @@ async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
     for (i, step) in steps.iter().enumerate() {
         let check = probes + 2 * i + 1;
         crashes.push(Crash::Before(check));
+        crashes.push(Crash::After(check));
         crashes.push(Crash::After(check + 1));
         // Calls are numbered from 1; the step's check is what was sent.
         assert!(calls[check - 1].contains(&plan.steps[step.position as usize].check));
+    }
+    // And during verification, which only reads.
+    for e in 0..plan.evidence.len() {
+        let call = probes + 2 * steps.len() + e + 1;
+        crashes.push(Crash::Before(call));
+        crashes.push(Crash::After(call));
     }
     // Two benches at a time: most of each is the wait for the dead worker's lease.
     // Publishing the topology has no read-only check: interrupted while its command ran, it
@@ -305,11 +343,34 @@ async fn sigkill_at_every_step_boundary_and_mid_step_applies_everything_once() {
         1,
         "publishing is the one step without a check"
     );
+    let publish = plan
+        .steps
+        .iter()
+        .find(|s| !s.checkable())
+        .map(|s| s.apply[0].clone())
+        .unwrap();
     for pair in crashes.chunks(2) {
         let runs =
-            futures_util::future::join_all(pair.iter().map(|c| crashed_run(*c, blind(c)))).await;
+            futures_util::future::join_all(pair.iter().map(|c| crashed_run(backend, *c, blind(c))))
+                .await;
         for (crash, bench) in pair.iter().zip(runs) {
-            let lab = bench.lab();
+            let mut lab = bench.lab();
+            if blind(crash) {
+                // The admin's resume ran publishing again, on purpose: nothing could tell
+                // whether the interrupted one took effect. Everything else ran once.
+                let applied = lab["applied"].as_array_mut().unwrap();
+                let first = applied.iter().position(|a| a == publish.as_str()).unwrap();
+                assert_eq!(
+                    applied[first + 1],
+                    publish.as_str(),
+                    "{crash:?}: {applied:?}"
+                );
+                applied.remove(first + 1);
+            }
+            assert_eq!(
+                lab["applied"], reference["applied"],
+                "{crash:?}: the changing commands differ from an uninterrupted run's"
+            );
             assert_eq!(
                 lab, reference,
                 "{crash:?}: the lab differs from an uninterrupted run"
@@ -433,9 +494,15 @@ async fn two_worker_processes_on_postgres_run_each_job_once() {
         assert!(Instant::now() < deadline, "the jobs did not all end");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Both stop cleanly on SIGTERM.
     for w in &mut workers {
-        let _ = w.kill();
-        let _ = w.wait();
+        let terminated = Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
+        wait(w);
+        assert!(w.wait().unwrap().success(), "a clean exit");
     }
     assert_eq!(jobs.len(), requests.len());
     for job in &jobs {
@@ -452,6 +519,38 @@ async fn two_worker_processes_on_postgres_run_each_job_once() {
         .await
         .unwrap();
     assert_eq!(starts.len(), requests.len(), "every job was started once");
+    let workers_seen: std::collections::BTreeSet<&str> =
+        starts.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(
+        workers_seen.len(),
+        2,
+        "both processes worked: {workers_seen:?}"
+    );
+    // One site, so one run at a time: no run started before the one before it ended.
+    let ends = audit_events::Entity::find()
+        .filter(audit_events::Column::Action.eq("run.succeeded"))
+        .filter(audit_events::Column::EntityId.is_in(requests.iter().map(|r| r.to_string())))
+        .all(&t.db)
+        .await
+        .unwrap();
+    let mut spans: Vec<(i64, i64)> = starts
+        .iter()
+        .map(|start| {
+            let end = ends
+                .iter()
+                .find(|e| e.entity_id == start.entity_id)
+                .expect("every started run ended");
+            (start.id, end.id)
+        })
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 < pair[1].0,
+            "two runs of the site overlapped in the audit trail: {pair:?}"
+        );
+    }
+    assert_eq!(app::ssr::audit::verify(&t.db).await.unwrap().broken, None);
     assert_eq!(job_state(&t.db, first).await, RunState::Succeeded);
 }
 

@@ -30,6 +30,29 @@ pub struct LabState {
     /// The back-end server a remote session is on (`Invoke-Command`).
     #[serde(skip)]
     pub remote: Option<String>,
+    /// Every command that changed something, in order (`server: Cmdlet`, newest last, the
+    /// last [`APPLIED_KEPT`]): a command applied twice leaves two entries.
+    #[serde(default)]
+    pub applied: Vec<String>,
+}
+
+/// How many changing commands the lab remembers.
+pub const APPLIED_KEPT: usize = 500;
+
+/// Verbs of commands that change something.
+const CHANGING_VERBS: &[&str] = &[
+    "new", "set", "remove", "enable", "disable", "add", "copy", "move", "install", "grant",
+    "revoke", "start", "stop", "restart",
+];
+
+/// Whether `call` changes something (and so belongs in [`LabState::applied`]).
+fn changes(call: &Invocation) -> bool {
+    let name = call.name.to_ascii_lowercase();
+    if name.ends_with("appcmd.exe") {
+        return true;
+    }
+    name.split_once('-')
+        .is_some_and(|(verb, _)| CHANGING_VERBS.contains(&verb))
 }
 
 /// How many people every scenario's directory holds.
@@ -67,6 +90,7 @@ impl LabState {
             exchange: exchange::ExchangeState::from_facts(&facts.exchange),
             users: owa::users(USERS),
             remote: None,
+            applied: Vec::new(),
         }
     }
 }
@@ -102,6 +126,24 @@ impl Host for LabState {
     }
 
     fn invoke(&mut self, call: Invocation) -> Result<Vec<Value>, PsError> {
+        let record = changes(&call).then(|| match &self.remote {
+            Some(server) => format!("{server}: {}", call.name),
+            None => call.name.clone(),
+        });
+        let result = self.dispatch(call);
+        if let (Some(entry), Ok(_)) = (record, &result) {
+            self.applied.push(entry);
+            if self.applied.len() > APPLIED_KEPT {
+                self.applied.remove(0);
+            }
+        }
+        result
+    }
+}
+
+impl LabState {
+    /// Runs `call` on the back end of the remote session, Lync or Exchange.
+    fn dispatch(&mut self, call: Invocation) -> Result<Vec<Value>, PsError> {
         if let Some(server) = self.remote.clone()
             && let Some(backend) = self
                 .exchange
