@@ -177,7 +177,7 @@ impl EnvironmentArgs {
             (None, Some(path)) if !path.exists() => {
                 return Err(format!("{}: no such lab state", path.display()));
             }
-            (None, Some(path)) => load_lab(path, "litware")?,
+            (None, Some(path)) => crate::lab::file_store::load(path, "litware")?,
             (None, None) => return Err("give --facts, --environment or --lab-state".into()),
         };
         lab.discover(now).map_err(|e| e.to_string())
@@ -709,48 +709,6 @@ fn print_facts(command: &str, facts: Result<app::procedure::facts::Facts, String
     }
 }
 
-/// The lab state in `path`, or a new one from `scenario` when the file does not exist.
-fn load_lab(path: &std::path::Path, scenario: &str) -> Result<crate::lab::LabState, String> {
-    use crate::lab::{LabState, SCENARIOS};
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str::<LabState>(&text)
-            .map_err(|e| format!("{} is not a lab state: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => LabState::scenario(scenario)
-            .ok_or_else(|| {
-                format!(
-                    "unknown scenario {scenario:?}; known: {}",
-                    SCENARIOS.join(", ")
-                )
-            }),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
-fn save_lab(path: &std::path::Path, state: &crate::lab::LabState) -> Result<(), String> {
-    let text = serde_json::to_string(state).map_err(|e| e.to_string())?;
-    // Written aside and renamed into place, so a crash never leaves half a state.
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    std::fs::write(&partial, text)
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|e| format!("cannot save the state to {}: {e}", path.display()))
-}
-
-/// Locks the lab state file `path` (created from `scenario` when missing) for as long as
-/// `change` acts on it, then saves it, unless `change` failed.
-fn change_lab_file<T>(
-    path: &std::path::Path,
-    scenario: &str,
-    change: impl FnOnce(&mut crate::lab::LabState) -> Result<T, String>,
-) -> Result<T, String> {
-    // One change at a time per state file, as one server runs one change at a time.
-    let _lock = lock_lab(path)?;
-    let mut lab = load_lab(path, scenario)?;
-    let out = change(&mut lab)?;
-    save_lab(path, &lab)?;
-    Ok(out)
-}
-
 fn lab_command(command: LabCommand) -> ExitCode {
     let (state_path, scenario) = match &command {
         LabCommand::Signin {
@@ -760,7 +718,7 @@ fn lab_command(command: LabCommand) -> ExitCode {
             state, scenario, ..
         } => (state, scenario),
     };
-    let done = change_lab_file(state_path, scenario, |lab| match &command {
+    let done = crate::lab::file_store::change(state_path, scenario, |lab| match &command {
         LabCommand::Signin { user, .. } => {
             let outcome = lab.owa_sign_in(user, chrono::Utc::now());
             if outcome.presence {
@@ -795,7 +753,7 @@ fn lab_shell(state_path: &std::path::Path, scenario: &str, arguments: &[String])
     use crate::lab::{interpreter::Interpreter, value::format_output};
     let ran =
         shell_script(arguments, std::env::var("SSH_ORIGINAL_COMMAND").ok()).and_then(|script| {
-            change_lab_file(state_path, scenario, |lab| {
+            crate::lab::file_store::change(state_path, scenario, |lab| {
                 Ok(Interpreter::new(lab).run(&script))
             })
         });
@@ -857,19 +815,4 @@ fn shell_script(arguments: &[String], ssh_command: Option<String>) -> Result<Str
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)
         .map_err(|e| format!("cannot read the script: {e}"))?;
     Ok(script)
-}
-
-/// Holds `<state>.lock` exclusively until dropped.
-fn lock_lab(state_path: &std::path::Path) -> Result<std::fs::File, String> {
-    let mut name = state_path.as_os_str().to_owned();
-    name.push(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&name)
-        .map_err(|e| format!("cannot open {}: {e}", std::path::Path::new(&name).display()))?;
-    file.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", std::path::Path::new(&name).display()))?;
-    Ok(file)
 }

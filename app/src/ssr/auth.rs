@@ -112,6 +112,30 @@ pub async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         .map(|user| Session { id: row.id, user }))
 }
 
+/// The live session of the request, for axum handlers: without one the request is answered
+/// 401.
+impl axum::extract::FromRequestParts<AppState> for Session {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        match session(state, &parts.headers).await {
+            Ok(Some(session)) => Ok(session),
+            Ok(None) => Err((
+                axum::http::StatusCode::UNAUTHORIZED,
+                AppError::Unauthenticated.to_string(),
+            )
+                .into_response()),
+            Err(e) => Err(axum::http::StatusCode::from_u16(e.status())
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response()),
+        }
+    }
+}
+
 /// Removes every session that has ended by `now` (the worker's sweep); returns how many.
 pub async fn remove_ended_sessions(
     db: &DatabaseConnection,

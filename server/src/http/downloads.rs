@@ -1,11 +1,13 @@
-//! Files for signed-in people: a request's runbook, plan and facts, and a run's transcript.
+//! Files for signed-in people (a [`Session`] is required): a request's runbook, plan and facts,
+//! and a run's transcript.
 
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 
+use app::ssr::auth::Session;
 use app::ssr::entities::{change_requests, jobs};
 use app::ssr::state::AppState;
 use sea_orm::EntityTrait;
@@ -30,30 +32,14 @@ fn database_error(e: impl std::fmt::Display) -> Response {
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
-/// Whether the request carries a live session (a failure to tell is answered as a 500).
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
-    app::ssr::auth::session(state, headers)
-        .await
-        .map(|s| s.is_some())
-        .map_err(database_error)
-}
-
 /// A request's stored plan or facts, as a download for the signed-in person.
 async fn download(
     state: &AppState,
-    headers: &HeaderMap,
     id: i32,
     name: &str,
     content_type: &'static str,
     body: impl FnOnce(&change_requests::Model) -> Option<String>,
 ) -> Response {
-    match signed_in(state, headers).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return (StatusCode::UNAUTHORIZED, "Sign in to download plans.").into_response();
-        }
-        Err(response) => return response,
-    }
     let row = match change_requests::Entity::find_by_id(id).one(&state.db).await {
         Ok(Some(row)) => row,
         Ok(None) => return (StatusCode::NOT_FOUND, "No such request.").into_response(),
@@ -69,15 +55,8 @@ async fn download(
 pub async fn transcript_file(
     State(state): State<AppState>,
     Path(id): Path<i32>,
-    headers: HeaderMap,
+    _signed_in: Session,
 ) -> Response {
-    match signed_in(&state, &headers).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return (StatusCode::UNAUTHORIZED, "Sign in to download transcripts.").into_response();
-        }
-        Err(response) => return response,
-    }
     let job = match jobs::Entity::find_by_id(id).one(&state.db).await {
         Ok(Some(job)) => job,
         Ok(None) => return (StatusCode::NOT_FOUND, "No such run.").into_response(),
@@ -98,16 +77,11 @@ pub async fn transcript_file(
 pub async fn runbook_file(
     State(state): State<AppState>,
     Path(id): Path<i32>,
-    headers: HeaderMap,
+    _signed_in: Session,
 ) -> Response {
-    download(
-        &state,
-        &headers,
-        id,
-        "plan.ps1",
-        "text/plain; charset=utf-8",
-        |row| app::ssr::plans::stored(row).map(|plan| crate::render::runbook(&plan)),
-    )
+    download(&state, id, "plan.ps1", "text/plain; charset=utf-8", |row| {
+        app::ssr::plans::stored(row).map(|plan| crate::render::runbook(&plan))
+    })
     .await
 }
 
@@ -115,16 +89,11 @@ pub async fn runbook_file(
 pub async fn plan_file(
     State(state): State<AppState>,
     Path(id): Path<i32>,
-    headers: HeaderMap,
+    _signed_in: Session,
 ) -> Response {
-    download(
-        &state,
-        &headers,
-        id,
-        "plan.txt",
-        "text/plain; charset=utf-8",
-        |row| app::ssr::plans::stored(row).map(|plan| crate::render::text(&plan)),
-    )
+    download(&state, id, "plan.txt", "text/plain; charset=utf-8", |row| {
+        app::ssr::plans::stored(row).map(|plan| crate::render::text(&plan))
+    })
     .await
 }
 
@@ -132,15 +101,10 @@ pub async fn plan_file(
 pub async fn facts_file(
     State(state): State<AppState>,
     Path(id): Path<i32>,
-    headers: HeaderMap,
+    _signed_in: Session,
 ) -> Response {
-    download(
-        &state,
-        &headers,
-        id,
-        "facts.json",
-        "application/json",
-        |row| row.facts_json.clone(),
-    )
+    download(&state, id, "facts.json", "application/json", |row| {
+        row.facts_json.clone()
+    })
     .await
 }

@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use app::ssr::auth::Session;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -24,16 +25,9 @@ const RETRY: Duration = Duration::from_secs(1);
 pub async fn run_events(
     State(state): State<AppState>,
     Path(id): Path<i32>,
+    session: Session,
     headers: HeaderMap,
 ) -> Response {
-    let session = match app::ssr::auth::session(&state, &headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Sign in to follow runs.").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the session for live updates");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
     // Held by the stream; given back when it ends or the browser goes away.
     let Some(slot) = state.limits.streams.acquire(&session.id) else {
         return (

@@ -8,6 +8,7 @@
 //! `app::procedure::samples`.
 
 pub mod exchange;
+pub mod file_store;
 pub mod interpreter;
 pub mod lync;
 pub mod owa;
