@@ -29,9 +29,22 @@ fn no_lab() -> AppError {
 }
 
 #[cfg(feature = "ssr")]
-fn failed(e: String) -> AppError {
+fn failed(e: crate::ssr::lab::LabError) -> AppError {
     tracing::warn!(error = %e, "lab action failed");
     AppError::Unavailable(format!("The lab could not do that: {e}"))
+}
+
+/// A refusal of the lab as a message beside `field` (keeping what was chosen); anything else
+/// as the lab being unavailable.
+#[cfg(feature = "ssr")]
+fn refused(e: crate::ssr::lab::LabError, field: &'static str, value: &str) -> AppError {
+    use crate::ssr::lab::LabError;
+    match e {
+        LabError::UnknownScenario(_) | LabError::Refused(_) => {
+            AppError::invalid_field(field, e.to_string(), [(field, value.to_string())])
+        }
+        LabError::Storage(_) => failed(e),
+    }
 }
 
 /// The organization at a glance.
@@ -89,9 +102,9 @@ pub async fn reset_lab(scenario: String) -> Result<(), AppError> {
             let state = AppState::current()?;
             let lab = lab(&state).ok_or_else(no_lab)?;
             let txn = begin_write(&state.db).await?;
-            lab.reset(&txn, &scenario).await.map_err(|e| {
-                AppError::invalid_field("scenario", e, [("scenario", scenario.clone())])
-            })?;
+            lab.reset(&txn, &scenario)
+                .await
+                .map_err(|e| refused(e, "scenario", &scenario))?;
             audit::append(
                 &txn,
                 AuditRecord::ok(&user.username, "lab.reset")
@@ -118,7 +131,7 @@ pub async fn lab_install_cu(server: String) -> Result<(), AppError> {
             let txn = begin_write(&state.db).await?;
             lab.install_cumulative_update(&txn, &server)
                 .await
-                .map_err(|e| AppError::invalid_field("server", e, [("server", server.clone())]))?;
+                .map_err(|e| refused(e, "server", &server))?;
             audit::append(
                 &txn,
                 AuditRecord::ok(&user.username, "lab.install_cu")

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use super::lab::Pending;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::lab::LabError;
 use crate::error::AppError;
 use crate::procedure::facts::{Facts, FactsError};
 use crate::procedure::probes::{self, Probe, ProbeError};
@@ -18,12 +21,15 @@ pub enum Environment {
     Remote(std::sync::Arc<dyn Shell>),
 }
 
+/// A probe's output, or why it could not be had (boxed, so [`Shell`] stays object-safe).
+pub type Probing<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
 /// Somewhere the read-only probes can run (implemented by the server's executors).
 pub trait Shell: Send + Sync {
     /// Where the probes run, for people.
     fn label(&self) -> String;
     /// Runs `probe`: its standard output, or why it failed.
-    fn probe<'a>(&'a self, probe: &'a Probe) -> Pending<'a, String>;
+    fn probe<'a>(&'a self, probe: &'a Probe) -> Probing<'a>;
 }
 
 impl std::fmt::Debug for Environment {
@@ -48,7 +54,7 @@ pub enum EnvironmentError {
     #[error("the facts file {path} cannot be planned against: {source}")]
     Invalid { path: String, source: FactsError },
     #[error("the lab could not be probed: {0}")]
-    Lab(String),
+    Lab(#[from] LabError),
     #[error("{0}")]
     Probe(String),
     #[error(transparent)]
@@ -96,7 +102,7 @@ impl Environment {
                     })?;
                 Ok(facts)
             }
-            Environment::Lab(lab) => lab.discover().await.map_err(EnvironmentError::Lab),
+            Environment::Lab(lab) => Ok(lab.discover().await?),
             Environment::Remote(shell) => {
                 let run = |probe: Probe| async move {
                     shell.probe(&probe).await.map_err(EnvironmentError::Probe)

@@ -10,7 +10,21 @@ use crate::procedure::facts::Facts;
 use crate::views::{LabSignIn, LabView};
 
 /// A boxed future, so the trait stays object-safe.
-pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, LabError>> + Send + 'a>>;
+
+/// Why the lab did not do something.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LabError {
+    /// There is no scenario of that name.
+    #[error("There is no scenario “{0}”.")]
+    UnknownScenario(String),
+    /// The simulated servers refused, as the real ones would (an unknown server, say).
+    #[error("{0}")]
+    Refused(String),
+    /// The lab's stored state could not be read or written.
+    #[error("the lab's stored state: {0}")]
+    Storage(String),
+}
 
 /// The lab, as the portal uses it. State lives in the database and survives restarts. Changes
 /// are made in the caller's transaction, so the audit event that records one commits with it.

@@ -17,7 +17,6 @@ use tokio::sync::Semaphore;
 use app::procedure::plan::Target;
 
 use app::procedure::probes::Probe;
-use app::ssr::lab::Pending;
 
 use crate::config::{ExecutorConfig, ExecutorKind};
 use crate::lab::store::LabStore;
@@ -205,7 +204,7 @@ impl Executor {
                             .await
                             .map_err(|reason| ExecError::Unreachable {
                                 target: "the lab".into(),
-                                reason,
+                                reason: reason.to_string(),
                             })?;
                     sink(&run.output);
                     Ok(ScriptRun {
@@ -249,7 +248,7 @@ impl app::ssr::environment::Shell for Executor {
         Executor::label(self)
     }
 
-    fn probe<'a>(&'a self, probe: &'a Probe) -> Pending<'a, String> {
+    fn probe<'a>(&'a self, probe: &'a Probe) -> app::ssr::environment::Probing<'a> {
         Box::pin(async move {
             let run = self
                 .run(

@@ -11,7 +11,7 @@ use super::LabState;
 use app::procedure::facts::Facts;
 use app::ssr::db::begin_write;
 use app::ssr::entities::lab_state;
-use app::ssr::lab::{Lab, Pending};
+use app::ssr::lab::{Lab, LabError, Pending};
 use app::views::{LabBackend, LabSignIn, LabView};
 
 /// The scenario a new lab starts from.
@@ -32,8 +32,9 @@ pub struct LabStore {
     db: DatabaseConnection,
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// The stored state could not be read or written.
+fn err(e: impl std::fmt::Display) -> LabError {
+    LabError::Storage(e.to_string())
 }
 
 impl LabStore {
@@ -42,7 +43,7 @@ impl LabStore {
     }
 
     /// The stored state; the default scenario when nothing is stored yet.
-    async fn load<C: sea_orm::ConnectionTrait>(db: &C) -> Result<(String, LabState), String> {
+    async fn load<C: sea_orm::ConnectionTrait>(db: &C) -> Result<(String, LabState), LabError> {
         match lab_state::Entity::find_by_id(1)
             .one(db)
             .await
@@ -53,21 +54,22 @@ impl LabStore {
         }
     }
 
-    fn parse(row: lab_state::Model) -> Result<(String, LabState), String> {
+    fn parse(row: lab_state::Model) -> Result<(String, LabState), LabError> {
         Ok((
             row.scenario,
             serde_json::from_str(&row.state_json).map_err(err)?,
         ))
     }
 
-    fn default_state() -> Result<LabState, String> {
-        LabState::scenario(DEFAULT_SCENARIO).ok_or_else(|| "no default scenario".to_string())
+    fn default_state() -> Result<LabState, LabError> {
+        LabState::scenario(DEFAULT_SCENARIO)
+            .ok_or_else(|| LabError::UnknownScenario(DEFAULT_SCENARIO.to_string()))
     }
 
     /// The stored state, locked by `txn` until it ends (the row is created from the default
     /// scenario the first time), so concurrent changes apply one after the other and none is
     /// lost. SQLite's write transactions are serialized already.
-    async fn load_locked(txn: &DatabaseTransaction) -> Result<(String, LabState), String> {
+    async fn load_locked(txn: &DatabaseTransaction) -> Result<(String, LabState), LabError> {
         let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
         let locked = || {
             let query = lab_state::Entity::find_by_id(1);
@@ -89,11 +91,11 @@ impl LabStore {
             .one(txn)
             .await
             .map_err(err)?
-            .ok_or("the lab state vanished")?;
+            .ok_or_else(|| err("the lab state vanished"))?;
         Self::parse(row)
     }
 
-    fn row(scenario: &str, state: &LabState) -> Result<lab_state::ActiveModel, String> {
+    fn row(scenario: &str, state: &LabState) -> Result<lab_state::ActiveModel, LabError> {
         Ok(lab_state::ActiveModel {
             id: Set(1),
             scenario: Set(scenario.to_string()),
@@ -107,7 +109,7 @@ impl LabStore {
         db: &C,
         scenario: &str,
         state: &LabState,
-    ) -> Result<(), String> {
+    ) -> Result<(), LabError> {
         lab_state::Entity::insert(Self::row(scenario, state)?)
             .on_conflict(
                 OnConflict::column(lab_state::Column::Id)
@@ -124,13 +126,13 @@ impl LabStore {
         Ok(())
     }
 
-    /// Loads, changes and saves the state inside `txn`.
+    /// Loads, changes and saves the state inside `txn`; what `f` refuses is refused.
     async fn change_in<T>(
         txn: &DatabaseTransaction,
         f: impl FnOnce(&mut LabState) -> Result<T, String>,
-    ) -> Result<T, String> {
+    ) -> Result<T, LabError> {
         let (scenario, mut state) = Self::load_locked(txn).await?;
-        let out = f(&mut state)?;
+        let out = f(&mut state).map_err(LabError::Refused)?;
         Self::save(txn, &scenario, &state).await?;
         Ok(out)
     }
@@ -139,7 +141,7 @@ impl LabStore {
     async fn change<T>(
         &self,
         f: impl FnOnce(&mut LabState) -> Result<T, String>,
-    ) -> Result<T, String> {
+    ) -> Result<T, LabError> {
         let txn = begin_write(&self.db).await.map_err(err)?;
         let out = Self::change_in(&txn, f).await?;
         txn.commit().await.map_err(err)?;
@@ -259,7 +261,7 @@ pub struct LabRun {
 
 impl LabStore {
     /// Runs `script` against the stored lab and keeps what it changed.
-    pub async fn run_script(&self, script: &str) -> Result<LabRun, String> {
+    pub async fn run_script(&self, script: &str) -> Result<LabRun, LabError> {
         self.change(|state| {
             let outcome = super::interpreter::Interpreter::new(state).run(script);
             Ok(LabRun {
@@ -282,7 +284,7 @@ impl Lab for LabStore {
     fn reset<'a>(&'a self, txn: &'a DatabaseTransaction, scenario: &'a str) -> Pending<'a, ()> {
         Box::pin(async move {
             let state = LabState::scenario(scenario)
-                .ok_or_else(|| format!("There is no scenario “{scenario}”."))?;
+                .ok_or_else(|| LabError::UnknownScenario(scenario.to_string()))?;
             Self::save(txn, scenario, &state).await
         })
     }

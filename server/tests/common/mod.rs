@@ -315,12 +315,12 @@ macro_rules! on_both_databases {
 /// actions do, without their audit event).
 pub async fn lab_change<T>(
     db: &DatabaseConnection,
-    change: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, String>,
-) -> Result<T, String> {
-    let txn = app::ssr::db::begin_write(db)
-        .await
-        .map_err(|e| e.to_string())?;
+    change: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, app::ssr::lab::LabError>,
+) -> Result<T, app::ssr::lab::LabError> {
+    use app::ssr::lab::LabError;
+    let storage = |e: sea_orm::DbErr| LabError::Storage(e.to_string());
+    let txn = app::ssr::db::begin_write(db).await.map_err(storage)?;
     let out = change(&txn).await?;
-    txn.commit().await.map_err(|e| e.to_string())?;
+    txn.commit().await.map_err(storage)?;
     Ok(out)
 }
