@@ -13,6 +13,7 @@ mod m20261127_000008_jobs_notify_free;
 mod m20261127_000009_job_report;
 mod m20261130_000010_session_last_seen;
 mod m20261130_000011_runs_own_plans;
+mod m20261130_000012_step_applying_since;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_job_report::Migration),
             Box::new(m20261130_000010_session_last_seen::Migration),
             Box::new(m20261130_000011_runs_own_plans::Migration),
+            Box::new(m20261130_000012_step_applying_since::Migration),
         ]
     }
 }

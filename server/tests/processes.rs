@@ -30,6 +30,12 @@ enum Process {
     Serve,
 }
 
+/// How long a command whose worker was killed while it ran goes on before it takes effect:
+/// longer than the lease, so it ends after the rescuer has given the run to another worker.
+const ORPHAN_SECONDS: u64 = 5;
+/// The step timeout the bench's workers run with: an interrupted command cannot run longer.
+const STEP_TIMEOUT_SECONDS: u64 = 7;
+
 /// Every probe ends by printing its result as compressed JSON.
 const PROBE_MARK: &str = "ConvertTo-Json -Depth 6 -Compress";
 
@@ -62,12 +68,14 @@ n=$(( $(cat "$dir/calls" 2>/dev/null || echo 0) + 1 ))
 echo "$n" >"$dir/calls"
 echo "$n $*" >>"$dir/log"
 if [ "$n" = "${{KILL_BEFORE:-}}" ]; then kill -9 "$PPID"; exit 1; fi
+if [ "$n" = "${{KILL_DURING:-}}" ]; then kill -9 "$PPID"; sleep {orphan}; fi
 {imlink} lab-shell --state "$dir/lab.json" "$@"
 rc=$?
 if [ "$n" = "${{KILL_AFTER:-}}" ]; then kill -9 "$PPID"; fi
 exit $rc
 "#,
-                imlink = env!("CARGO_BIN_EXE_imlink")
+                imlink = env!("CARGO_BIN_EXE_imlink"),
+                orphan = ORPHAN_SECONDS,
             ),
         );
         let (url, db, database) = match backend {
@@ -133,6 +141,10 @@ exit $rc
             .env("IMLINK_EXECUTOR_KIND", "local")
             .env("IMLINK_EXECUTOR_POWERSHELL", self.path("powershell"))
             .env("IMLINK_WORKER_LEASE_SECONDS", "3")
+            .env(
+                "IMLINK_EXECUTOR_STEP_TIMEOUT_SECONDS",
+                STEP_TIMEOUT_SECONDS.to_string(),
+            )
             .env("IMLINK_WORKER_POLL_SECONDS", "1")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
@@ -220,12 +232,14 @@ fn wait(child: &mut Child) {
     }
 }
 
-/// Where a crash is injected: just before call `n` of the PowerShell stand-in, or just after
-/// it (the command took effect, its result was not recorded).
+/// Where a crash is injected: just before call `n` of the PowerShell stand-in, just after it
+/// (the command took effect, its result was not recorded), or while it runs (the command goes
+/// on without its worker and takes effect after the rescuer gave the run to another worker).
 #[derive(Clone, Copy, Debug)]
 enum Crash {
     Before(usize),
     After(usize),
+    During(usize),
 }
 
 /// Runs the bench's request with a SIGKILL at `crash`, then a second worker until the run
@@ -236,6 +250,7 @@ async fn crashed_run(backend: common::Backend, crash: Crash, blind: bool) -> Ben
     let kill = match crash {
         Crash::Before(n) => ("KILL_BEFORE", n.to_string()),
         Crash::After(n) => ("KILL_AFTER", n.to_string()),
+        Crash::During(n) => ("KILL_DURING", n.to_string()),
     };
     let mut first = bench.worker(&[kill]);
     wait(&mut first);
@@ -318,6 +333,7 @@ async fn sigkill_sweep(backend: common::Backend) {
         let check = probes + 2 * i + 1;
         crashes.push(Crash::Before(check));
         crashes.push(Crash::After(check));
+        crashes.push(Crash::During(check + 1));
         crashes.push(Crash::After(check + 1));
         // Calls are numbered from 1; the step's check is what was sent.
         assert!(calls[check - 1].contains(&plan.steps[step.position as usize].check));
@@ -332,7 +348,7 @@ async fn sigkill_sweep(backend: common::Backend) {
     // Publishing the topology has no read-only check: interrupted while its command ran, it
     // waits for an admin, whose resume runs it again.
     let blind = |crash: &Crash| match crash {
-        Crash::After(n) => plan
+        Crash::After(n) | Crash::During(n) => plan
             .steps
             .iter()
             .any(|s| !s.checkable() && calls[n - 1].contains(s.apply[0].as_str())),
@@ -340,8 +356,8 @@ async fn sigkill_sweep(backend: common::Backend) {
     };
     assert_eq!(
         crashes.iter().filter(|c| blind(c)).count(),
-        1,
-        "publishing is the one step without a check"
+        2,
+        "publishing is the one step without a check (killed during and after its command)"
     );
     let publish = plan
         .steps

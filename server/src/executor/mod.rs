@@ -160,6 +160,11 @@ impl Executor {
         }
     }
 
+    /// How long one script may run; after that it is stopped (when this process still runs).
+    pub fn step_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout))
+    }
+
     /// Where scripts run, for people.
     pub fn label(&self) -> String {
         match &self.runner {

@@ -140,6 +140,9 @@ pub(crate) enum Halt {
     Transient(String),
     /// The worker is shutting down: the run goes back to the queue at once.
     Interrupted,
+    /// A step's commands, sent by a worker that died, may still be running: the run goes back
+    /// to the queue until they cannot be, then the step is checked.
+    Wait(chrono::DateTime<Utc>, String),
 }
 
 impl From<crate::executor::ExecError> for Halt {
@@ -273,6 +276,13 @@ impl Worker {
                     ),
                 )
             }
+            Err(Halt::Wait(until, reason)) => (
+                RunState::Queued,
+                Some(reason.clone()),
+                Some(until),
+                "run.waiting".to_string(),
+                format!("run #{}: {reason}", job.id),
+            ),
             Err(Halt::Interrupted) => (
                 RunState::Queued,
                 None,

@@ -45,10 +45,12 @@ impl Worker {
             }
             self.between_steps(lease).await?;
             // A step whose commands were being sent when its worker died may have taken
-            // effect. Its check decides; a step without one is never re-run blindly.
+            // effect. Its check decides, once the commands cannot still be running; a step
+            // without a check is never re-run blindly.
             if !step.checkable() {
                 never_blindly_again(&done, position, &step.title)?;
             }
+            self.wait_for_orphans(&done, position, &step.title)?;
             let record = lease
                 .start_step(&self.db, position, &step.id)
                 .await?
@@ -187,6 +189,42 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+impl Worker {
+    /// Waits out commands a dead worker sent for step `position`: they may still be running
+    /// (on a server, a process nobody killed), and checking the step before they end could
+    /// apply it a second time. They can no longer be running once the step timeout has passed
+    /// since they were sent.
+    fn wait_for_orphans(
+        &self,
+        done: &[run_steps::Model],
+        position: i32,
+        title: &str,
+    ) -> Result<(), Halt> {
+        // Sent and never recorded as ended: still `applying`, or marked failed by an admin's
+        // resume (which lets the step run again, but not while its commands may still run).
+        let Some(since) = done
+            .iter()
+            .find(|d| d.position == position && d.finished_at.is_none())
+            .and_then(|d| d.applying_since)
+        else {
+            return Ok(());
+        };
+        let timeout = chrono::Duration::from_std(self.executor.step_timeout())
+            .unwrap_or(chrono::Duration::zero());
+        let until = since + timeout + chrono::Duration::seconds(1);
+        if Utc::now() >= until {
+            return Ok(());
+        }
+        Err(Halt::Wait(
+            until,
+            format!(
+                "step “{title}” was interrupted while its commands ran; waiting until {} for them to end before checking whether they took effect",
+                until.format("%H:%M:%S UTC")
+            ),
+        ))
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Model {
     pub output_sha256: String,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// When its commands were sent (the step became `applying`).
+    pub applying_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

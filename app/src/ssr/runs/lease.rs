@@ -294,6 +294,7 @@ impl Lease {
                 run_steps::Column::State,
                 Expr::value(StepState::Applying.as_str()),
             )
+            .col_expr(run_steps::Column::ApplyingSince, Expr::value(Utc::now()))
             .filter(run_steps::Column::Id.eq(step.id))
             .filter(self.holds())
             .exec(db)
