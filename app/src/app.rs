@@ -13,9 +13,16 @@ use crate::components::feedback::ErrorNotice;
 use crate::domain::roles::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::pages::{
-    approvals::ApprovalsPage, audit::AuditPage, dashboard::DashboardPage, lab::LabPage,
-    request_edit::EditRequestPage, request_new::NewRequestPage, request_view::RequestPage,
-    requests::RequestsPage, signin::SignInPage,
+    approvals::ApprovalsPage,
+    audit::AuditPage,
+    dashboard::DashboardPage,
+    lab::LabPage,
+    people::{PeoplePage, PersonCheckPage},
+    request_edit::EditRequestPage,
+    request_new::NewRequestPage,
+    request_view::RequestPage,
+    requests::RequestsPage,
+    signin::SignInPage,
 };
 
 /// The signed-in person, loaded once per page load and shared through context.
@@ -76,6 +83,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/approvals") view=ApprovalsPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/lab") view=LabPage ssr=SsrMode::Async />
+                    <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/people/checks/:id")
+                        view=PersonCheckPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>
@@ -140,6 +153,12 @@ fn Nav(me: CurrentUser) -> impl IntoView {
                 move || me.has_any(&[Role::Auditor, Role::Admin])
             }>
                 <A href="/audit">"Audit log"</A>
+            </Show>
+            <Show when={
+                let me = me.clone();
+                move || me.has_any(&crate::domain::roles::LOOKS_UP_PEOPLE)
+            }>
+                <A href="/people">"People"</A>
             </Show>
             <A href="/lab">"Lab"</A>
         </nav>

@@ -249,3 +249,51 @@ pub struct LabSignIn {
     pub presence: bool,
     pub reasons: Vec<String>,
 }
+
+/// A person as lists and suggestions name them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonEntry {
+    pub upn: String,
+    pub display_name: String,
+    pub sam_account_name: String,
+    /// `msRTCSIP-PrimaryUserAddress`.
+    pub sip_address: Option<String>,
+    /// The primary SMTP address.
+    pub mail: Option<String>,
+}
+
+/// One stored eligibility check, whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EligibilityView {
+    pub id: i64,
+    pub upn: String,
+    pub display_name: String,
+    /// Which directory answered (`lab`).
+    pub source: String,
+    pub verdict: crate::procedure::eligibility::Verdict,
+    pub checks: Vec<crate::procedure::eligibility::Check>,
+    pub asked_by: String,
+    pub asked_at: DateTime<Utc>,
+}
+
+/// A stored check in a person's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    pub id: i64,
+    pub verdict: crate::procedure::eligibility::Verdict,
+    pub reasons: Vec<crate::procedure::eligibility::Code>,
+    pub asked_by: String,
+    pub asked_at: DateTime<Utc>,
+}
+
+/// A person's page: the check shown, what changed since the one before it, and the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonView {
+    pub check: EligibilityView,
+    /// The checks whose outcome differs from the previous check's, when there is one.
+    pub changes: Option<Vec<crate::procedure::eligibility::Change>>,
+    /// Every stored check of the person, newest first.
+    pub history: Vec<CheckSummary>,
+    /// Whether the lab can simulate the person's OWA sign-in.
+    pub can_simulate: bool,
+}

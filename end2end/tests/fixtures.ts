@@ -31,6 +31,8 @@ export const USERS = {
   dave: 'Dave Okafor',
   /** admin, requester, approver and auditor */
   erin: 'Erin Novak',
+  /** helpdesk */
+  hana: 'Hana Sato',
 } as const;
 
 // ---------------------------------------------------------------------------------------------

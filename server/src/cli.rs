@@ -102,10 +102,27 @@ enum Command {
         #[command(subcommand)]
         command: LabCommand,
     },
+    /// Who gets IM and presence in OWA, and why not (the configured directory).
+    Eligibility {
+        #[command(subcommand)]
+        command: EligibilityCommand,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EligibilityCommand {
+    /// Check one person: exit 0 eligible, 1 not eligible, 3 unknown, 2 bad input (nobody or
+    /// several people), 4 when the directory or the environment could not be read.
+    Check {
+        /// A user principal name, SIP or e-mail address, or sAMAccountName.
+        identity: String,
+        #[arg(long, value_enum, default_value_t = crate::eligibility::Format::Text)]
+        format: crate::eligibility::Format,
     },
 }
 
@@ -257,6 +274,9 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify,
             } => audit_verify(&config).await,
+            Command::Eligibility {
+                command: EligibilityCommand::Check { identity, format },
+            } => eligibility_check(&config, &identity, format).await,
             Command::CheckConfig
             | Command::Plan { .. }
             | Command::Probes { .. }
@@ -331,6 +351,17 @@ async fn migrate_only(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn eligibility_check(
+    config: &Config,
+    identity: &str,
+    format: crate::eligibility::Format,
+) -> anyhow::Result<ExitCode> {
+    let db = open_database(config).await?;
+    migrate_database(&db).await?;
+    let state = AppState::new(leptos_options(config), db.clone(), settings(config, &db));
+    Ok(crate::eligibility::check(&state, identity, format).await)
+}
+
 async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
     let db = open_database(config).await?;
     let report = app::ssr::audit::verify(&db).await?;
@@ -380,6 +411,7 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
             secure_cookie: config.session.secure_cookie,
         },
         environment: environment(config, db),
+        directory: directory(config, db),
         preview_facts_ttl: std::time::Duration::from_secs(u64::from(
             config.environment.preview_cache_seconds,
         )),
@@ -421,6 +453,15 @@ fn environment(config: &Config, db: &sea_orm::DatabaseConnection) -> Environment
         (None, ExecutorKind::Lab) => Environment::Lab(Arc::new(lab)),
         (None, _) => Environment::Remote(Arc::new(Executor::new(&config.executor, lab))),
     }
+}
+
+/// Where people are looked up: the lab's people when plans are made against the lab.
+fn directory(
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+) -> Option<Arc<dyn app::ssr::directory::Directory>> {
+    (config.environment.facts_file.is_none() && config.executor.kind == ExecutorKind::Lab)
+        .then(|| Arc::new(crate::lab::store::LabStore::new(db.clone())) as _)
 }
 
 /// The worker for this configuration; none when plans are made against a facts file but

@@ -1,4 +1,5 @@
-//! Logging through `tracing`: readable lines by default, JSON on request.
+//! Logging through `tracing`: readable lines by default, JSON on request, on standard error
+//! (standard output is for what commands print).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -14,12 +15,15 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Json => registry
             .with(
                 fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .flatten_event(true)
                     .with_current_span(true),
             )
             .try_init(),
-        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
     };
     // A second init (in tests) keeps the first subscriber.
     let _ = result;

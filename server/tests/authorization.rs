@@ -12,7 +12,7 @@ use common::http::{FORM, JSON, SAME_ORIGIN, send, serve_state, session};
 use common::{Backend, TestDb};
 
 /// Who calls: nobody, or a demo account.
-const CALLERS: [&str; 5] = ["nobody", "alice", "bob", "dave", "erin"];
+const CALLERS: [&str; 6] = ["nobody", "alice", "bob", "dave", "erin", "hana"];
 
 /// A valid request form.
 const REQUEST_FORM: &str = "input[site_id]=Redmond&input[owa_pool_fqdn]=atl-owa-001.litwareinc.com&input[registrar_fqdn]=atl-cs-001.litwareinc.com&input[application_id]=OutlookWebApp&input[port]=5199&input[thumbprint]=EA5A332496CC05DA69B75B66111C0F78A110D22D&input[policy_scope]=named&input[policies]=Default&input[justification]=Presence+in+OWA+please&input[window_start]=&input[window_end]=";
@@ -23,6 +23,7 @@ async fn every_server_function_refuses_exactly_those_who_may_not_act() {
     let (lab, _) = common::lab_state(&t.db);
     let mut settings = common::settings(Default::default());
     settings.environment = lab.settings.environment.clone();
+    settings.directory = lab.settings.directory.clone();
     settings.limits.actions_per_minute = 10_000;
     let s = serve_state(t, settings, "127.0.0.1:0").await;
     // Alice's draft, and her submitted request; stale versions keep every call from changing
@@ -47,7 +48,9 @@ async fn every_server_function_refuses_exactly_those_who_may_not_act() {
     let hash = "0".repeat(64);
 
     // Function, its arguments, and who gets through (all signed-in people: `ANYONE`).
-    const ANYONE: &[&str] = &["alice", "bob", "dave", "erin"];
+    const ANYONE: &[&str] = &["alice", "bob", "dave", "erin", "hana"];
+    // Who looks people up: helpdesk, requesters, approvers, admins (not auditors).
+    const LOOKUP: &[&str] = &["alice", "bob", "erin", "hana"];
     let mut table: Vec<(&str, String, &[&str])> = vec![
         ("get_current_user", String::new(), &CALLERS),
         ("get_sign_in_options", String::new(), &CALLERS),
@@ -99,6 +102,13 @@ async fn every_server_function_refuses_exactly_those_who_may_not_act() {
             &["bob", "erin"],
         ),
         ("reset_lab", "scenario=nowhere".into(), &["erin"]),
+        ("search_people", "text=user000".into(), LOOKUP),
+        (
+            "check_person",
+            "identity=user0001@litwareinc.com".into(),
+            LOOKUP,
+        ),
+        ("get_person_check", "id=999999".into(), LOOKUP),
         ("lab_install_cu", "server=nowhere".into(), &["erin"]),
     ];
     // Signing in and out change the session itself; their own tests cover them.

@@ -29,7 +29,7 @@ async fn request(
     (reply.status, reply.head, reply.body)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_endpoints() {
     let s = serve(true).await;
     assert_eq!(request(&s.base, "GET", "/healthz", &[], "").await.0, 200);
@@ -37,7 +37,7 @@ async fn health_endpoints() {
     assert_eq!((status, body.trim()), (200, "ready"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_then_role_checked_server_functions() {
     let s = serve(true).await;
     // Signed out: refused.
@@ -123,7 +123,7 @@ async fn sign_in_then_role_checked_server_functions() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_sign_in_can_be_off() {
     let s = serve(false).await;
     let (status, _, _) = request(
@@ -137,7 +137,7 @@ async fn local_sign_in_can_be_off() {
     assert_eq!(status, 403);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_site_posts_are_refused() {
     let s = serve(true).await;
     let (status, _, _) = request(
@@ -160,7 +160,7 @@ async fn cross_site_posts_are_refused() {
     assert_eq!(status, 403);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_on_the_server() {
     let s = serve(true).await;
     let (status, head, body) = request(&s.base, "GET", "/signin", &[], "").await;
@@ -211,7 +211,7 @@ async fn stored_run(s: &Served, id: i32, state: RunState) -> app::ssr::entities:
     .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plans_and_their_facts_download() {
     let s = serve(true).await;
     let id = alices_request(&s).await;
@@ -236,7 +236,7 @@ async fn plans_and_their_facts_download() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_transcripts_download_for_signed_in_people() {
     use app::ssr::entities::{jobs, run_steps};
     use sea_orm::{ActiveModelTrait, Set};
@@ -322,7 +322,7 @@ async fn open_events(base: &str, id: i32, headers: &[(&str, &str)]) -> tokio::ne
     stream
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_changes_are_announced_live() {
     use app::ssr::entities::jobs;
     use sea_orm::{ActiveModelTrait, Set};

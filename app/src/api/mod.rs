@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod lab;
+pub mod people;
 pub mod requests;
 pub mod session;

@@ -14,11 +14,19 @@ pub enum Role {
     Auditor,
     /// Administers the portal.
     Admin,
+    /// Looks people up and checks why they do or do not get presence in OWA.
+    Helpdesk,
 }
 
 impl Role {
     /// Every role, in display order.
-    pub const ALL: [Role; 4] = [Role::Requester, Role::Approver, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Requester,
+        Role::Approver,
+        Role::Auditor,
+        Role::Admin,
+        Role::Helpdesk,
+    ];
 
     /// The stable lower-case name used in configuration and storage.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +35,7 @@ impl Role {
             Role::Approver => "approver",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Helpdesk => "helpdesk",
         }
     }
 
@@ -61,6 +70,11 @@ impl Role {
             .join(",")
     }
 }
+
+/// Who may look people up and check why they do or do not get presence in OWA: helpdesk
+/// staff, and anyone who files, approves or administers changes.
+pub const LOOKS_UP_PEOPLE: [Role; 4] =
+    [Role::Helpdesk, Role::Requester, Role::Approver, Role::Admin];
 
 /// The signed-in person, as pages and server functions see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

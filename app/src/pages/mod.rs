@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit;
 pub mod dashboard;
 pub mod lab;
+pub mod people;
 pub mod request_edit;
 pub mod request_new;
 pub mod request_view;

@@ -5,6 +5,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Major and minor version of an Exchange version text as `AdminDisplayVersion` (and the
+/// server's `serialNumber` in Active Directory) give it: `Version 15.0 (Build 1497.2)`.
+pub fn exchange_version(text: &str) -> Option<(u32, u32)> {
+    let rest = text.trim().strip_prefix("Version ")?;
+    let number = rest.split_whitespace().next()?;
+    let mut parts = number.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// Whether two Lync or Exchange names (FQDNs, identities, policy and dial-plan names) are the
 /// same name: both products compare them without regard to ASCII case.
 pub fn same_name(a: &str, b: &str) -> bool {
@@ -60,6 +69,10 @@ pub struct Pool {
     /// The site's Identity, e.g. `Site:Redmond`.
     pub site: String,
     pub services: Vec<String>,
+    /// The registrar service's `Version` as `Get-CsService -Registrar` reports it (5: Lync
+    /// Server 2010, 6: Lync Server 2013, 7: Skype for Business Server 2015), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registrar_version: Option<u32>,
 }
 
 impl Pool {
@@ -131,10 +144,7 @@ pub struct ExchangeServer {
 impl ExchangeServer {
     /// Major and minor version parsed from `AdminDisplayVersion`.
     pub fn version(&self) -> Option<(u32, u32)> {
-        let rest = self.admin_display_version.trim().strip_prefix("Version ")?;
-        let number = rest.split_whitespace().next()?;
-        let mut parts = number.split('.');
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        exchange_version(&self.admin_display_version)
     }
 
     /// Exchange 2013 (version 15.0).

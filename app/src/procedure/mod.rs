@@ -1,7 +1,9 @@
 //! The documented procedure: the environment facts the read-only probes gather, the probes
-//! themselves, PowerShell text built only from typed parts, and the plan engine that decides
-//! the article's command sequence against the facts. Pure, compiled on both sides.
+//! themselves, PowerShell text built only from typed parts, the plan engine that decides the
+//! article's command sequence against the facts, and the rules of who gets IM and presence in
+//! OWA. Pure, compiled on both sides.
 
+pub mod eligibility;
 pub mod facts;
 pub mod plan;
 pub mod powershell;

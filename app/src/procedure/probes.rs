@@ -13,7 +13,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use super::facts::{
     Backend, Certificate, DialPlan, ExchangeFacts, ExchangeServer, FORMAT, Facts, LyncFacts,
     OwaMailboxPolicy, OwaVirtualDirectory, Pool, Site, TrustedApplication, TrustedPool,
-    UmAssignment,
+    UmAssignment, same_name,
 };
 use super::plan::Target;
 use super::powershell::quote;
@@ -44,7 +44,8 @@ pub fn lync() -> Probe {
 $pools = @(Get-CsPool | ForEach-Object { [pscustomobject]@{ Fqdn = [string]$_.Fqdn; Site = [string]$_.Site; Services = @($_.Services | ForEach-Object { [string]$_ }) } })
 $trustedPools = @(Get-CsTrustedApplicationPool | ForEach-Object { [pscustomobject]@{ Identity = [string]$_.Identity; PoolFqdn = [string]$_.PoolFqdn; Registrar = [string]$_.Registrar; Site = [string]$_.SiteId } })
 $applications = @(Get-CsTrustedApplication | ForEach-Object { [pscustomobject]@{ Identity = [string]$_.Identity; ApplicationId = [string]$_.ApplicationId; PoolFqdn = [string]$_.TrustedApplicationPoolFqdn; Port = [int]$_.Port } })
-[pscustomobject]@{ Sites = $sites; Pools = $pools; TrustedPools = $trustedPools; TrustedApplications = $applications } | ConvertTo-Json -Depth 6 -Compress"#
+$registrars = @(Get-CsService -Registrar | ForEach-Object { [pscustomobject]@{ PoolFqdn = [string]$_.PoolFqdn; Version = [int]$_.Version } })
+[pscustomobject]@{ Sites = $sites; Pools = $pools; TrustedPools = $trustedPools; TrustedApplications = $applications; Registrars = $registrars } | ConvertTo-Json -Depth 6 -Compress"#
             .into(),
     }
 }
@@ -153,6 +154,17 @@ struct LyncOutput {
     trusted_pools: Vec<TrustedPoolOutput>,
     #[serde(deserialize_with = "list")]
     trusted_applications: Vec<ApplicationOutput>,
+    /// `Get-CsService -Registrar`: each registrar's pool and service `Version` (absent from
+    /// probes written before imlink read it).
+    #[serde(default, deserialize_with = "list")]
+    registrars: Vec<RegistrarOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RegistrarOutput {
+    pool_fqdn: String,
+    version: u32,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +330,11 @@ pub fn parse_lync(output: &str) -> Result<LyncFacts, ProbeError> {
             .pools
             .into_iter()
             .map(|p| Pool {
+                registrar_version: out
+                    .registrars
+                    .iter()
+                    .find(|r| same_name(&r.pool_fqdn, &p.fqdn))
+                    .map(|r| r.version),
                 fqdn: p.fqdn,
                 site: p.site,
                 services: p.services,

@@ -4,6 +4,8 @@ pub mod audit;
 pub mod auth;
 pub mod csp;
 pub mod db;
+pub mod directory;
+pub mod eligibility;
 pub mod entities;
 pub mod environment;
 pub mod lab;

@@ -23,6 +23,9 @@ pub struct Settings {
     pub session: SessionPolicy,
     /// Where plans get their facts: a facts file, the lab (the default) or the servers.
     pub environment: super::environment::Environment,
+    /// Where people are looked up for eligibility checks; `None` when no directory is
+    /// configured for this environment.
+    pub directory: Option<Arc<dyn super::directory::Directory>>,
     /// How long the facts behind plan previews and the environment view are reused.
     pub preview_facts_ttl: std::time::Duration,
     pub limits: LimitPolicy,

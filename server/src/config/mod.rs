@@ -23,7 +23,7 @@ pub use sources::env_var_for;
 use sources::{Kind, load_traced};
 
 /// Role names that configuration may grant.
-pub const VALID_ROLES: &[&str] = &["requester", "approver", "auditor", "admin"];
+pub const VALID_ROLES: &[&str] = &["requester", "approver", "auditor", "admin", "helpdesk"];
 
 /// Prefix of every environment variable that overrides a configuration key.
 pub const ENV_PREFIX: &str = "IMLINK_";
@@ -295,6 +295,7 @@ impl LocalSigninConfig {
             ("bob", "Bob Chen", &["approver"][..]),
             ("carol", "Carol Diaz", &["approver"][..]),
             ("dave", "Dave Okafor", &["auditor"][..]),
+            ("hana", "Hana Sato", &["helpdesk"][..]),
             (
                 "erin",
                 "Erin Novak",

@@ -122,6 +122,7 @@ fn default_demo_users() {
             ("bob", "Bob Chen", vec!["approver"]),
             ("carol", "Carol Diaz", vec!["approver"]),
             ("dave", "Dave Okafor", vec!["auditor"]),
+            ("hana", "Hana Sato", vec!["helpdesk"]),
             (
                 "erin",
                 "Erin Novak",
@@ -595,10 +596,10 @@ display_name = "Bob again"
         lines,
         [
             "imlink.toml:5: approval.quorum: must be between 1 and 10 (got 0)",
-            "imlink.toml:6: approval.approver_roles[1]: unknown role \"boss\"; valid roles are requester, approver, auditor, admin",
+            "imlink.toml:6: approval.approver_roles[1]: unknown role \"boss\"; valid roles are requester, approver, auditor, admin, helpdesk",
             "imlink.toml:9: session.ttl_hours: must be between 1 and 720 (got 0)",
             "imlink.toml:12: local_signin.users[0].username: must match ^[a-z][a-z0-9._-]{0,31}$ (got \"Alice\")",
-            "imlink.toml:20: local_signin.users[1].roles[1]: unknown role \"janitor\"; valid roles are requester, approver, auditor, admin",
+            "imlink.toml:20: local_signin.users[1].roles[1]: unknown role \"janitor\"; valid roles are requester, approver, auditor, admin, helpdesk",
             "imlink.toml:24: local_signin.users[2].username: duplicate username \"bob\"",
         ]
     );

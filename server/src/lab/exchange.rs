@@ -682,7 +682,7 @@ impl BackendState {
     }
 }
 
-fn named(call: &Invocation, name: &str) -> Option<Value> {
+pub(super) fn named(call: &Invocation, name: &str) -> Option<Value> {
     call.args.iter().find_map(|a| match a {
         Arg::Named(n, v) if same_name(n, name) => Some(v.clone().unwrap_or(Value::Bool(true))),
         _ => None,
@@ -696,7 +696,7 @@ fn positional(call: &Invocation) -> Option<Value> {
     })
 }
 
-fn identity(call: &Invocation) -> Option<String> {
+pub(super) fn identity(call: &Invocation) -> Option<String> {
     named(call, "Identity")
         .or_else(|| positional(call))
         .and_then(|v| match v {

@@ -22,6 +22,14 @@ pub struct Pool {
     pub fqdn: String,
     pub site_id: String,
     pub services: Vec<String>,
+    /// The services' `Version` (5: Lync Server 2010, 6: Lync Server 2013).
+    #[serde(default = "lync_2013")]
+    pub version: u32,
+}
+
+/// The service version of Lync Server 2013 (labs stored before pools had versions).
+fn lync_2013() -> u32 {
+    6
 }
 
 /// A trusted application pool.
@@ -207,6 +215,7 @@ impl LyncState {
                     fqdn: p.fqdn.clone(),
                     site_id: site_id_of(&p.site),
                     services: p.services.clone(),
+                    version: p.registrar_version.unwrap_or_else(lync_2013),
                 })
                 .collect(),
             next_service_number: topology.trusted_pools.len() as u32 + 1,
@@ -265,6 +274,7 @@ impl LyncState {
         Some(match name.as_str() {
             "get-cssite" => self.get_site(call),
             "get-cspool" => self.get_pool(call),
+            "get-csservice" => self.get_service(call),
             "get-cstrustedapplicationpool" => self.get_trusted_pool(call),
             "new-cstrustedapplicationpool" => self.new_trusted_pool(call),
             "set-cstrustedapplicationpool" => self.set_trusted_pool(call),
@@ -307,6 +317,41 @@ impl LyncState {
                     .with("DisplayName", s.display_name.clone())
                     .with("SiteType", "CentralSite")
                     .with("ParentSite", Value::Null)
+                    .into()
+            })
+            .collect())
+    }
+
+    /// `Get-CsService -Registrar` (the only role the lab lists): each registrar service with
+    /// its pool and version.
+    fn get_service(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Filter", "Registrar"])?;
+        let wanted = b.identity();
+        if !call
+            .args
+            .iter()
+            .any(|a| matches!(a, Arg::Named(n, _) if same_name(n, "Registrar")))
+        {
+            return Err(PsError::terminating(
+                "Get-CsService: the lab lists registrar services only (-Registrar).".to_string(),
+            ));
+        }
+        Ok(self
+            .pools
+            .iter()
+            .flat_map(|p| p.services.iter().map(move |s| (p, s)))
+            .filter(|(_, s)| s.to_ascii_lowercase().starts_with("registrar:"))
+            .filter(|(_, s)| wanted.as_deref().is_none_or(|w| same_name(s, w)))
+            .map(|(p, s)| {
+                let site = self
+                    .site(&p.site_id)
+                    .map_or(p.site_id.clone(), |site| site.identity.clone());
+                Object::new("Microsoft.Rtc.Management.Xds.DisplayRegistrar")
+                    .with("Identity", s.clone())
+                    .with("SiteId", site)
+                    .with("PoolFqdn", p.fqdn.clone())
+                    .with("Version", i64::from(p.version))
+                    .with("Role", "Registrar")
                     .into()
             })
             .collect())

@@ -7,6 +7,7 @@
 //! certificates). Scenarios are built from the documented sample organizations in
 //! `app::procedure::samples`.
 
+pub mod directory;
 pub mod exchange;
 pub mod file_store;
 pub mod interpreter;
@@ -27,7 +28,9 @@ pub struct LabState {
     pub lync: lync::LyncState,
     pub exchange: exchange::ExchangeState,
     /// The people in the directory.
-    pub users: Vec<owa::User>,
+    pub users: Vec<directory::User>,
+    /// The mailbox databases their mailboxes are in.
+    pub databases: Vec<directory::MailboxDatabase>,
     /// The back-end server a remote session is on (`Invoke-Command`).
     #[serde(skip)]
     pub remote: Option<String>,
@@ -86,10 +89,23 @@ impl LabState {
 
     /// An organization as the facts describe it; existing trusted pools are published.
     pub fn from_facts(facts: &app::procedure::facts::Facts) -> LabState {
+        let registrar = facts
+            .lync
+            .pools
+            .iter()
+            .find(|p| p.is_registrar())
+            .map_or("", |p| p.fqdn.as_str());
+        let mailbox_server = facts
+            .exchange
+            .servers
+            .iter()
+            .find(|s| s.has_role("Mailbox") && s.is_exchange_2013())
+            .map_or("", |s| s.fqdn.as_str());
         LabState {
             lync: lync::LyncState::from_facts(&facts.lync),
             exchange: exchange::ExchangeState::from_facts(&facts.exchange),
-            users: owa::users(USERS),
+            users: directory::users(USERS, registrar),
+            databases: directory::databases(mailbox_server),
             remote: None,
             applied: Vec::new(),
         }
@@ -156,6 +172,13 @@ impl LabState {
             return result;
         }
         if let Some(result) = self.lync.invoke(&call) {
+            return result;
+        }
+        let directory = directory::Directory {
+            users: &self.users,
+            databases: &self.databases,
+        };
+        if let Some(result) = directory.invoke(&call) {
             return result;
         }
         match self.exchange.invoke(&call) {

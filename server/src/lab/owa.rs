@@ -12,48 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::LabState;
+use super::directory::RecipientType;
 use super::xml::{Document, XmlRef};
 
-/// A person in the lab's directory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct User {
-    pub upn: String,
-    pub display_name: String,
-    /// `Version 15.0 (...)` and the like; `None` when the user has no mailbox.
-    pub mailbox_version: Option<String>,
-    pub lync_enabled: bool,
-    pub registrar_pool: Option<String>,
-    pub proxy_addresses: Vec<String>,
-    pub owa_policy: String,
-}
-
-/// The lab's users: `count` people of mixed eligibility, the same every time.
-pub fn users(count: usize) -> Vec<User> {
-    (1..=count)
-        .map(|i| {
-            let upn = format!("user{i:04}@litwareinc.com");
-            let mailbox_version = match i {
-                _ if i % 29 == 0 => None,
-                _ if i % 13 == 0 => Some("Version 14.3 (Build 123.4)".to_string()),
-                _ => Some("Version 15.0 (Build 1497.2)".to_string()),
-            };
-            let lync_enabled = i % 10 != 0;
-            let mut proxy_addresses = vec![format!("SMTP:{upn}")];
-            if i % 17 != 0 {
-                proxy_addresses.push(format!("SIP:{upn}"));
-            }
-            User {
-                display_name: format!("User {i:04}"),
-                upn,
-                mailbox_version,
-                lync_enabled,
-                registrar_pool: lync_enabled.then(|| "atl-cs-001.litwareinc.com".to_string()),
-                proxy_addresses,
-                owa_policy: if i % 5 == 0 { "Executives" } else { "Default" }.into(),
-            }
-        })
-        .collect()
-}
+/// The policy of mailboxes that have none assigned: Exchange 2013 creates it as `Default`.
+pub const DEFAULT_OWA_POLICY: &str = "Default";
 
 /// The outcome of a simulated OWA sign-in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,23 +58,43 @@ impl LabState {
                 reasons: vec![format!("{upn} is not in the directory.")],
             };
         };
-        match &user.mailbox_version {
-            None => reasons.push("The user has no mailbox, so there is no OWA to sign in to.".to_string()),
-            Some(v) if !v.starts_with("Version 15.0") => reasons.push(format!(
-                "The mailbox is on Exchange {v}; OWA integration with Lync Server 2013 needs an Exchange 2013 mailbox."
-            )),
-            Some(_) => {}
+        if user.disabled {
+            reasons.push("The account is disabled, so it cannot sign in.".to_string());
         }
+        match &user.mailbox {
+            None => reasons
+                .push("The user has no mailbox, so there is no OWA to sign in to.".to_string()),
+            Some(m) => {
+                if m.kind != RecipientType::UserMailbox {
+                    reasons.push(format!(
+                        "The mailbox is a {:?}, which nobody signs in to as themselves.",
+                        m.kind
+                    ));
+                }
+                match self.databases.iter().find(|d| d.name.eq_ignore_ascii_case(&m.database)) {
+                    None => reasons.push(format!("The mailbox database {} does not exist.", m.database)),
+                    Some(d) if !d.admin_display_version.starts_with("Version 15.0") => reasons.push(format!(
+                        "The mailbox is on Exchange {}; OWA integration with Lync Server 2013 needs an Exchange 2013 mailbox.",
+                        d.admin_display_version
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        let policy_name = user
+            .mailbox
+            .as_ref()
+            .and_then(|m| m.owa_policy.clone())
+            .unwrap_or_else(|| DEFAULT_OWA_POLICY.to_string());
         let ex = &self.exchange;
         let policy_ready = ex
             .owa_mailbox_policies
             .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(&user.owa_policy))
+            .find(|p| p.name.eq_ignore_ascii_case(&policy_name))
             .is_some_and(|p| p.im_ready());
         if !policy_ready {
             reasons.push(format!(
-                "The OWA mailbox policy “{}” does not enable instant messaging with type OCS.",
-                user.owa_policy
+                "The OWA mailbox policy “{policy_name}” does not enable instant messaging with type OCS."
             ));
         }
         let front: Vec<_> = ex
@@ -181,15 +164,35 @@ impl LabState {
             ));
         }
         reasons.extend(self.lync_trust(thumbprint.as_deref(), &server));
-        if !user.lync_enabled || user.registrar_pool.is_none() {
-            reasons.push("The user is not enabled for Lync Server 2013.".into());
+        let lync = user.lync.as_ref().filter(|l| l.enabled);
+        match lync.and_then(|l| l.registrar_pool.as_deref()) {
+            None => reasons.push("The user is not enabled for Lync Server 2013.".into()),
+            Some(pool) => {
+                if !self
+                    .lync
+                    .pools
+                    .iter()
+                    .any(|p| p.fqdn.eq_ignore_ascii_case(pool) && p.version == 6)
+                {
+                    reasons.push(format!("The user is homed on {pool}, which is not a Lync Server 2013 registrar pool."));
+                }
+            }
         }
-        if !user
+        let sips: Vec<&str> = user
             .proxy_addresses
             .iter()
-            .any(|a| a.to_ascii_lowercase().starts_with("sip:"))
-        {
+            .filter(|a| a.to_ascii_lowercase().starts_with("sip:"))
+            .map(String::as_str)
+            .collect();
+        if sips.is_empty() {
             reasons.push("The user has no SIP proxy address.".into());
+        } else if let Some(l) = lync
+            && !sips.iter().any(|s| s.eq_ignore_ascii_case(&l.sip_address))
+        {
+            reasons.push(format!(
+                "No SIP proxy address is the user's Lync SIP address {}.",
+                l.sip_address
+            ));
         }
         let presence = reasons.is_empty();
         if presence

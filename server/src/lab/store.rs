@@ -10,9 +10,10 @@ use sea_orm::{
 use super::LabState;
 use app::procedure::facts::Facts;
 use app::ssr::db::begin_write;
+use app::ssr::directory::{self, Directory, DirectoryError, Record, Source};
 use app::ssr::entities::lab_state;
 use app::ssr::lab::{Lab, LabError, Pending};
-use app::views::{LabBackend, LabSignIn, LabView};
+use app::views::{LabBackend, LabSignIn, LabView, PersonEntry};
 
 /// The scenario a new lab starts from.
 pub const DEFAULT_SCENARIO: &str = "litware";
@@ -40,6 +41,11 @@ fn err(e: impl std::fmt::Display) -> LabError {
 impl LabStore {
     pub fn new(db: DatabaseConnection) -> Self {
         LabStore { db }
+    }
+
+    /// A copy of the stored organization (the default scenario when nothing is stored yet).
+    pub async fn snapshot(&self) -> Result<LabState, LabError> {
+        Ok(Self::load(&self.db).await?.1)
     }
 
     /// The stored state; the default scenario when nothing is stored yet.
@@ -271,6 +277,53 @@ impl LabStore {
         })
         .await
     }
+}
+
+impl Directory for LabStore {
+    fn source(&self) -> Source {
+        Source::Lab
+    }
+
+    fn search<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> directory::Pending<'a, Vec<PersonEntry>> {
+        Box::pin(async move {
+            let (_, state) = Self::load(&self.db).await.map_err(unreadable)?;
+            Ok(state
+                .users
+                .iter()
+                .filter(|u| u.starts_with(prefix))
+                .take(limit)
+                .map(|u| u.entry())
+                .collect())
+        })
+    }
+
+    fn find<'a>(&'a self, identity: &'a str) -> directory::Pending<'a, Record> {
+        Box::pin(async move {
+            let (_, state) = Self::load(&self.db).await.map_err(unreadable)?;
+            let found: Vec<&super::directory::User> =
+                state.users.iter().filter(|u| u.is(identity)).collect();
+            match found.as_slice() {
+                [] => Err(DirectoryError::NotFound(identity.to_string())),
+                [one] => Ok(Record {
+                    entry: one.entry(),
+                    person: one.person(&state.databases),
+                }),
+                many => Err(DirectoryError::Ambiguous {
+                    query: identity.to_string(),
+                    matches: many.iter().map(|u| u.upn.clone()).collect(),
+                }),
+            }
+        })
+    }
+}
+
+/// The lab's stored state could not be read, so neither can its directory.
+fn unreadable(e: LabError) -> DirectoryError {
+    DirectoryError::Unavailable(e.to_string())
 }
 
 impl Lab for LabStore {

@@ -139,6 +139,7 @@ pub fn settings(policy: ApprovalPolicy) -> Settings {
             secure_cookie: false,
         },
         environment: Environment::FactsFile(facts_file()),
+        directory: None,
         preview_facts_ttl: std::time::Duration::from_secs(5),
         limits: LimitPolicy::default(),
         listen,
@@ -177,7 +178,15 @@ pub fn with_environment(db: &DatabaseConnection, environment: Environment) -> Ap
 pub fn lab_state(db: &DatabaseConnection) -> (AppState, server::lab::store::LabStore) {
     let store = server::lab::store::LabStore::new(db.clone());
     let lab: Arc<dyn app::ssr::lab::Lab> = Arc::new(store.clone());
-    (with_environment(db, Environment::Lab(lab)), store)
+    let state = state_with(
+        db,
+        Settings {
+            environment: Environment::Lab(lab),
+            directory: Some(Arc::new(store.clone())),
+            ..settings(ApprovalPolicy::default())
+        },
+    );
+    (state, store)
 }
 
 /// Request `id`'s version now (what a page would have seen).
@@ -236,6 +245,7 @@ pub fn accounts() -> Vec<Account> {
         a("carol", "Carol Diaz", &[Role::Approver]),
         a("dave", "Dave Okafor", &[Role::Auditor]),
         a("erin", "Erin Novak", &Role::ALL),
+        a("hana", "Hana Sato", &[Role::Helpdesk]),
     ]
 }
 

@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit_events;
 pub mod audit_head;
 pub mod change_requests;
+pub mod eligibility_checks;
 pub mod jobs;
 pub mod lab_state;
 pub mod run_steps;

@@ -52,6 +52,45 @@ pub async fn steps(db: &impl ConnectionTrait, job: i32) -> Result<Vec<run_steps:
         .await
 }
 
+/// The Lync sites (their SiteIds, as requests name them) that are integrated now: the latest
+/// successful run of a request for the site applied the change (a later successful rollback
+/// undid it).
+pub async fn integrated_sites(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    let succeeded: Vec<(i32, RunKind)> = jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::RequestId)
+        .column(jobs::Column::Kind)
+        .filter(jobs::Column::State.eq(RunState::Succeeded.as_str()))
+        .order_by_asc(jobs::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let requests: Vec<i32> = succeeded.iter().map(|(request, _)| *request).collect();
+    let sites: std::collections::HashMap<i32, String> =
+        super::entities::change_requests::Entity::find()
+            .select_only()
+            .column(super::entities::change_requests::Column::Id)
+            .column(super::entities::change_requests::Column::SiteId)
+            .filter(super::entities::change_requests::Column::Id.is_in(requests))
+            .into_tuple()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+    let mut latest: std::collections::BTreeMap<String, RunKind> = Default::default();
+    for (request, kind) in succeeded {
+        if let Some(site) = sites.get(&request) {
+            latest.insert(site.to_ascii_lowercase(), kind);
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .filter(|(_, kind)| *kind == RunKind::Apply)
+        .map(|(site, _)| site)
+        .collect())
+}
+
 /// The plan run `job` executes.
 pub fn plan_of(job: &jobs::Model) -> Option<Plan> {
     let json = job.plan_json.as_deref()?;
