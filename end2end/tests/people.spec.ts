@@ -34,7 +34,11 @@ test('Hana looks a user up and reads why OWA shows no presence', async ({ page }
   await expect(page.getByTestId('history').locator('tbody tr')).toHaveCount(2);
 });
 
-test('a bad identifier is a field error that keeps what was typed, and markup stays text', async ({ page }) => {
+test('a bad identifier is a field error that keeps what was typed, and markup stays text', async ({
+  page,
+  browserErrors,
+}) => {
+  browserErrors.expectRefusedApiCalls();
   await signIn(page, USERS.hana);
   await page.goto('/people');
   await waitForHydration(page);

@@ -54,10 +54,6 @@ pub async fn check(state: &AppState, identity: &str, format: Format) -> ExitCode
     }
 }
 
-fn outcome(o: Outcome) -> &'static str {
-    o.as_str()
-}
-
 /// The verdict and every check, for people.
 pub fn text(record: &Record, e: &Eligibility) -> String {
     let mut out = format!(
@@ -69,7 +65,7 @@ pub fn text(record: &Record, e: &Eligibility) -> String {
     for c in &e.checks {
         out.push_str(&format!(
             "  {:<8} {} — {}\n",
-            outcome(c.outcome),
+            c.outcome.as_str(),
             c.code.as_str(),
             c.code.title()
         ));

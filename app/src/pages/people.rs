@@ -112,14 +112,6 @@ fn verdict_text(verdict: Verdict) -> &'static str {
     }
 }
 
-fn outcome_text(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Pass => "pass",
-        Outcome::Fail => "fail",
-        Outcome::Unknown => "unknown",
-    }
-}
-
 #[component]
 pub fn PersonCheckPage() -> impl IntoView {
     let params = use_params_map();
@@ -227,8 +219,8 @@ fn Person(
                                 <code>{ch.code.as_str()}</code>
                                 {format!(
                                     ": {} → {}",
-                                    ch.before.map_or("not checked", outcome_text),
-                                    outcome_text(ch.after)
+                                    ch.before.map_or("not checked", Outcome::as_str),
+                                    ch.after.as_str()
                                 )}
                             </li>
                         }).collect_view()}
@@ -246,7 +238,7 @@ fn Person(
 
 #[component]
 fn CheckRow(k: Check) -> impl IntoView {
-    let outcome = outcome_text(k.outcome);
+    let outcome = k.outcome.as_str();
     let informational = k.code.informational();
     view! {
         <tr class=format!("check-{outcome}") data-code=k.code.as_str()>
