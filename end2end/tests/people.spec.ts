@@ -61,8 +61,20 @@ test('without JavaScript the lookup still works', async ({ openPage }) => {
   await expect(page.locator('tr[data-code="mailbox_not_exchange_2013"]')).toContainText('fail');
 });
 
-test('auditors are not offered People', async ({ page }) => {
+test('the lab links a sample user to their check; auditors are not offered People', async ({ page }) => {
+  await signIn(page, USERS.hana);
+  await page.goto('/lab');
+  await waitForHydration(page);
+  await page.getByTestId('signin-result').filter({ hasText: 'user0017@litwareinc.com' }).getByRole('link', { name: 'Check eligibility' }).click();
+  await expect(page.getByLabel('Person')).toHaveValue('user0017@litwareinc.com');
+  await button(page, 'Check').click();
+  await expect(page.locator('tr[data-code="no_sip_proxy_address"]')).toContainText('fail');
+  await signOut(page);
+
   await signIn(page, USERS.dave);
   await expect(page.getByRole('link', { name: 'People' })).toHaveCount(0);
+  await page.goto('/lab');
+  await waitForHydration(page);
+  await expect(page.getByRole('link', { name: 'Check eligibility' })).toHaveCount(0);
   await signOut(page);
 });

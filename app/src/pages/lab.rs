@@ -40,9 +40,13 @@ pub fn LabPage() -> impl IntoView {
         {errors.map(|error| view! { <ActionError error /> }).collect_view()}
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
-                let admin = matches!(user.await, Ok(Some(ref me)) if me.has(Role::Admin));
+                let me = user.await.ok().flatten();
+                let admin = me.as_ref().is_some_and(|me| me.has(Role::Admin));
+                let looks_up = me
+                    .as_ref()
+                    .is_some_and(|me| me.has_any(&crate::domain::roles::LOOKS_UP_PEOPLE));
                 match lab.await {
-                    Ok(Some(v)) => view! { <Organization v admin reset cu sign_in /> }.into_any(),
+                    Ok(Some(v)) => view! { <Organization v admin looks_up reset cu sign_in /> }.into_any(),
                     Ok(None) => view! {
                         <p class="notice">"This server plans against a facts file, not the lab."</p>
                     }
@@ -58,6 +62,8 @@ pub fn LabPage() -> impl IntoView {
 fn Organization(
     v: LabView,
     admin: bool,
+    /// Whether the viewer may check people's eligibility (links to the People page).
+    looks_up: bool,
     reset: ServerAction<ResetLab>,
     cu: ServerAction<LabInstallCu>,
     sign_in: ServerAction<SimulateSignIn>,
@@ -100,10 +106,10 @@ fn Organization(
                 <input id="lab-upn" name="upn" value="user0001@litwareinc.com" autocomplete="off" />
                 <button type="submit" class="button">"Sign in"</button>
             </ActionForm>
-            {move || latest().map(|s| view! { <SignInResult s /> })}
+            {move || latest().map(|s| view! { <SignInResult s looks_up /> })}
             <h3>"Sample users"</h3>
             <ul class="people">
-                {v.people.iter().cloned().map(|s| view! { <li><SignInResult s /></li> }).collect_view()}
+                {v.people.iter().cloned().map(|s| view! { <li><SignInResult s looks_up /></li> }).collect_view()}
             </ul>
         </section>
         <div class="columns">
@@ -187,11 +193,13 @@ fn Organization(
 }
 
 #[component]
-fn SignInResult(s: LabSignIn) -> impl IntoView {
+fn SignInResult(s: LabSignIn, looks_up: bool) -> impl IntoView {
+    let check = super::people::check_link(&s.upn);
     view! {
         <div class="signin-result" class:signin-ok=s.presence data-testid="signin-result">
             <strong class="mono">{s.upn.clone()}</strong>
             {if s.presence { ": presence and IM work in OWA." } else { ": no presence in OWA." }}
+            {looks_up.then(|| view! { " " <a href=check>"Check eligibility"</a> })}
             {(!s.reasons.is_empty()).then(|| view! {
                 <ul>{s.reasons.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view()}</ul>
             })}

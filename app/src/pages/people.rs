@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::lab::SimulateSignIn;
 use crate::api::people::{CheckPerson, SearchPeople, get_person_check};
@@ -15,6 +15,19 @@ use crate::error::AppError;
 use crate::procedure::eligibility::{Check, Code, Outcome, Verdict};
 use crate::views::{CheckSummary, PersonView};
 
+/// The People page with `identity` filled in (every byte but unreserved ones percent-encoded).
+pub fn check_link(identity: &str) -> String {
+    let mut link = String::from("/people?identity=");
+    for byte in identity.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
+            link.push(byte as char);
+        } else {
+            link.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    link
+}
+
 /// How long typing must pause before suggestions are asked for.
 const SUGGEST_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -23,6 +36,9 @@ pub fn PeoplePage() -> impl IntoView {
     let check = ServerAction::<CheckPerson>::new();
     let search = ServerAction::<SearchPeople>::new();
     let error = Signal::derive(move || check.value().get().and_then(Result::err));
+    // `/people?identity=…` (a link from the lab page) fills the field in.
+    let query = use_query_map();
+    let linked = move || query.read().get("identity").unwrap_or_default();
     let generation = StoredValue::new(0u64);
     let on_input = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
@@ -55,7 +71,7 @@ pub fn PeoplePage() -> impl IntoView {
                             errors.value("identity").unwrap_or_default().to_string(),
                             errors.get("identity").map(str::to_string),
                         ),
-                        _ => (String::new(), None),
+                        _ => (linked(), None),
                     };
                     let invalid = message.is_some();
                     view! {
@@ -292,5 +308,20 @@ fn History(rows: Vec<CheckSummary>, current: i64) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_links_carry_any_text_as_one_query_value() {
+        assert_eq!(
+            super::check_link("user0001@litwareinc.com"),
+            "/people?identity=user0001@litwareinc.com"
+        );
+        assert_eq!(
+            super::check_link("a&b=c#d é"),
+            "/people?identity=a%26b%3Dc%23d%20%C3%A9"
+        );
     }
 }
