@@ -72,10 +72,12 @@ async fn concurrent_sign_ins_keep_the_chain(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (lab_state, _) = common::lab_state(&t.db);
     let environment = lab_state.settings.environment.clone();
+    let directory = lab_state.settings.directory.clone();
     let s = common::http::serve_state(
         t,
         app::ssr::state::Settings {
             environment,
+            directory,
             limits: app::ssr::state::LimitPolicy {
                 sign_ins_per_minute: 10_000,
                 actions_per_minute: 10_000,
@@ -139,13 +141,38 @@ async fn concurrent_sign_ins_keep_the_chain(backend: Backend) {
     })
     .await;
     assert!(signed_out.iter().all(|r| r.status < 500));
+    // 40 eligibility checks at once, by people who may look others up (not Dave, the auditor).
+    let lookers: Vec<&String> = cookies[40..100]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| DEMO[(40 + i) % DEMO.len()] != "dave")
+        .map(|(_, c)| c)
+        .take(40)
+        .collect();
+    let checked = at_once(&s.base, 40, |i| {
+        (
+            "/api/check_person".into(),
+            format!("identity=user{:04}%40litwareinc.com", i % 9 + 1),
+            h(&[FORM, JSON, SAME_ORIGIN, ("Cookie", lookers[i])]),
+        )
+    })
+    .await;
+    assert!(
+        checked.iter().all(|r| r.status == 200),
+        "{:?}",
+        checked
+            .iter()
+            .map(|r| (r.status, r.body.clone()))
+            .collect::<Vec<_>>()
+    );
 
     let t = &s.db;
     assert_chain_intact(t).await;
     assert_eq!(events(t, "session.sign_in", "ok").await, 200);
     assert_eq!(events(t, "lab.sign_in", "ok").await, 40);
     assert_eq!(events(t, "session.sign_out", "ok").await, 40);
-    assert_eq!(all_events(t).await, 280, "nothing under the names refused");
+    assert_eq!(events(t, "eligibility.check", "ok").await, 40);
+    assert_eq!(all_events(t).await, 320, "nothing under the names refused");
     assert_eq!(users::Entity::find().count(&t.db).await.unwrap(), 5);
     assert_eq!(sessions::Entity::find().count(&t.db).await.unwrap(), 160);
 }
