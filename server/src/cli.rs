@@ -124,6 +124,16 @@ enum EligibilityCommand {
         #[arg(long, value_enum, default_value_t = crate::eligibility::Format::Text)]
         format: crate::eligibility::Format,
     },
+    /// Check everyone in the directory, or the people a CSV file names (first column), and
+    /// print each once; bad lines are reported on stderr by number and the rest checked (exit
+    /// 2 when there were any), 4 when the directory or environment cannot be read.
+    Scan {
+        /// A CSV file of identifiers instead of the whole directory.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = crate::eligibility::ScanFormat::Csv)]
+        format: crate::eligibility::ScanFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,9 +284,7 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify,
             } => audit_verify(&config).await,
-            Command::Eligibility {
-                command: EligibilityCommand::Check { identity, format },
-            } => eligibility_check(&config, &identity, format).await,
+            Command::Eligibility { command } => eligibility(&config, command).await,
             Command::CheckConfig
             | Command::Plan { .. }
             | Command::Probes { .. }
@@ -351,15 +359,18 @@ async fn migrate_only(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn eligibility_check(
-    config: &Config,
-    identity: &str,
-    format: crate::eligibility::Format,
-) -> anyhow::Result<ExitCode> {
+async fn eligibility(config: &Config, command: EligibilityCommand) -> anyhow::Result<ExitCode> {
     let db = open_database(config).await?;
     migrate_database(&db).await?;
     let state = AppState::new(leptos_options(config), db.clone(), settings(config, &db));
-    Ok(crate::eligibility::check(&state, identity, format).await)
+    Ok(match command {
+        EligibilityCommand::Check { identity, format } => {
+            crate::eligibility::check(&state, &identity, format).await
+        }
+        EligibilityCommand::Scan { csv, format } => {
+            crate::eligibility::scan(&state, csv.as_deref(), format).await
+        }
+    })
 }
 
 async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {

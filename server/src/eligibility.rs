@@ -114,3 +114,193 @@ pub fn json(record: &Record, e: &Eligibility) -> serde_json::Value {
         "checks": e.checks.iter().map(check_json).collect::<Vec<_>>(),
     })
 }
+
+/// Output formats of `imlink eligibility scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    Csv,
+    Json,
+}
+
+/// How many people one directory page holds.
+const PAGE: usize = 500;
+
+/// Checks everyone in the configured directory, or the people `csv` names (one identifier per
+/// line, first column; blank lines, `#` comments and a header line skipped), and prints each
+/// person once. Bad lines are reported on stderr with their line numbers and the rest checked
+/// (exit 2 when there were any).
+pub async fn scan(state: &AppState, csv: Option<&std::path::Path>, format: ScanFormat) -> ExitCode {
+    let judge = match app::ssr::eligibility::Judge::new(state).await {
+        Ok(judge) => judge,
+        Err(e) => {
+            eprintln!("imlink: {e}");
+            return ExitCode::from(UNAVAILABLE);
+        }
+    };
+    let directory = match app::ssr::eligibility::directory(state) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("imlink: {e}");
+            return ExitCode::from(UNAVAILABLE);
+        }
+    };
+    let mut printer = Printer::new(format);
+    let mut bad_lines = 0usize;
+    match csv {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("imlink: cannot read {}: {e}", path.display());
+                    return ExitCode::from(BAD_INPUT);
+                }
+            };
+            let mut seen = std::collections::HashSet::new();
+            for (number, line) in text.lines().enumerate() {
+                let identity = line
+                    .split(',')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_matches('"');
+                let header = number == 0
+                    && ["upn", "identity", "userprincipalname"]
+                        .iter()
+                        .any(|h| identity.eq_ignore_ascii_case(h));
+                if identity.is_empty() || identity.starts_with('#') || header {
+                    continue;
+                }
+                let found = match app::ssr::eligibility::query(identity) {
+                    Ok(q) => directory
+                        .find(&q)
+                        .await
+                        .map_err(|e| app::ssr::eligibility::refused(e, &q)),
+                    Err(e) => Err(e),
+                };
+                match found {
+                    Ok(record) => {
+                        if seen.insert(record.entry.upn.to_lowercase()) {
+                            printer.print(&record, &judge.judge(&record));
+                        }
+                    }
+                    Err(AppError::Invalid(errors)) => {
+                        bad_lines += 1;
+                        eprintln!(
+                            "{}:{}: {}",
+                            path.display(),
+                            number + 1,
+                            errors.get("identity").unwrap_or("not a valid identifier")
+                        );
+                    }
+                    Err(other) => {
+                        eprintln!("imlink: {other}");
+                        return ExitCode::from(UNAVAILABLE);
+                    }
+                }
+            }
+        }
+        None => {
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = match directory.page(cursor.as_deref(), PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        eprintln!("imlink: {e}");
+                        return ExitCode::from(UNAVAILABLE);
+                    }
+                };
+                for record in &page.records {
+                    printer.print(record, &judge.judge(record));
+                }
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+    }
+    eprintln!("{}", printer.summary());
+    ExitCode::from(if bad_lines > 0 { BAD_INPUT } else { ELIGIBLE })
+}
+
+/// Prints scan results and counts them.
+struct Printer {
+    format: ScanFormat,
+    counts: [usize; 3],
+}
+
+impl Printer {
+    fn new(format: ScanFormat) -> Self {
+        if format == ScanFormat::Csv {
+            println!("upn,eligible,reasons");
+        }
+        Printer {
+            format,
+            counts: [0; 3],
+        }
+    }
+
+    fn print(&mut self, record: &Record, e: &Eligibility) {
+        self.counts[match e.verdict {
+            Verdict::Eligible => 0,
+            Verdict::NotEligible => 1,
+            Verdict::Unknown => 2,
+        }] += 1;
+        match self.format {
+            ScanFormat::Json => println!("{}", json(record, e)),
+            ScanFormat::Csv => {
+                let eligible = match e.verdict {
+                    Verdict::Eligible => "true",
+                    Verdict::NotEligible => "false",
+                    Verdict::Unknown => "",
+                };
+                let reasons: Vec<&str> = e.reasons().iter().map(|c| c.as_str()).collect();
+                println!(
+                    "{},{eligible},{}",
+                    csv_field(&record.entry.upn),
+                    csv_field(&reasons.join(";"))
+                );
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        let [eligible, not, unknown] = self.counts;
+        format!(
+            "checked {}: {eligible} eligible, {not} not eligible, {unknown} unknown",
+            eligible + not + unknown
+        )
+    }
+}
+
+/// One CSV field (RFC 4180 quoting); text a spreadsheet would take as a formula (`=`, `+`,
+/// `-`, `@`, tab, carriage return first) is prefixed with `'`.
+pub fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(
+            csv_field("user0001@litwareinc.com"),
+            "user0001@litwareinc.com"
+        );
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+    }
+}

@@ -335,3 +335,68 @@ fn the_cli_prints_verdicts_with_their_exit_status() {
         "{err}"
     );
 }
+
+/// `imlink eligibility scan`: the whole lab directory once each, and a CSV of identifiers with
+/// its bad lines reported by number.
+#[test]
+fn the_cli_scans_the_directory_and_a_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_imlink"))
+            .args(["eligibility", "scan"])
+            .args(args)
+            .env("IMLINK_DATA_DIR", dir.path())
+            .env_remove("IMLINK_DATABASE_URL")
+            .env_remove("IMLINK_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = run(&["--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let people: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(people.len(), server::lab::USERS);
+    let upns: std::collections::BTreeSet<&str> =
+        people.iter().map(|p| p["upn"].as_str().unwrap()).collect();
+    assert_eq!(upns.len(), server::lab::USERS, "each person once");
+    assert!(
+        err.contains("checked 2000: 0 eligible, 2000 not eligible, 0 unknown"),
+        "{err}"
+    );
+
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "upn,note\nuser0010@litwareinc.com,x\n\n# a comment\nnobody@litwareinc.com\nsip:USER0010@litwareinc.com\nuser0013\n\"user\u{7}0001\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["--csv", csv.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "bad lines: {err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "upn,eligible,reasons",
+            "user0010@litwareinc.com,false,lync_not_enabled;owa_policy_im_off",
+            "user0013@litwareinc.com,false,mailbox_not_exchange_2013;owa_policy_im_off",
+        ]
+    );
+    assert!(
+        err.contains("people.csv:5: Nobody in the directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("people.csv:8: Remove the control characters"),
+        "{err}"
+    );
+    assert!(
+        err.contains("checked 2: 0 eligible, 2 not eligible, 0 unknown"),
+        "{err}"
+    );
+}

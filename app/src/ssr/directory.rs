@@ -28,6 +28,14 @@ pub struct Record {
     pub person: Person,
 }
 
+/// One page of the whole directory, in a stable order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<String>,
+}
+
 /// Why the directory gave no answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
@@ -52,6 +60,8 @@ pub trait Directory: Send + Sync {
     /// The one person whose UPN, SIP address (with or without `sip:`), e-mail address or
     /// sAMAccountName is `identity`.
     fn find<'a>(&'a self, identity: &'a str) -> Pending<'a, Record>;
+    /// Up to `size` people from `cursor` (a previous page's `next`; `None` for the first).
+    fn page<'a>(&'a self, cursor: Option<&'a str>, size: usize) -> Pending<'a, Page>;
 }
 
 impl std::fmt::Debug for dyn Directory {

@@ -54,7 +54,8 @@ pub fn query(text: &str) -> Result<String, AppError> {
     }
 }
 
-fn directory(state: &AppState) -> Result<&dyn Directory, AppError> {
+/// The configured directory, or why there is none.
+pub fn directory(state: &AppState) -> Result<&dyn Directory, AppError> {
     state.settings.directory.as_deref().ok_or_else(|| {
         AppError::Unavailable("No directory is configured for this environment.".into())
     })
@@ -62,7 +63,7 @@ fn directory(state: &AppState) -> Result<&dyn Directory, AppError> {
 
 /// A directory fault as people see it: a field message for who was asked about, the
 /// directory being unavailable otherwise.
-fn refused(error: DirectoryError, typed: &str) -> AppError {
+pub fn refused(error: DirectoryError, typed: &str) -> AppError {
     match error {
         DirectoryError::NotFound(_) | DirectoryError::Ambiguous { .. } => AppError::invalid_field(
             "identity",
@@ -101,6 +102,34 @@ fn authorize(user: &CurrentUser) -> Result<(), AppError> {
     }
 }
 
+/// What people are judged against: fresh environment facts and the integrated sites.
+pub struct Judge {
+    facts: crate::procedure::facts::Facts,
+    integrated: Vec<String>,
+}
+
+impl Judge {
+    /// Reads the facts and the integrated sites once, for judging many people.
+    pub async fn new(state: &AppState) -> Result<Judge, AppError> {
+        Ok(Judge {
+            facts: state.settings.environment.facts().await?,
+            integrated: super::runs::integrated_sites(&state.db).await?,
+        })
+    }
+
+    /// `record`'s eligibility.
+    pub fn judge(&self, record: &Record) -> Eligibility {
+        eligibility::evaluate(
+            &record.person,
+            &Context {
+                facts: &self.facts,
+                default_owa_policy: DEFAULT_OWA_POLICY,
+                integrated_sites: &self.integrated,
+            },
+        )
+    }
+}
+
 /// Looks `identity` up and judges them, without storing anything (the CLI's check).
 pub async fn judge(state: &AppState, identity: &str) -> Result<(Record, Eligibility), AppError> {
     let identity = query(identity)?;
@@ -109,16 +138,7 @@ pub async fn judge(state: &AppState, identity: &str) -> Result<(Record, Eligibil
         .await
         .map_err(|e| refused(e, &identity))?;
     // Fresh facts: "check again" right after a fix must see it.
-    let facts = state.settings.environment.facts().await?;
-    let integrated = super::runs::integrated_sites(&state.db).await?;
-    let eligibility = eligibility::evaluate(
-        &record.person,
-        &Context {
-            facts: &facts,
-            default_owa_policy: DEFAULT_OWA_POLICY,
-            integrated_sites: &integrated,
-        },
-    );
+    let eligibility = Judge::new(state).await?.judge(&record);
     Ok((record, eligibility))
 }
 

@@ -10,7 +10,7 @@ use sea_orm::{
 use super::LabState;
 use app::procedure::facts::Facts;
 use app::ssr::db::begin_write;
-use app::ssr::directory::{self, Directory, DirectoryError, Record, Source};
+use app::ssr::directory::{self, Directory, DirectoryError, Page, Record, Source};
 use app::ssr::entities::lab_state;
 use app::ssr::lab::{Lab, LabError, Pending};
 use app::views::{LabBackend, LabSignIn, LabView, PersonEntry};
@@ -319,6 +319,41 @@ impl Directory for LabStore {
             }
         })
     }
+
+    fn page<'a>(&'a self, cursor: Option<&'a str>, size: usize) -> directory::Pending<'a, Page> {
+        Box::pin(async move {
+            let (_, state) = Self::load(&self.db).await.map_err(unreadable)?;
+            page_of(&state.users, &state.databases, cursor, size)
+        })
+    }
+}
+
+/// The lab's directory pages are positions in its list of people.
+fn page_of(
+    users: &[super::directory::User],
+    databases: &[super::directory::MailboxDatabase],
+    cursor: Option<&str>,
+    size: usize,
+) -> Result<Page, DirectoryError> {
+    let start = match cursor {
+        None => 0,
+        Some(c) => c.parse::<usize>().map_err(|_| {
+            DirectoryError::Unavailable(format!("“{c}” is not a page of the lab's directory"))
+        })?,
+    };
+    let end = (start + size.max(1)).min(users.len());
+    Ok(Page {
+        records: users
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|u| Record {
+                entry: u.entry(),
+                person: u.person(databases),
+            })
+            .collect(),
+        next: (end < users.len()).then(|| end.to_string()),
+    })
 }
 
 /// The lab's stored state could not be read, so neither can its directory.
