@@ -19,6 +19,7 @@ pub fn describe(action: &str) -> &str {
         "session.sign_in" => "signed in",
         "session.sign_out" => "signed out",
         "audit.view" => "opened the audit log",
+        "eligibility.check" => "checked whether a person gets presence in OWA",
         other => other,
     }
 }
