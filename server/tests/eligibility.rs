@@ -271,25 +271,28 @@ on_both_databases!(
     the_rules_agree_with_the_labs_owa_for_everyone_once_integrated,
 );
 
+/// Runs `imlink eligibility ARGS` on the embedded default in `dir`: exit status, stdout, stderr.
+fn imlink_eligibility(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_imlink"))
+        .arg("eligibility")
+        .args(args)
+        .env("IMLINK_DATA_DIR", dir)
+        .env_remove("IMLINK_DATABASE_URL")
+        .env_remove("IMLINK_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 /// `imlink eligibility check` against the embedded default: exit statuses and both formats.
 #[test]
 fn the_cli_prints_verdicts_with_their_exit_status() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_imlink"))
-            .args(["eligibility", "check"])
-            .args(args)
-            .env("IMLINK_DATA_DIR", dir.path())
-            .env_remove("IMLINK_DATABASE_URL")
-            .env_remove("IMLINK_CONFIG")
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
+    let run = |args: &[&str]| imlink_eligibility(dir.path(), &[&["check"], args].concat());
     let (code, out, err) = run(&["user0010@litwareinc.com", "--format", "json"]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert_eq!(out.lines().count(), 1, "one JSON object per line: {out}");
@@ -341,21 +344,7 @@ fn the_cli_prints_verdicts_with_their_exit_status() {
 #[test]
 fn the_cli_scans_the_directory_and_a_csv() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_imlink"))
-            .args(["eligibility", "scan"])
-            .args(args)
-            .env("IMLINK_DATA_DIR", dir.path())
-            .env_remove("IMLINK_DATABASE_URL")
-            .env_remove("IMLINK_CONFIG")
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
+    let run = |args: &[&str]| imlink_eligibility(dir.path(), &[&["scan"], args].concat());
     let (code, out, err) = run(&["--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
     let people: Vec<serde_json::Value> = out
