@@ -170,14 +170,7 @@ pub async fn scan(state: &AppState, csv: Option<&std::path::Path>, format: ScanF
                 if identity.is_empty() || identity.starts_with('#') || header {
                     continue;
                 }
-                let found = match app::ssr::eligibility::query(identity) {
-                    Ok(q) => directory
-                        .find(&q)
-                        .await
-                        .map_err(|e| app::ssr::eligibility::refused(e, &q)),
-                    Err(e) => Err(e),
-                };
-                match found {
+                match app::ssr::eligibility::find(state, identity).await {
                     Ok(record) => {
                         if seen.insert(record.entry.upn.to_lowercase()) {
                             printer.print(&record, &judge.judge(&record));

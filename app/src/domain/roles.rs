@@ -61,6 +61,11 @@ impl Role {
             .join(", ")
     }
 
+    /// Why someone without any of `roles` is refused.
+    pub fn needed(roles: &[Role]) -> String {
+        format!("This needs one of these roles: {}.", Role::list(roles))
+    }
+
     /// Joins roles into the comma-separated stored form.
     pub fn join(roles: &[Role]) -> String {
         roles

@@ -203,7 +203,7 @@ async fn check_roles(user: &CurrentUser, roles: &[Role], action: &str) -> Result
     if user.has_any(roles) {
         return Ok(());
     }
-    let reason = format!("This needs one of these roles: {}.", Role::list(roles));
+    let reason = Role::needed(roles);
     let state = AppState::current()?;
     super::requests::record_denial(&state.db, &user.username, action, None, &reason).await;
     Err(AppError::Forbidden(reason))

@@ -63,7 +63,7 @@ pub fn directory(state: &AppState) -> Result<&dyn Directory, AppError> {
 
 /// A directory fault as people see it: a field message for who was asked about, the
 /// directory being unavailable otherwise.
-pub fn refused(error: DirectoryError, typed: &str) -> AppError {
+fn refused(error: DirectoryError, typed: &str) -> AppError {
     match error {
         DirectoryError::NotFound(_) | DirectoryError::Ambiguous { .. } => AppError::invalid_field(
             "identity",
@@ -95,10 +95,7 @@ fn authorize(user: &CurrentUser) -> Result<(), AppError> {
     if user.has_any(&ROLES) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(format!(
-            "This needs one of these roles: {}.",
-            Role::list(&ROLES)
-        )))
+        Err(AppError::Forbidden(Role::needed(&ROLES)))
     }
 }
 
@@ -130,13 +127,19 @@ impl Judge {
     }
 }
 
-/// Looks `identity` up and judges them, without storing anything (the CLI's check).
-pub async fn judge(state: &AppState, identity: &str) -> Result<(Record, Eligibility), AppError> {
+/// The one person `identity` names in the configured directory; bad text, nobody and several
+/// people are errors on the `identity` field.
+pub async fn find(state: &AppState, identity: &str) -> Result<Record, AppError> {
     let identity = query(identity)?;
-    let record = directory(state)?
+    directory(state)?
         .find(&identity)
         .await
-        .map_err(|e| refused(e, &identity))?;
+        .map_err(|e| refused(e, &identity))
+}
+
+/// Looks `identity` up and judges them, without storing anything (the CLI's check).
+pub async fn judge(state: &AppState, identity: &str) -> Result<(Record, Eligibility), AppError> {
+    let record = find(state, identity).await?;
     // Fresh facts: "check again" right after a fix must see it.
     let eligibility = Judge::new(state).await?.judge(&record);
     Ok((record, eligibility))

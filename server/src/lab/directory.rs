@@ -225,6 +225,14 @@ impl User {
         }
     }
 
+    /// How the directory answers for the person: their names and their record.
+    pub fn record(&self, databases: &[MailboxDatabase]) -> app::ssr::directory::Record {
+        app::ssr::directory::Record {
+            entry: self.entry(),
+            person: self.person(databases),
+        }
+    }
+
     /// The person as Active Directory describes them, for the eligibility rules.
     pub fn person(&self, databases: &[MailboxDatabase]) -> Person {
         let database = self

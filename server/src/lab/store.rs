@@ -308,10 +308,7 @@ impl Directory for LabStore {
                 state.users.iter().filter(|u| u.is(identity)).collect();
             match found.as_slice() {
                 [] => Err(DirectoryError::NotFound(identity.to_string())),
-                [one] => Ok(Record {
-                    entry: one.entry(),
-                    person: one.person(&state.databases),
-                }),
+                [one] => Ok(one.record(&state.databases)),
                 many => Err(DirectoryError::Ambiguous {
                     query: identity.to_string(),
                     matches: many.iter().map(|u| u.upn.clone()).collect(),
@@ -347,10 +344,7 @@ fn page_of(
             .get(start..end)
             .unwrap_or_default()
             .iter()
-            .map(|u| Record {
-                entry: u.entry(),
-                person: u.person(databases),
-            })
+            .map(|u| u.record(databases))
             .collect(),
         next: (end < users.len()).then(|| end.to_string()),
     })
