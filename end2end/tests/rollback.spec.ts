@@ -19,7 +19,11 @@ test('Erin asks for a rollback, Bob approves its undo plan, and OWA loses presen
   await page.goto('/lab');
   await waitForHydration(page);
   await page.getByLabel('Reset to scenario').selectOption('litware');
+  // The page reads the lab again after the reset; wait for it before signing out (the
+  // scenario's name is the same before and after, so the text alone does not tell).
+  const reread = page.waitForResponse((r) => r.url().endsWith('/api/get_lab'));
   await button(page, 'Reset').click();
+  await reread;
   await expect(page.getByTestId('lab-scenario')).toContainText('Scenario litware');
   await signOut(page);
 
