@@ -6,6 +6,7 @@ pub mod guards;
 pub mod live;
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use axum::{
     Router,
@@ -16,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{MethodFilter, MethodRouter, on},
 };
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -71,7 +72,7 @@ pub fn own_routes() -> Vec<OwnRoute> {
 
 /// Builds the complete router for `state`.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
     let mut router = Router::new();
     for route in own_routes() {
@@ -106,6 +107,14 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// The pages' routes, generated once per process. Generating them suppresses the loading of
+/// resources in the whole process while it runs (leptos#4773): a page rendering at that moment
+/// would wait forever, as one did when tests started portals side by side.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Serves the portal on `listener` until `shutdown` resolves. Handlers see the connection's
