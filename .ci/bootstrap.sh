@@ -24,6 +24,10 @@ if $want_test; then
   # The ssh executor's tests start a throwaway OpenSSH server (.ci/sshd.sh).
   [ -x /usr/sbin/sshd ] || need_pkg openssh-server
   command -v ssh >/dev/null || need_pkg openssh-client
+  # The LDAP directory source's tests start a throwaway OpenLDAP server (.ci/slapd.sh).
+  [ -x /usr/sbin/slapd ] || need_pkg slapd
+  command -v ldapsearch >/dev/null || need_pkg ldap-utils
+  command -v openssl >/dev/null || need_pkg openssl
   if [ -z "${IMLINK_TEST_DATABASE_URL:-}" ]; then
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkg postgresql
   fi
@@ -37,6 +41,8 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     as_root chmod +x /usr/sbin/policy-rc.d
     created_policy=true
   fi
+  # slapd's package would otherwise build a system directory we do not use.
+  echo 'slapd slapd/no_configuration boolean true' | as_root debconf-set-selections
   as_root apt-get update -q </dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing_pkgs[@]}" </dev/null
   $created_policy && as_root rm -f /usr/sbin/policy-rc.d

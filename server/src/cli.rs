@@ -13,7 +13,7 @@ use app::domain::workflow::ApprovalPolicy;
 use app::ssr::environment::Environment;
 use app::ssr::state::{AppState, LimitPolicy, SessionPolicy, Settings};
 
-use crate::config::{Config, ExecutorKind, redacted_url};
+use crate::config::{Config, DirectorySource, ExecutorKind, redacted_url};
 use crate::executor::Executor;
 use crate::{database, http, telemetry};
 
@@ -128,6 +128,9 @@ enum EligibilityCommand {
     /// print each once; bad lines are reported on stderr by number and the rest checked (exit
     /// 2 when there were any), 4 when the directory or environment cannot be read.
     Scan {
+        /// Only the people whose entries are below this distinguished name (an OU's, say).
+        #[arg(long, conflicts_with = "csv")]
+        base_dn: Option<String>,
         /// A CSV file of identifiers instead of the whole directory.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -158,6 +161,20 @@ enum LabCommand {
         /// The back-end server's FQDN.
         #[arg(long)]
         server: String,
+    },
+    /// Print the scenario's people, mailbox databases, Exchange servers and registrar pools as
+    /// LDIF, laid out as Active Directory stores them (for an LDAP server with the schema in
+    /// `.ci/ldap/ad-schema.ldif`).
+    Ldif {
+        #[arg(long, default_value = "litware")]
+        scenario: String,
+        /// The entry the directory is written below (it must exist).
+        #[arg(long)]
+        base_dn: String,
+        /// How many people (default: the scenario's 2,000); their faults follow from their
+        /// numbers as in the lab.
+        #[arg(long)]
+        people: Option<usize>,
     },
 }
 
@@ -317,13 +334,22 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
                 .resolve_url(&config.data_dir)
                 .map(|u| redacted_url(u.expose()))
                 .unwrap_or_else(|e| e.to_string());
+            if let Err(e) = check_directory(&config) {
+                println!("{e}");
+                return ExitCode::from(2);
+            }
             println!(
-                "configuration OK: listen {}, database {db}, local sign-in {}",
+                "configuration OK: listen {}, database {db}, local sign-in {}, directory {}",
                 config.listen,
                 if config.local_signin.enabled {
                     "on"
                 } else {
                     "off"
+                },
+                match config.directory.source {
+                    DirectorySource::Lab => "lab".to_string(),
+                    DirectorySource::Ldap =>
+                        format!("ldap ({}, reachable)", config.directory.ldap.url),
                 }
             );
             ExitCode::SUCCESS
@@ -333,6 +359,23 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// For an LDAP directory: its files can be read, and the server answers a bind and a search
+/// of the base.
+fn check_directory(config: &Config) -> Result<(), String> {
+    if config.directory.source != DirectorySource::Ldap {
+        return Ok(());
+    }
+    let directory = crate::directory::ldap::LdapDirectory::new(&config.directory.ldap)
+        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(directory.verify())
+        .map_err(|e| format!("directory.ldap: {e}"))
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
@@ -362,14 +405,16 @@ async fn migrate_only(config: &Config) -> anyhow::Result<ExitCode> {
 async fn eligibility(config: &Config, command: EligibilityCommand) -> anyhow::Result<ExitCode> {
     let db = open_database(config).await?;
     migrate_database(&db).await?;
-    let state = AppState::new(leptos_options(config), db.clone(), settings(config, &db));
+    let state = AppState::new(leptos_options(config), db.clone(), settings(config, &db)?);
     Ok(match command {
         EligibilityCommand::Check { identity, format } => {
             crate::eligibility::check(&state, &identity, format).await
         }
-        EligibilityCommand::Scan { csv, format } => {
-            crate::eligibility::scan(&state, csv.as_deref(), format).await
-        }
+        EligibilityCommand::Scan {
+            base_dn,
+            csv,
+            format,
+        } => crate::eligibility::scan(&state, base_dn.as_deref(), csv.as_deref(), format).await,
     })
 }
 
@@ -395,10 +440,11 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// The portal settings derived from the configuration. Without a facts file, imlink plans
-/// against the lab, whose state lives in `db`.
-pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
+/// against the lab, whose state lives in `db`. Fails when a file the directory needs cannot be
+/// read.
+pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> anyhow::Result<Settings> {
     let roles = |names: &[String]| names.iter().filter_map(|n| Role::parse(n)).collect();
-    Settings {
+    Ok(Settings {
         approval: ApprovalPolicy {
             quorum: config.approval.quorum,
             expiry_hours: config.approval.expiry_hours,
@@ -422,7 +468,7 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
             secure_cookie: config.session.secure_cookie,
         },
         environment: environment(config, db),
-        directory: directory(config, db),
+        directory: crate::directory::open(config, db)?,
         preview_facts_ttl: std::time::Duration::from_secs(u64::from(
             config.environment.preview_cache_seconds,
         )),
@@ -440,7 +486,7 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> Settings {
             .collect(),
         allowed_hosts: config.server.effective_allowed_hosts(config.listen),
         trusted_origins: config.server.trusted_origins.clone(),
-    }
+    })
 }
 
 /// Where the compiled site (WASM, JS, CSS, assets) is served from: cargo-leptos's environment
@@ -464,15 +510,6 @@ fn environment(config: &Config, db: &sea_orm::DatabaseConnection) -> Environment
         (None, ExecutorKind::Lab) => Environment::Lab(Arc::new(lab)),
         (None, _) => Environment::Remote(Arc::new(Executor::new(&config.executor, lab))),
     }
-}
-
-/// Where people are looked up: the lab's people when plans are made against the lab.
-fn directory(
-    config: &Config,
-    db: &sea_orm::DatabaseConnection,
-) -> Option<Arc<dyn app::ssr::directory::Directory>> {
-    (config.environment.facts_file.is_none() && config.executor.kind == ExecutorKind::Lab)
-        .then(|| Arc::new(crate::lab::store::LabStore::new(db.clone())) as _)
 }
 
 /// The worker for this configuration; none when plans are made against a facts file but
@@ -503,7 +540,7 @@ fn worker(config: &Config, state: &AppState) -> Option<crate::worker::Worker> {
 async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
     let db = open_database(&config).await?;
     migrate_database(&db).await?;
-    let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db));
+    let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db)?);
     let Some(worker) = worker(&config, &state) else {
         anyhow::bail!(
             "this configuration plans against a facts file but runs on the lab: set executor.kind to \"ssh\" or \"local\" to run plans on the servers the file describes"
@@ -517,7 +554,7 @@ async fn worker_only(config: Config) -> anyhow::Result<ExitCode> {
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let db = open_database(&config).await?;
     migrate_database(&db).await?;
-    let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db));
+    let state = AppState::new(leptos_options(&config), db.clone(), settings(&config, &db)?);
     spawn_expiry_sweep(state.clone());
     // One shutdown for both: SIGTERM stops accepting requests, and the worker finishes the
     // step in hand and puts its run back in the queue.
@@ -769,6 +806,11 @@ fn lab_command(command: LabCommand) -> ExitCode {
         | LabCommand::InstallCu {
             state, scenario, ..
         } => (state, scenario),
+        LabCommand::Ldif {
+            scenario,
+            base_dn,
+            people,
+        } => return lab_ldif(scenario, base_dn, *people),
     };
     let done = crate::lab::file_store::change(state_path, scenario, |lab| match &command {
         LabCommand::Signin { user, .. } => {
@@ -787,6 +829,7 @@ fn lab_command(command: LabCommand) -> ExitCode {
                 Ok(ExitCode::from(1))
             }
         }
+        LabCommand::Ldif { .. } => unreachable!("answered above"),
         LabCommand::InstallCu { server, .. } => {
             lab.install_cumulative_update(server)?;
             println!(
@@ -799,6 +842,35 @@ fn lab_command(command: LabCommand) -> ExitCode {
         eprintln!("imlink lab: {e}");
         ExitCode::from(2)
     })
+}
+
+/// `imlink lab ldif`: the scenario's directory as LDIF on standard output.
+fn lab_ldif(scenario: &str, base_dn: &str, people: Option<usize>) -> ExitCode {
+    let Some(mut lab) = crate::lab::LabState::scenario(scenario) else {
+        eprintln!(
+            "imlink lab ldif: unknown scenario {scenario:?}; known: {}",
+            crate::lab::SCENARIOS.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    if let Some(count) = people {
+        let pool = lab
+            .users
+            .iter()
+            .find_map(|u| u.lync.as_ref()?.registrar_pool.clone())
+            .unwrap_or_default();
+        lab.users = crate::lab::directory::users(count, &pool);
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = crate::lab::ldif::write(&mut out, base_dn, &lab.users, &lab.databases)
+        .and_then(|()| std::io::Write::flush(&mut out));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imlink lab ldif: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn lab_shell(state_path: &std::path::Path, scenario: &str, arguments: &[String]) -> ExitCode {

@@ -125,11 +125,16 @@ pub enum ScanFormat {
 /// How many people one directory page holds.
 const PAGE: usize = 500;
 
-/// Checks everyone in the configured directory, or the people `csv` names (one identifier per
+/// Checks everyone in the configured directory (below `base` when given), or the people `csv` names (one identifier per
 /// line, first column; blank lines, `#` comments and a header line skipped), and prints each
 /// person once. Bad lines are reported on stderr with their line numbers and the rest checked
 /// (exit 2 when there were any).
-pub async fn scan(state: &AppState, csv: Option<&std::path::Path>, format: ScanFormat) -> ExitCode {
+pub async fn scan(
+    state: &AppState,
+    base: Option<&str>,
+    csv: Option<&std::path::Path>,
+    format: ScanFormat,
+) -> ExitCode {
     let judge = match app::ssr::eligibility::Judge::new(state).await {
         Ok(judge) => judge,
         Err(e) => {
@@ -193,21 +198,25 @@ pub async fn scan(state: &AppState, csv: Option<&std::path::Path>, format: ScanF
             }
         }
         None => {
-            let mut cursor: Option<String> = None;
+            let mut pages = match directory.people(base, PAGE).await {
+                Ok(pages) => pages,
+                Err(e) => {
+                    eprintln!("imlink: {e}");
+                    return ExitCode::from(UNAVAILABLE);
+                }
+            };
             loop {
-                let page = match directory.page(cursor.as_deref(), PAGE).await {
-                    Ok(page) => page,
+                match pages.next().await {
+                    Ok(Some(records)) => {
+                        for record in &records {
+                            printer.print(record, &judge.judge(record));
+                        }
+                    }
+                    Ok(None) => break,
                     Err(e) => {
                         eprintln!("imlink: {e}");
                         return ExitCode::from(UNAVAILABLE);
                     }
-                };
-                for record in &page.records {
-                    printer.print(record, &judge.judge(record));
-                }
-                match page.next {
-                    Some(next) => cursor = Some(next),
-                    None => break,
                 }
             }
         }

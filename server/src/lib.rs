@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod directory;
 pub mod eligibility;
 pub mod executor;
 pub mod http;

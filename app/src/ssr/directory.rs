@@ -18,6 +18,8 @@ stored_enum! {
     pub enum Source {
         /// The simulated organization's people.
         Lab = "lab",
+        /// Active Directory (or another LDAP server with its attributes), over LDAP.
+        Ldap = "ldap",
     }
 }
 
@@ -28,12 +30,11 @@ pub struct Record {
     pub person: Person,
 }
 
-/// One page of the whole directory, in a stable order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page {
-    pub records: Vec<Record>,
-    /// Where the next page starts; `None` after the last.
-    pub next: Option<String>,
+/// Everyone in a directory (or below one of its entries), read a page at a time by one
+/// search, in the directory's order.
+pub trait Pages: Send {
+    /// The next page; `None` after the last.
+    fn next(&mut self) -> Pending<'_, Option<Vec<Record>>>;
 }
 
 /// Why the directory gave no answer.
@@ -60,8 +61,10 @@ pub trait Directory: Send + Sync {
     /// The one person whose UPN, SIP address (with or without `sip:`), e-mail address or
     /// sAMAccountName is `identity`.
     fn find<'a>(&'a self, identity: &'a str) -> Pending<'a, Record>;
-    /// Up to `size` people from `cursor` (a previous page's `next`; `None` for the first).
-    fn page<'a>(&'a self, cursor: Option<&'a str>, size: usize) -> Pending<'a, Page>;
+    /// Everyone, or everyone whose entry is below `base` (a distinguished name, such as an
+    /// organizational unit's), in pages of about `size`.
+    fn people<'a>(&'a self, base: Option<&'a str>, size: usize)
+    -> Pending<'a, Box<dyn Pages + 'a>>;
 }
 
 impl std::fmt::Debug for dyn Directory {

@@ -37,6 +37,8 @@ const OPTIONAL_LEAVES: &[(&str, Kind)] = &[
     ("environment.facts_file", Kind::String),
     ("executor.ssh.identity_file", Kind::String),
     ("executor.ssh.known_hosts_file", Kind::String),
+    ("directory.ldap.ca_file", Kind::String),
+    ("directory.ldap.password_file", Kind::String),
 ];
 
 /// Keys whose values must never appear in messages.
@@ -70,6 +72,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// How much one client may ask of one imlink process.
     pub limits: LimitsConfig,
+    /// Where people are looked up for eligibility checks.
+    pub directory: DirectoryConfig,
 }
 
 impl Default for Config {
@@ -87,6 +91,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             server: ServerConfig::default(),
             limits: LimitsConfig::default(),
+            directory: DirectoryConfig::default(),
         }
     }
 }
@@ -386,6 +391,71 @@ impl Default for EnvironmentConfig {
         Self {
             facts_file: None,
             preview_cache_seconds: 5,
+        }
+    }
+}
+
+/// Which directory people are looked up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectorySource {
+    /// The lab's people (only when plans are made against the lab).
+    #[default]
+    Lab,
+    /// Active Directory over LDAP (`[directory.ldap]`).
+    Ldap,
+}
+
+/// Where people are looked up for eligibility checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryConfig {
+    /// `lab` or `ldap`.
+    pub source: DirectorySource,
+    /// Active Directory over LDAP, for `source = "ldap"`.
+    pub ldap: LdapConfig,
+}
+
+/// Active Directory over LDAP: read-only, with a simple bind, over TLS or StartTLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapConfig {
+    /// `ldaps://dc01.example.com` or `ldap://dc01.example.com` (then with `starttls`).
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    pub starttls: bool,
+    /// The CA certificates (PEM) the server's certificate must chain to; without it, the
+    /// system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The account imlink binds as (read access to people, mailbox databases, Exchange
+    /// servers and Lync pools is enough); empty binds anonymously.
+    pub bind_dn: String,
+    /// A file holding the bind password (read at start, never logged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// Where people are searched (the whole subtree).
+    pub base_dn: String,
+    /// Which entries are people.
+    pub filter: String,
+    /// Entries per page of a paged search (RFC 2696; 1 to 10000).
+    pub page_size: u32,
+    /// Seconds to wait for the server to connect or answer (1 to 300).
+    pub timeout_seconds: u32,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            starttls: false,
+            ca_file: None,
+            bind_dn: String::new(),
+            password_file: None,
+            base_dn: String::new(),
+            filter: "(&(objectClass=person)(userPrincipalName=*))".to_owned(),
+            page_size: 1000,
+            timeout_seconds: 30,
         }
     }
 }

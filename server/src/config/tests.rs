@@ -265,6 +265,14 @@ fn every_leaf_has_a_working_env_override() {
             trusted_proxies: vec!["10.0.0.1".to_owned()],
         },
         limits: LimitsConfig::default(),
+        directory: DirectoryConfig {
+            ldap: LdapConfig {
+                ca_file: Some(PathBuf::from("ca.pem")),
+                password_file: Some(PathBuf::from("pw")),
+                ..LdapConfig::default()
+            },
+            ..DirectoryConfig::default()
+        },
     };
     let mut leaves = Vec::new();
     collect_leaves("", &toml::Table::try_from(&full).unwrap(), &mut leaves);
@@ -364,15 +372,60 @@ fn every_leaf_has_a_working_env_override() {
             "/etc/imlink/known_hosts",
             r#""/etc/imlink/known_hosts""#,
         ),
+        ("directory.source", "ldap", r#""ldap""#),
+        (
+            "directory.ldap.url",
+            "ldaps://dc01.example.com",
+            r#""ldaps://dc01.example.com""#,
+        ),
+        ("directory.ldap.starttls", "true", "true"),
+        (
+            "directory.ldap.ca_file",
+            "/etc/imlink/ca.pem",
+            r#""/etc/imlink/ca.pem""#,
+        ),
+        (
+            "directory.ldap.bind_dn",
+            "CN=svc-imlink,DC=x",
+            r#""CN=svc-imlink,DC=x""#,
+        ),
+        (
+            "directory.ldap.password_file",
+            "/run/secrets/ldap",
+            r#""/run/secrets/ldap""#,
+        ),
+        ("directory.ldap.base_dn", "DC=x", r#""DC=x""#),
+        (
+            "directory.ldap.filter",
+            "(objectClass=user)",
+            r#""(objectClass=user)""#,
+        ),
+        ("directory.ldap.page_size", "500", "500"),
+        ("directory.ldap.timeout_seconds", "5", "5"),
     ];
+    // What a key needs beside it to make a valid configuration.
+    let companions: &[(&str, &[(&str, &str)])] = &[(
+        "directory.source",
+        &[
+            ("IMLINK_DIRECTORY_LDAP_URL", "ldaps://dc01.example.com"),
+            ("IMLINK_DIRECTORY_LDAP_BASE_DN", "DC=x"),
+        ],
+    )];
     let sampled: BTreeSet<String> = samples.iter().map(|(k, _, _)| (*k).to_owned()).collect();
     assert_eq!(sampled, keys);
 
     let defaults = toml::Value::try_from(Config::default()).unwrap();
     for (key, raw, expected) in samples {
         let var = env_var_for(key);
-        let config = Config::load(None, &env_of(&[(&var, raw)]))
-            .unwrap_or_else(|e| panic!("{var}={raw}: {e}"));
+        let mut env = vec![(var.as_str(), *raw)];
+        env.extend(
+            companions
+                .iter()
+                .filter(|(k, _)| k == key)
+                .flat_map(|(_, more)| more.iter().copied()),
+        );
+        let config =
+            Config::load(None, &env_of(&env)).unwrap_or_else(|e| panic!("{var}={raw}: {e}"));
         let actual = toml::Value::try_from(&config).unwrap();
         let expected = parse_value(expected);
         assert_eq!(lookup(&actual, key), Some(&expected), "{var}");
@@ -937,5 +990,60 @@ fn example_file_is_valid_and_documents_every_key() {
     assert_eq!(
         Config::load(Some(&path), &no_env).unwrap(),
         Config::default()
+    );
+}
+
+#[test]
+fn an_ldap_directory_needs_a_server_a_base_and_encryption() {
+    let problems = |text: &str| -> Vec<String> {
+        match load_text(text, &no_env) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        }
+    };
+    assert_eq!(
+        problems("[directory]\nsource = \"ldap\"\n"),
+        [
+            "imlink.toml:1: directory.ldap.url: is required when directory.source is \"ldap\"",
+            "imlink.toml:1: directory.ldap.base_dn: is required when directory.source is \"ldap\"",
+        ]
+    );
+    let ldap = |extra: &str| {
+        problems(&format!(
+            "[directory]\nsource = \"ldap\"\n[directory.ldap]\nbase_dn = \"DC=x\"\n{extra}"
+        ))
+    };
+    assert_eq!(
+        ldap("url = \"ldap://dc01\"\n"),
+        [
+            "imlink.toml:3: directory.ldap.starttls: must be true with an ldap:// URL: imlink does not send a password or read the directory unencrypted"
+        ]
+    );
+    assert!(ldap("url = \"ldap://dc01\"\nstarttls = true\n").is_empty());
+    assert!(ldap("url = \"ldaps://dc01\"\n").is_empty());
+    assert_eq!(
+        ldap("url = \"ldaps://dc01\"\nstarttls = true\n"),
+        [
+            "imlink.toml:6: directory.ldap.starttls: must be false with an ldaps:// URL, which is TLS from the start"
+        ]
+    );
+    assert_eq!(
+        ldap("url = \"http://dc01\"\n"),
+        [
+            "imlink.toml:5: directory.ldap.url: must start with ldaps:// or ldap:// (got \"http://dc01\")"
+        ]
+    );
+    assert_eq!(
+        ldap("url = \"ldaps://dc01\"\nbind_dn = \"CN=svc,DC=x\"\n"),
+        [
+            "imlink.toml:3: directory.ldap.password_file: directory.ldap.bind_dn and directory.ldap.password_file go together: set both, or neither to bind anonymously"
+        ]
+    );
+    assert_eq!(
+        ldap("url = \"ldaps://dc01\"\nfilter = \"objectClass=user\"\npage_size = 0\n"),
+        [
+            "imlink.toml:6: directory.ldap.filter: must be an LDAP filter in parentheses (got \"objectClass=user\")",
+            "imlink.toml:7: directory.ldap.page_size: must be between 1 and 10000 (got 0)",
+        ]
     );
 }

@@ -159,6 +159,7 @@ impl Config {
                 problems.push(Problem::builtin("executor.ssh.port", "must be 1 to 65535"));
             }
         }
+        self.validate_directory(&mut problems);
         if self.database.max_connections == 0 {
             problems.push(Problem::builtin(
                 "database.max_connections",
@@ -315,5 +316,82 @@ pub(super) fn is_valid_username(name: &str) -> bool {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b))
         }
         None => false,
+    }
+}
+
+impl Config {
+    /// `[directory]`: an LDAP source needs a server, a base and a secure connection.
+    fn validate_directory(&self, problems: &mut Vec<Problem>) {
+        let ldap = &self.directory.ldap;
+        check_range(
+            problems,
+            "directory.ldap.page_size",
+            ldap.page_size,
+            1,
+            10_000,
+        );
+        check_range(
+            problems,
+            "directory.ldap.timeout_seconds",
+            ldap.timeout_seconds,
+            1,
+            300,
+        );
+        if self.directory.source != DirectorySource::Ldap {
+            return;
+        }
+        let url = ldap.url.trim();
+        if url.is_empty() {
+            problems.push(Problem::builtin(
+                "directory.ldap.url",
+                "is required when directory.source is \"ldap\"",
+            ));
+        } else if url.starts_with("ldaps://") {
+            if ldap.starttls {
+                problems.push(Problem::builtin(
+                    "directory.ldap.starttls",
+                    "must be false with an ldaps:// URL, which is TLS from the start",
+                ));
+            }
+        } else if url.starts_with("ldap://") {
+            if !ldap.starttls {
+                problems.push(Problem::builtin(
+                    "directory.ldap.starttls",
+                    "must be true with an ldap:// URL: imlink does not send a password or read \
+                     the directory unencrypted",
+                ));
+            }
+        } else {
+            problems.push(Problem::builtin(
+                "directory.ldap.url",
+                format!("must start with ldaps:// or ldap:// (got {url:?})"),
+            ));
+        }
+        if ldap.base_dn.trim().is_empty() {
+            problems.push(Problem::builtin(
+                "directory.ldap.base_dn",
+                "is required when directory.source is \"ldap\"",
+            ));
+        }
+        let filter = ldap.filter.trim();
+        if !(filter.starts_with('(') && filter.ends_with(')')) {
+            problems.push(Problem::builtin(
+                "directory.ldap.filter",
+                format!("must be an LDAP filter in parentheses (got {filter:?})"),
+            ));
+        }
+        let has_password = ldap.password_file.is_some();
+        if ldap.bind_dn.trim().is_empty() == has_password {
+            let key = if has_password {
+                "directory.ldap.bind_dn"
+            } else {
+                "directory.ldap.password_file"
+            };
+            problems.push(Problem::builtin(
+                key,
+                "directory.ldap.bind_dn and directory.ldap.password_file go together: set both, \
+                 or neither to bind anonymously",
+            ));
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod exchange;
 pub mod file_store;
 pub mod interpreter;
+pub mod ldif;
 pub mod lync;
 pub mod owa;
 pub mod store;

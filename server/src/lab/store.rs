@@ -10,7 +10,7 @@ use sea_orm::{
 use super::LabState;
 use app::procedure::facts::Facts;
 use app::ssr::db::begin_write;
-use app::ssr::directory::{self, Directory, DirectoryError, Page, Record, Source};
+use app::ssr::directory::{self, Directory, DirectoryError, Pages, Record, Source};
 use app::ssr::entities::lab_state;
 use app::ssr::lab::{Lab, LabError, Pending};
 use app::views::{LabBackend, LabSignIn, LabView, PersonEntry};
@@ -317,37 +317,42 @@ impl Directory for LabStore {
         })
     }
 
-    fn page<'a>(&'a self, cursor: Option<&'a str>, size: usize) -> directory::Pending<'a, Page> {
+    fn people<'a>(
+        &'a self,
+        base: Option<&'a str>,
+        size: usize,
+    ) -> directory::Pending<'a, Box<dyn Pages + 'a>> {
         Box::pin(async move {
             let (_, state) = Self::load(&self.db).await.map_err(unreadable)?;
-            page_of(&state.users, &state.databases, cursor, size)
+            let base = base.map(|b| format!(",{}", b.trim()).to_lowercase());
+            let records: Vec<Record> = state
+                .users
+                .iter()
+                .filter(|u| {
+                    base.as_ref()
+                        .is_none_or(|b| u.dn().to_lowercase().ends_with(b.as_str()))
+                })
+                .map(|u| u.record(&state.databases))
+                .collect();
+            Ok(Box::new(Listed {
+                records: records.into_iter(),
+                size: size.max(1),
+            }) as Box<dyn Pages>)
         })
     }
 }
 
-/// The lab's directory pages are positions in its list of people.
-fn page_of(
-    users: &[super::directory::User],
-    databases: &[super::directory::MailboxDatabase],
-    cursor: Option<&str>,
+/// The lab's people, read once and handed out a page at a time.
+struct Listed {
+    records: std::vec::IntoIter<Record>,
     size: usize,
-) -> Result<Page, DirectoryError> {
-    let start = match cursor {
-        None => 0,
-        Some(c) => c.parse::<usize>().map_err(|_| {
-            DirectoryError::Unavailable(format!("“{c}” is not a page of the lab's directory"))
-        })?,
-    };
-    let end = (start + size.max(1)).min(users.len());
-    Ok(Page {
-        records: users
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .map(|u| u.record(databases))
-            .collect(),
-        next: (end < users.len()).then(|| end.to_string()),
-    })
+}
+
+impl Pages for Listed {
+    fn next(&mut self) -> directory::Pending<'_, Option<Vec<Record>>> {
+        let page: Vec<Record> = self.records.by_ref().take(self.size).collect();
+        Box::pin(async move { Ok((!page.is_empty()).then_some(page)) })
+    }
 }
 
 /// The lab's stored state could not be read, so neither can its directory.
