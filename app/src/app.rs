@@ -22,6 +22,7 @@ use crate::pages::{
     request_new::NewRequestPage,
     request_view::RequestPage,
     requests::RequestsPage,
+    scans::{ScanComparePage, ScanPage},
     signin::SignInPage,
 };
 
@@ -84,6 +85,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/lab") view=LabPage ssr=SsrMode::Async />
                     <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async />
+                    <Route path=path!("/people/scans/:id") view=ScanPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/people/scans/:id/compare")
+                        view=ScanComparePage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/people/checks/:id")
                         view=PersonCheckPage

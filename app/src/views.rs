@@ -297,3 +297,93 @@ pub struct PersonView {
     /// Whether the lab can simulate the person's OWA sign-in.
     pub can_simulate: bool,
 }
+
+/// A bulk eligibility check at a glance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanSummary {
+    pub id: i64,
+    pub scope: crate::domain::scans::ScopeKind,
+    /// The distinguished name or site it covers.
+    pub target: Option<String>,
+    /// How many people a list names (a directory's size is not known in advance).
+    pub listed: Option<usize>,
+    pub state: crate::domain::scans::ScanState,
+    pub requested_by: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub checked: i64,
+    pub eligible: i64,
+    pub not_eligible: i64,
+    pub unknown: i64,
+}
+
+/// One person in a bulk check's results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanPerson {
+    pub upn: String,
+    pub display_name: String,
+    pub verdict: crate::procedure::eligibility::Verdict,
+    pub reasons: Vec<crate::procedure::eligibility::Code>,
+}
+
+/// Which results a bulk check's page shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanFilter {
+    pub verdict: Option<crate::procedure::eligibility::Verdict>,
+    pub reason: Option<crate::procedure::eligibility::Code>,
+    /// 1-based.
+    pub page: u64,
+}
+
+/// A bulk check's page: its progress and counts, counts per reason, the list's bad lines, and
+/// one page of its people as filtered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanView {
+    pub summary: ScanSummary,
+    /// Which directory answered.
+    pub source: String,
+    /// Why it failed, or what a retry waits for.
+    pub reason: Option<String>,
+    /// How many people fail each reason code, in the rules' order.
+    pub reason_counts: Vec<(crate::procedure::eligibility::Code, i64)>,
+    pub bad_lines: Vec<crate::domain::scans::BadLine>,
+    pub filter: ScanFilter,
+    pub people: Vec<ScanPerson>,
+    /// How many people match the filter.
+    pub matching: u64,
+    pub pages: u64,
+    /// Whether the viewer may stop it now.
+    pub can_cancel: bool,
+    /// The other finished bulk checks it can be compared with, newest first.
+    pub comparable: Vec<ScanSummary>,
+}
+
+/// A person whose verdict differs between two bulk checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanChange {
+    pub upn: String,
+    pub display_name: String,
+    pub before: crate::procedure::eligibility::Verdict,
+    pub after: crate::procedure::eligibility::Verdict,
+    /// The failing codes in the later check.
+    pub reasons: Vec<crate::procedure::eligibility::Code>,
+}
+
+/// Two bulk checks compared: who became eligible, who no longer is, and other changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanComparison {
+    pub before: ScanSummary,
+    pub after: ScanSummary,
+    pub became_eligible: Vec<ScanChange>,
+    pub became_ineligible: Vec<ScanChange>,
+    /// Verdicts that changed otherwise (to or from unknown).
+    pub other: Vec<ScanChange>,
+    /// How many became eligible, are no longer eligible, and changed otherwise (the lists
+    /// show at most 1,000 each).
+    pub counts: [u64; 3],
+    /// People only in the earlier or only in the later check.
+    pub only_before: u64,
+    pub only_after: u64,
+    /// Whether a list was cut (each shows at most 1,000 people).
+    pub truncated: bool,
+}

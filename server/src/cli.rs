@@ -572,6 +572,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let worker_task = worker(&config, &state).map(|mut worker| {
         tracing::info!(owner = %worker.owner, "running the worker inside serve");
         worker.wake = state.run_queued.clone();
+        worker.scan_wake = state.scan_queued.clone();
         worker.changed = state.run_feeds.changed();
         tokio::spawn(worker.run_until(on_stop()))
     });

@@ -32,7 +32,7 @@ pub async fn check(state: &AppState, identity: &str, format: Format) -> ExitCode
         Ok((record, eligibility)) => {
             match format {
                 Format::Text => print!("{}", text(&record, &eligibility)),
-                Format::Json => println!("{}", json(&record, &eligibility)),
+                Format::Json => println!("{}", json(&record.entry, &eligibility)),
             }
             ExitCode::from(match eligibility.verdict {
                 Verdict::Eligible => ELIGIBLE,
@@ -97,13 +97,31 @@ fn check_json(c: &Check) -> serde_json::Value {
     })
 }
 
-/// One JSON object: `upn`, `sip_address`, `eligible` (true, false or null), `reasons` and
-/// `checks`.
-pub fn json(record: &Record, e: &Eligibility) -> serde_json::Value {
+/// How a person is named in the JSON lines.
+pub struct Named<'a> {
+    pub upn: &'a str,
+    pub display_name: &'a str,
+    pub sip_address: Option<&'a str>,
+}
+
+impl<'a> From<&'a app::views::PersonEntry> for Named<'a> {
+    fn from(entry: &'a app::views::PersonEntry) -> Self {
+        Named {
+            upn: &entry.upn,
+            display_name: &entry.display_name,
+            sip_address: entry.sip_address.as_deref(),
+        }
+    }
+}
+
+/// One JSON object: `upn`, `display_name`, `sip_address`, `eligible` (true, false or null),
+/// `verdict`, `reasons` and `checks` (the CLI's lines and the bulk checks' JSON export).
+pub fn json<'a>(who: impl Into<Named<'a>>, e: &Eligibility) -> serde_json::Value {
+    let who = who.into();
     serde_json::json!({
-        "upn": record.entry.upn,
-        "display_name": record.entry.display_name,
-        "sip_address": record.entry.sip_address,
+        "upn": who.upn,
+        "display_name": who.display_name,
+        "sip_address": who.sip_address,
         "eligible": match e.verdict {
             Verdict::Eligible => Some(true),
             Verdict::NotEligible => Some(false),
@@ -234,7 +252,7 @@ struct Printer {
 impl Printer {
     fn new(format: ScanFormat) -> Self {
         if format == ScanFormat::Csv {
-            println!("upn,eligible,reasons");
+            println!("{CSV_HEADER}");
         }
         Printer {
             format,
@@ -249,20 +267,8 @@ impl Printer {
             Verdict::Unknown => 2,
         }] += 1;
         match self.format {
-            ScanFormat::Json => println!("{}", json(record, e)),
-            ScanFormat::Csv => {
-                let eligible = match e.verdict {
-                    Verdict::Eligible => "true",
-                    Verdict::NotEligible => "false",
-                    Verdict::Unknown => "",
-                };
-                let reasons: Vec<&str> = e.reasons().iter().map(|c| c.as_str()).collect();
-                println!(
-                    "{},{eligible},{}",
-                    csv_field(&record.entry.upn),
-                    csv_field(&reasons.join(";"))
-                );
-            }
+            ScanFormat::Json => println!("{}", json(&record.entry, e)),
+            ScanFormat::Csv => println!("{}", csv_row(&record.entry.upn, e)),
         }
     }
 
@@ -273,6 +279,25 @@ impl Printer {
             eligible + not + unknown
         )
     }
+}
+
+/// The header of the CSV lines.
+pub const CSV_HEADER: &str = "upn,eligible,reasons";
+
+/// One CSV line: `upn,eligible,reasons` (true, false or empty for unknown; reasons joined by
+/// `;`).
+pub fn csv_row(upn: &str, e: &Eligibility) -> String {
+    let eligible = match e.verdict {
+        Verdict::Eligible => "true",
+        Verdict::NotEligible => "false",
+        Verdict::Unknown => "",
+    };
+    let reasons: Vec<&str> = e.reasons().iter().map(|c| c.as_str()).collect();
+    format!(
+        "{},{eligible},{}",
+        csv_field(upn),
+        csv_field(&reasons.join(";"))
+    )
 }
 
 /// One CSV field (RFC 4180 quoting); text a spreadsheet would take as a formula (`=`, `+`,

@@ -109,6 +109,15 @@ async fn every_server_function_refuses_exactly_those_who_may_not_act() {
             LOOKUP,
         ),
         ("get_person_check", "id=999999".into(), LOOKUP),
+        (
+            "request_scan",
+            "scope=list&base_dn=&site_id=&list=user0001".into(),
+            LOOKUP,
+        ),
+        ("cancel_scan", "id=999999".into(), LOOKUP),
+        ("get_scans", String::new(), LOOKUP),
+        ("get_scan", "id=999999&filter[page]=1".into(), LOOKUP),
+        ("compare_scans", "before=999998&after=999999".into(), LOOKUP),
         ("lab_install_cu", "server=nowhere".into(), &["erin"]),
     ];
     // Signing in and out change the session itself; their own tests cover them.

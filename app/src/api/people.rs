@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::views::{PersonEntry, PersonView};
+use crate::views::{PersonEntry, PersonView, ScanComparison, ScanFilter, ScanSummary, ScanView};
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{
@@ -47,6 +47,80 @@ pub async fn get_person_check(id: i64) -> Result<PersonView, AppError> {
         async move {
             let user = require_any(&ROLES, "eligibility.view").await?;
             service::view(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}
+
+/// Asks for a bulk check (everyone, below a distinguished name, a site's people, or a list)
+/// and opens it.
+#[server(endpoint = "request_scan")]
+pub async fn request_scan(
+    scope: String,
+    base_dn: String,
+    site_id: String,
+    list: String,
+) -> Result<i64, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_actor(&ROLES, "eligibility.scan").await?;
+            let input = crate::domain::scans::ScanInput {
+                scope,
+                base_dn,
+                site_id,
+                list,
+            };
+            let id = service::scans::request(&AppState::current()?, &user, &input).await?;
+            leptos_axum::redirect(&format!("/people/scans/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// Stops a queued or running bulk check (what was checked stays).
+#[server(endpoint = "cancel_scan")]
+pub async fn cancel_scan(id: i64) -> Result<(), AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_actor(&ROLES, "eligibility.scan.cancel").await?;
+            service::scans::cancel(&AppState::current()?, &user, id).await
+        }
+        .await,
+    )
+}
+
+/// The most recent bulk checks.
+#[server(endpoint = "get_scans")]
+pub async fn get_scans() -> Result<Vec<ScanSummary>, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_any(&ROLES, "eligibility.scan.list").await?;
+            service::scans::recent(&AppState::current()?, &user).await
+        }
+        .await,
+    )
+}
+
+/// A bulk check with one page of its people, filtered by verdict and reason code.
+#[server(endpoint = "get_scan")]
+pub async fn get_scan(id: i64, filter: ScanFilter) -> Result<ScanView, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_any(&ROLES, "eligibility.scan.view").await?;
+            service::scans::view(&AppState::current()?, &user, id, filter).await
+        }
+        .await,
+    )
+}
+
+/// Two bulk checks compared: who became eligible or ineligible from `before` to `after`.
+#[server(endpoint = "compare_scans")]
+pub async fn compare_scans(before: i64, after: i64) -> Result<ScanComparison, AppError> {
+    crate::ssr::reply(
+        async move {
+            let user = require_any(&ROLES, "eligibility.scan.compare").await?;
+            service::scans::compare(&AppState::current()?, &user, before, after).await
         }
         .await,
     )

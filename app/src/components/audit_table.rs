@@ -20,6 +20,10 @@ pub fn describe(action: &str) -> &str {
         "session.sign_out" => "signed out",
         "audit.view" => "opened the audit log",
         "eligibility.check" => "checked whether a person gets presence in OWA",
+        "eligibility.scan.requested" => "asked for a bulk eligibility check",
+        "eligibility.scan.cancelled" => "stopped a bulk eligibility check",
+        "eligibility.scan.succeeded" => "finished a bulk eligibility check",
+        "eligibility.scan.failed" => "gave up a bulk eligibility check",
         other => other,
     }
 }
@@ -54,7 +58,10 @@ pub fn AuditTable(
                     let subject = match (e.entity_type.as_deref(), e.entity_id.clone()) {
                         (Some("change_request"), Some(id)) => Some(view! {
                             <a href=format!("/requests/{id}")>{format!("request #{id}")}</a>
-                        }),
+                        }.into_any()),
+                        (Some("scan"), Some(id)) => Some(view! {
+                            <a href=format!("/people/scans/{id}")>{format!("bulk check #{id}")}</a>
+                        }.into_any()),
                         _ => None,
                     };
                     view! {

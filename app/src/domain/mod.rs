@@ -5,6 +5,7 @@ pub mod fields;
 pub mod request;
 pub mod roles;
 pub mod runs;
+pub mod scans;
 pub mod time;
 pub mod workflow;
 

@@ -9,4 +9,5 @@ pub mod request_edit;
 pub mod request_new;
 pub mod request_view;
 pub mod requests;
+pub mod scans;
 pub mod signin;

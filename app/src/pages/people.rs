@@ -15,17 +15,24 @@ use crate::error::AppError;
 use crate::procedure::eligibility::{Check, Code, Outcome, Verdict};
 use crate::views::{CheckSummary, PersonView};
 
-/// The People page with `identity` filled in (every byte but unreserved ones percent-encoded).
+use super::scans::{BulkCheckForm, RecentScans};
+
+/// The People page with `identity` filled in.
 pub fn check_link(identity: &str) -> String {
-    let mut link = String::from("/people?identity=");
-    for byte in identity.bytes() {
+    format!("/people?identity={}", query_value(identity))
+}
+
+/// `text` as one query value: every byte but unreserved ones percent-encoded.
+pub fn query_value(text: &str) -> String {
+    let mut value = String::new();
+    for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
-            link.push(byte as char);
+            value.push(byte as char);
         } else {
-            link.push_str(&format!("%{byte:02X}"));
+            value.push_str(&format!("%{byte:02X}"));
         }
     }
-    link
+    value
 }
 
 /// How long typing must pause before suggestions are asked for.
@@ -116,6 +123,15 @@ pub fn PeoplePage() -> impl IntoView {
                     </button>
                 </div>
             </ActionForm>
+            <section class="panel" aria-labelledby="bulk-h">
+                <h2 id="bulk-h">"Bulk checks"</h2>
+                <p class="hint">
+                    "Check many people at once, in the background: everyone, an organizational unit, a site's people or a list. Results are kept, can be filtered and exported, and two checks can be compared (before and after a change)."
+                </p>
+                <BulkCheckForm />
+                <h3>"Recent bulk checks"</h3>
+                <RecentScans />
+            </section>
         </SignedIn>
     }
 }

@@ -115,7 +115,8 @@ pub fn RequestPage() -> impl IntoView {
                         }}
                         {d.run.clone().map(|run| {
                             let request = d.summary.id;
-                            view! { <RunPanel run request cancel_run resume_run rollback_run approve_rollback /> }
+                            let site = d.summary.site_id.clone();
+                            view! { <RunPanel run request site cancel_run resume_run rollback_run approve_rollback /> }
                         })}
                         <section class="panel" aria-labelledby="timeline-h">
                             <h2 id="timeline-h">"Timeline"</h2>
@@ -435,6 +436,8 @@ fn step_timing(
 fn RunPanel(
     run: RunView,
     request: i32,
+    /// The request's Lync site (a successful integration links to a bulk check of its people).
+    site: String,
     cancel_run: ServerAction<CancelRun>,
     resume_run: ServerAction<ResumeRun>,
     rollback_run: ServerAction<RollbackRun>,
@@ -535,6 +538,14 @@ fn RunPanel(
                 }
             })}
             {(!run.evidence.is_empty()).then(|| view! { <Verification evidence=run.evidence.clone() /> })}
+            {(run.state == RunState::Succeeded && !rollback).then(|| view! {
+                <p>
+                    <a class="button-link" data-testid="check-site-people"
+                        href=format!("/people?scan_site={}#bulk-h", crate::pages::people::query_value(&site))>
+                        {format!("Check who in {site} now gets presence in OWA")}
+                    </a>
+                </p>
+            })}
             {if run.steps.is_empty() {
                 view! { <Empty>{nothing_ran}</Empty> }.into_any()
             } else {

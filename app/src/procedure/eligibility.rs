@@ -481,19 +481,7 @@ pub fn evaluate(person: &Person, context: &Context) -> Eligibility {
     );
 
     // Informational: is the user's site integrated yet?
-    let site = pool.value().and_then(|fqdn| {
-        let identity = &facts
-            .lync
-            .pools
-            .iter()
-            .find(|p| same_name(&p.fqdn, fqdn))?
-            .site;
-        facts
-            .lync
-            .sites
-            .iter()
-            .find(|s| same_name(&s.identity, identity))
-    });
+    let site = pool.value().and_then(|fqdn| facts.site_of_pool(fqdn));
     let outcome = match site {
         Some(site)
             if context

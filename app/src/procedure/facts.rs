@@ -289,6 +289,20 @@ pub enum FactsError {
 }
 
 impl Facts {
+    /// The Lync site of the pool named `fqdn`, when the facts know both.
+    pub fn site_of_pool(&self, fqdn: &str) -> Option<&Site> {
+        let identity = &self
+            .lync
+            .pools
+            .iter()
+            .find(|p| same_name(&p.fqdn, fqdn))?
+            .site;
+        self.lync
+            .sites
+            .iter()
+            .find(|s| same_name(&s.identity, identity))
+    }
+
     /// Checks the format version and that no text holds a character that may not go into a
     /// script; names the first offending field by its JSON path.
     pub fn validate(&self) -> Result<(), FactsError> {

@@ -83,6 +83,9 @@ pub struct AppState {
     pub preview_facts: Arc<FactsCache>,
     /// Wakes the worker of this process when a run is queued (an approval, a resume).
     pub run_queued: Arc<tokio::sync::Notify>,
+    /// Wakes the worker of this process when a bulk eligibility check is queued.
+    #[from_ref(skip)]
+    pub scan_queued: Arc<tokio::sync::Notify>,
     /// The live feeds of the runs people are looking at.
     pub run_feeds: Arc<super::runs::feed::RunFeeds>,
 }
@@ -96,6 +99,7 @@ impl AppState {
             limits: Arc::new(Limits::new(settings.limits)),
             preview_facts: Arc::new(FactsCache::new(settings.preview_facts_ttl)),
             run_queued: Arc::default(),
+            scan_queued: Arc::default(),
             run_feeds: Arc::new(super::runs::feed::RunFeeds::new(db.clone())),
             settings: Arc::new(settings),
         }

@@ -67,6 +67,16 @@ pub fn own_routes() -> Vec<OwnRoute> {
             downloads::transcript_file,
         ),
         own("/requests/{id}/run/events", Method::GET, live::run_events),
+        own(
+            "/people/scans/{id}/results.csv",
+            Method::GET,
+            downloads::scan_csv,
+        ),
+        own(
+            "/people/scans/{id}/results.json",
+            Method::GET,
+            downloads::scan_json,
+        ),
     ]
 }
 

@@ -8,6 +8,7 @@
 //! for runs whose worker died, and the removal of ended sessions).
 
 mod run;
+mod scans;
 mod verify;
 
 use std::sync::Arc;
@@ -49,8 +50,9 @@ fn jitter() -> f64 {
     }
 }
 
-/// Wakes the worker whenever PostgreSQL announces a queued job; reconnects after errors.
-async fn listen(db: DatabaseConnection, wake: Arc<tokio::sync::Notify>) {
+/// Wakes the worker's runs and scans whenever PostgreSQL announces a queued job or scan;
+/// reconnects after errors.
+async fn listen(db: DatabaseConnection, wakes: [Arc<tokio::sync::Notify>; 2]) {
     use sea_orm::sqlx::postgres::PgListener;
     let mut delay = Duration::from_millis(250);
     loop {
@@ -71,13 +73,15 @@ async fn listen(db: DatabaseConnection, wake: Arc<tokio::sync::Notify>) {
         }
         delay = Duration::from_millis(250);
         while listener.recv().await.is_ok() {
-            wake.notify_one();
+            for wake in &wakes {
+                wake.notify_one();
+            }
         }
     }
 }
 
-/// The worker's sweep, every half lease: the rescuer (waking the worker when it re-queued
-/// something), and the removal of sessions that have ended.
+/// The worker's sweep, every half lease: the rescuers of runs and scans (waking the worker
+/// when they re-queued something), and the removal of sessions that have ended.
 async fn sweep_every(worker: Worker, wake: Arc<tokio::sync::Notify>) {
     let every = (worker.lease / 2)
         .to_std()
@@ -107,6 +111,17 @@ async fn sweep_every(worker: Worker, wake: Arc<tokio::sync::Notify>) {
             }
             Err(e) => tracing::warn!(error = %e, "the rescuer could not look for stale runs"),
         }
+        match app::ssr::eligibility::scans::rescue(&worker.db, MAX_ATTEMPTS).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    scans = n,
+                    "re-queued bulk checks whose worker stopped renewing its lease"
+                );
+                worker.scan_wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "the rescuer could not look for stale scans"),
+        }
     }
 }
 
@@ -123,6 +138,8 @@ pub struct Worker {
     pub poll: Duration,
     /// Wakes the worker from the same process (an approval in `imlink serve`).
     pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes its bulk eligibility checks from the same process (a request in `imlink serve`).
+    pub scan_wake: Arc<tokio::sync::Notify>,
     /// Pinged whenever the worker changed a run, so the live views of this process look at once.
     pub changed: Arc<tokio::sync::Notify>,
     /// Set on shutdown: the run in hand stops before its next step and goes back to the queue.
@@ -177,20 +194,27 @@ impl Worker {
             lease: chrono::Duration::seconds(60),
             poll: Duration::from_secs(2),
             wake: Arc::default(),
+            scan_wake: Arc::default(),
             changed: Arc::default(),
             stopping: Arc::default(),
         }
     }
 
     /// Runs until `shutdown` resolves: works while there is work, then waits for a wake-up
-    /// (PostgreSQL, the same process) or the poll interval. On shutdown the step in hand
-    /// finishes, and its run goes back to the queue for the next worker.
+    /// (PostgreSQL, the same process) or the poll interval; bulk eligibility checks are worked
+    /// beside the runs. On shutdown the step (or scan page) in hand finishes, and its run (or
+    /// scan) goes back to the queue for the next worker.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let wake = self.wake.clone();
-        let listener = (self.db.get_database_backend() == DatabaseBackend::Postgres)
-            .then(|| tokio::spawn(listen(self.db.clone(), wake.clone())));
+        let listener = (self.db.get_database_backend() == DatabaseBackend::Postgres).then(|| {
+            tokio::spawn(listen(
+                self.db.clone(),
+                [wake.clone(), self.scan_wake.clone()],
+            ))
+        });
         let sweeper = tokio::spawn(sweep_every(self.clone(), wake.clone()));
+        let scanner = tokio::spawn(self.clone().scan_until_stopped());
         while !self.stopping.load(Ordering::SeqCst) {
             let work = self.tick();
             tokio::pin!(work);
@@ -214,6 +238,11 @@ impl Worker {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(self.poll) => {}
             }
+        }
+        self.stopping.store(true, Ordering::SeqCst);
+        self.scan_wake.notify_one();
+        if let Err(e) = scanner.await {
+            tracing::warn!(error = %e, "the scan loop ended abnormally");
         }
         sweeper.abort();
         if let Some(listener) = listener {

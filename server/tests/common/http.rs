@@ -121,11 +121,35 @@ pub async fn send_to(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let chunked = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .any(|(k, v)| k.trim().eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     Reply {
         status,
         head: head.to_string(),
-        body: body.to_string(),
+        body: if chunked {
+            dechunked(body)
+        } else {
+            body.to_string()
+        },
     }
+}
+
+/// A chunked body's content.
+fn dechunked(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");

@@ -5,6 +5,8 @@ pub mod audit_events;
 pub mod audit_head;
 pub mod change_requests;
 pub mod eligibility_checks;
+pub mod eligibility_scan_people;
+pub mod eligibility_scans;
 pub mod jobs;
 pub mod lab_state;
 pub mod run_steps;

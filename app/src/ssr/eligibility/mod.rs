@@ -18,6 +18,8 @@ use crate::error::AppError;
 use crate::procedure::eligibility::{self, Check, Context, Eligibility};
 use crate::views::{CheckSummary, EligibilityView, PersonEntry, PersonView};
 
+pub mod scans;
+
 pub use crate::domain::roles::LOOKS_UP_PEOPLE as ROLES;
 
 /// The OWA mailbox policy of mailboxes that have none assigned (Exchange 2013 creates it as
@@ -108,10 +110,27 @@ pub struct Judge {
 impl Judge {
     /// Reads the facts and the integrated sites once, for judging many people.
     pub async fn new(state: &AppState) -> Result<Judge, AppError> {
+        Judge::load(&state.db, &state.settings).await
+    }
+
+    /// [`Judge::new`] from a database and settings (the worker's).
+    pub async fn load(
+        db: &sea_orm::DatabaseConnection,
+        settings: &super::state::Settings,
+    ) -> Result<Judge, AppError> {
         Ok(Judge {
-            facts: state.settings.environment.facts().await?,
-            integrated: super::runs::integrated_sites(&state.db).await?,
+            facts: settings.environment.facts().await?,
+            integrated: super::runs::integrated_sites(db).await?,
         })
+    }
+
+    /// The SiteId of the Lync site whose registrar pool `record` is homed on, when the facts
+    /// know it.
+    pub fn site_of(&self, record: &Record) -> Option<&str> {
+        let crate::procedure::eligibility::Read::Value(pool) = &record.person.registrar_pool else {
+            return None;
+        };
+        self.facts.site_of_pool(pool).map(|s| s.site_id.as_str())
     }
 
     /// `record`'s eligibility.
