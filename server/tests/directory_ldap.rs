@@ -2,7 +2,8 @@
 //! lab's 2,000 people as Active Directory stores them: every person read back as the lab
 //! describes them, by paged search and one at a time; filters escaped; StartTLS and TLS with a
 //! test CA; each fault (wrong password, untrusted certificate, unreachable server, wrong base,
-//! the server dying mid-search) one clear message naming the key to fix.
+//! the server dying mid-search) one clear message naming the key to fix; a bulk check that
+//! outlives its worker and the directory finishes with everyone counted once.
 
 mod common;
 
@@ -352,8 +353,6 @@ async fn checks_through_ldap_are_stored_and_agree_with_the_lab(backend: Backend)
     assert!(!view.can_simulate, "only the lab can simulate a sign-in");
 }
 
-on_both_databases!(checks_through_ldap_are_stored_and_agree_with_the_lab);
-
 /// `imlink eligibility` configured for the LDAP source through `IMLINK_DIRECTORY_*`.
 #[test]
 fn the_cli_reads_the_configured_ldap_directory() {
@@ -398,3 +397,105 @@ fn the_cli_reads_the_configured_ldap_directory() {
     assert!(err.contains("checked 2000"), "{err}");
     assert!(Path::new(&slapd.file("ca.pem")).exists());
 }
+
+/// A bulk check over LDAP whose worker dies after one page while slapd goes down: the rescued
+/// check waits for the directory (retrying, not failing), and once slapd is back it finishes
+/// with every person counted once.
+async fn a_bulk_check_survives_its_worker_and_the_directory_going_down(backend: Backend) {
+    use app::domain::scans::{ScanInput, ScanState};
+    use app::ssr::eligibility::scans;
+    use app::ssr::entities::eligibility_scans;
+    use sea_orm::{EntityTrait, Set};
+
+    let slapd = Slapd::start();
+    let t = TestDb::new(backend).await;
+    let (lab_state, store) = common::lab_state(&t.db);
+    let mut settings = lab_state.settings.as_ref().clone();
+    settings.directory = Some(Arc::new(slapd.directory()));
+    let s = common::state_with(&t.db, settings);
+    let hana = common::user(&t.db, "hana").await;
+    let everyone = ScanInput {
+        scope: "directory".into(),
+        ..ScanInput::default()
+    };
+    let id = scans::request(&s, &hana, &everyone).await.unwrap();
+
+    // A worker takes it, stores one page, and dies with the directory.
+    let lease = scans::claim(&t.db, "dying", chrono::Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let directory = s.settings.directory.clone().unwrap();
+    let judge = eligibility::Judge::new(&s).await.unwrap();
+    let mut pages = directory.people(None, 300).await.unwrap();
+    let first: Vec<scans::Judged> = pages
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|record| scans::Judged {
+            eligibility: judge.judge(&record),
+            record,
+        })
+        .collect();
+    assert!(lease.store(&t.db, &first, &[]).await.unwrap());
+    drop(pages);
+    slapd.script("kill");
+    let expire = |run_after: bool| {
+        let db = t.db.clone();
+        async move {
+            let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+            let mut row = eligibility_scans::ActiveModel {
+                id: Set(id),
+                ..Default::default()
+            };
+            if run_after {
+                row.run_after = Set(past);
+            } else {
+                row.lease_until = Set(Some(past));
+            }
+            eligibility_scans::Entity::update(row)
+                .exec(&db)
+                .await
+                .unwrap();
+        }
+    };
+    expire(false).await;
+    assert_eq!(scans::rescue(&t.db, 5).await.unwrap(), 1);
+
+    // Another worker finds the directory down: the check waits and retries.
+    let executor =
+        server::executor::Executor::new(&server::config::ExecutorConfig::default(), store);
+    let w = server::worker::Worker::new(s.db.clone(), s.settings.clone(), executor, "w2".into());
+    assert!(w.scan_tick().await.unwrap());
+    let v = scans::view(&s, &hana, id, app::views::ScanFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(v.summary.state, ScanState::Queued);
+    assert!(
+        v.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("retrying:"),
+        "{:?}",
+        v.reason
+    );
+    assert_eq!(v.summary.checked, 300);
+
+    // slapd is back: the check finishes, everyone once.
+    slapd.script("resume");
+    expire(true).await;
+    while w.scan_tick().await.unwrap() {}
+    let v = scans::view(&s, &hana, id, app::views::ScanFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(v.summary.state, ScanState::Succeeded, "{:?}", v.reason);
+    assert_eq!(v.summary.checked, 2000);
+    assert_eq!(v.matching, 2000);
+}
+
+on_both_databases!(
+    checks_through_ldap_are_stored_and_agree_with_the_lab,
+    a_bulk_check_survives_its_worker_and_the_directory_going_down,
+);
