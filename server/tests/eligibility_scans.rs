@@ -367,7 +367,60 @@ async fn two_checks_compared_across_an_integration(backend: Backend) {
     assert_eq!(back.counts, [0, now.summary.eligible as u64, 0]);
 }
 
+/// Dozens of bulk checks asked for at once while two workers take them: every one finishes
+/// with everyone counted once, and the audit chain holds.
+async fn a_busy_morning_of_bulk_checks_with_two_workers(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t.db);
+    let hana = user(&t.db, "hana").await;
+    let lists = (1..=24).map(|i| {
+        let (s, hana) = (s.clone(), hana.clone());
+        tokio::spawn(async move {
+            let input = ScanInput {
+                scope: "list".into(),
+                list: (1..=i).map(|n| format!("user{n:04}\n")).collect(),
+                ..ScanInput::default()
+            };
+            scans::request(&s, &hana, &input).await
+        })
+    });
+    let workers = ["w1", "w2"].map(|name| {
+        let w = worker(&s, &store, name);
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                if !w.scan_tick().await.unwrap() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        })
+    });
+    let mut ids = Vec::new();
+    for done in futures_util::future::join_all(lists).await {
+        ids.push(done.unwrap().unwrap());
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    drain(&worker(&s, &store, "w3")).await;
+    for (i, id) in ids.iter().enumerate() {
+        let v = scans::view(&s, &hana, *id, ScanFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(v.summary.state, ScanState::Succeeded, "#{id}");
+        assert_eq!(v.summary.checked, v.summary.listed.unwrap() as i64, "#{id}");
+        assert!(v.summary.checked >= 1 && v.summary.checked <= 24, "{i}");
+    }
+    assert!(
+        app::ssr::audit::verify(&t.db)
+            .await
+            .unwrap()
+            .broken
+            .is_none()
+    );
+}
+
 on_both_databases!(
+    a_busy_morning_of_bulk_checks_with_two_workers,
     everyone_is_checked_once_counted_filtered_and_exported,
     a_worker_dying_mid_scan_loses_and_double_counts_nobody,
     stopping_lists_sites_and_organizational_units,
