@@ -78,13 +78,15 @@ pub async fn request_scan(
     )
 }
 
-/// Stops a queued or running bulk check (what was checked stays).
+/// Stops a queued or running bulk check (what was checked stays) and shows it again.
 #[server(endpoint = "cancel_scan")]
 pub async fn cancel_scan(id: i64) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             let user = require_actor(&ROLES, "eligibility.scan.cancel").await?;
-            service::scans::cancel(&AppState::current()?, &user, id).await
+            service::scans::cancel(&AppState::current()?, &user, id).await?;
+            leptos_axum::redirect(&format!("/people/scans/{id}"));
+            Ok(())
         }
         .await,
     )
