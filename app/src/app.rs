@@ -56,6 +56,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let user: UserResource = Resource::new(|| (), |_| get_current_user());
     provide_context(user);
+    // Read with the user in the header's one suspense (a nested one broke hydration).
+    let directory = Resource::new(|| (), |_| crate::api::people::has_directory());
     view! {
         <Stylesheet id="leptos" href="/pkg/imlink.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
@@ -66,7 +68,7 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#main">
                 "Skip to content"
             </a>
-            <Header user />
+            <Header user directory />
             <main id="main" class="page">
                 <Routes fallback=|| {
                     view! { <ErrorNotice error=AppError::NotFound /> }
@@ -104,7 +106,7 @@ pub fn App() -> impl IntoView {
 
 /// The top bar: product name, navigation for the signed-in person's roles, and sign-out.
 #[component]
-fn Header(user: UserResource) -> impl IntoView {
+fn Header(user: UserResource, directory: Resource<Result<bool, AppError>>) -> impl IntoView {
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -115,8 +117,9 @@ fn Header(user: UserResource) -> impl IntoView {
             </A>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
+                    let people = matches!(directory.await, Ok(true));
                     match user.await {
-                        Ok(Some(me)) => view! { <Nav me /> }.into_any(),
+                        Ok(Some(me)) => view! { <Nav me people /> }.into_any(),
                         _ => {
                             view! {
                                 <nav class="nav" aria-label="Main">
@@ -133,7 +136,11 @@ fn Header(user: UserResource) -> impl IntoView {
 }
 
 #[component]
-fn Nav(me: CurrentUser) -> impl IntoView {
+fn Nav(
+    me: CurrentUser,
+    /// Whether a directory is configured (People is offered only then).
+    people: bool,
+) -> impl IntoView {
     let roles = Role::list(&me.roles);
     view! {
         <nav class="nav" aria-label="Main">
@@ -163,7 +170,7 @@ fn Nav(me: CurrentUser) -> impl IntoView {
             </Show>
             <Show when={
                 let me = me.clone();
-                move || me.has_any(&crate::domain::roles::LOOKS_UP_PEOPLE)
+                move || people && me.has_any(&crate::domain::roles::LOOKS_UP_PEOPLE)
             }>
                 <A href="/people">"People"</A>
             </Show>

@@ -116,6 +116,8 @@ async fn every_server_function_refuses_exactly_those_who_may_not_act() {
         ),
         ("cancel_scan", "id=999999".into(), LOOKUP),
         ("get_scans", String::new(), LOOKUP),
+        // Answers `false` when signed out (every page's header asks).
+        ("has_directory", String::new(), &CALLERS),
         ("get_scan", "id=999999&filter[page]=1".into(), LOOKUP),
         ("compare_scans", "before=999998&after=999999".into(), LOOKUP),
         ("lab_install_cu", "server=nowhere".into(), &["erin"]),

@@ -404,3 +404,27 @@ async fn run_changes_are_announced_live() {
     .expect("the change announced");
     assert!(!seen.contains(&format!("id: {last_id}")), "{seen}");
 }
+
+/// The navigation offers People only where a directory is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_are_offered_only_with_a_directory() {
+    for with_directory in [false, true] {
+        let s = serve_with(Backend::Sqlite, |settings| {
+            if with_directory {
+                // Only whether one is configured matters here.
+                let store =
+                    server::lab::store::LabStore::new(sea_orm::DatabaseConnection::default());
+                settings.directory = Some(std::sync::Arc::new(store));
+            }
+        })
+        .await;
+        let cookie = session(&s.base, "hana").await;
+        let page = send(&s.base, "GET", "/", &[("Cookie", cookie.as_str())], "").await;
+        assert_eq!(page.status, 200, "{}", page.head);
+        assert_eq!(
+            page.body.contains("href=\"/people\""),
+            with_directory,
+            "directory configured: {with_directory}"
+        );
+    }
+}

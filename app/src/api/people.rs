@@ -8,10 +8,25 @@ use crate::views::{PersonEntry, PersonView, ScanComparison, ScanFilter, ScanSumm
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{
-    auth::{require_actor, require_any},
+    auth::{current_user, require_actor, require_any},
     eligibility::{self as service, ROLES},
     state::AppState,
 };
+
+/// Whether people can be looked up here (a directory is configured); the navigation offers
+/// the People page only then. Signed out: `false`, not a refusal (every page's header asks).
+#[server(endpoint = "has_directory")]
+pub async fn has_directory() -> Result<bool, AppError> {
+    crate::ssr::reply(
+        async move {
+            Ok(
+                current_user().await?.is_some()
+                    && AppState::current()?.settings.directory.is_some(),
+            )
+        }
+        .await,
+    )
+}
 
 /// Suggestions for what is being typed: people whose names begin with `text`.
 #[server(endpoint = "search_people")]
