@@ -322,7 +322,6 @@ async fn a_server_dying_mid_search_is_an_error_not_a_short_list() {
         Err(DirectoryError::Unavailable(_)) => {}
         other => panic!("a stopped server must fail the search, got {other:?}"),
     }
-    drop(pages);
     slapd.script("resume");
     assert_eq!(everyone(&directory, None).await.len(), 2000);
 }
@@ -421,26 +420,7 @@ async fn a_bulk_check_survives_its_worker_and_the_directory_going_down(backend: 
     let id = scans::request(&s, &hana, &everyone).await.unwrap();
 
     // A worker takes it, stores one page, and dies with the directory.
-    let lease = scans::claim(&t.db, "dying", chrono::Duration::seconds(60))
-        .await
-        .unwrap()
-        .unwrap();
-    let directory = s.settings.directory.clone().unwrap();
-    let judge = eligibility::Judge::new(&s).await.unwrap();
-    let mut pages = directory.people(None, 300).await.unwrap();
-    let first: Vec<scans::Judged> = pages
-        .next()
-        .await
-        .unwrap()
-        .unwrap()
-        .into_iter()
-        .map(|record| scans::Judged {
-            eligibility: judge.judge(&record),
-            record,
-        })
-        .collect();
-    assert!(lease.store(&t.db, &first, &[]).await.unwrap());
-    drop(pages);
+    common::claim_and_store_one_page(&s, 300).await;
     slapd.script("kill");
     let expire = |run_after: bool| {
         let db = t.db.clone();

@@ -90,57 +90,56 @@ impl Worker {
         let judge = Judge::load(&self.db, &self.settings)
             .await
             .map_err(|e| Halt::Unavailable(e.to_string()))?;
-        match lease.work().map_err(Halt::Broken)? {
-            work @ (Work::People { .. } | Work::Site(_)) => {
-                let (base, site) = match &work {
-                    Work::People { base } => (base.as_deref(), None),
-                    Work::Site(site) => (None, Some(site.as_str())),
-                    Work::List(_) => unreachable!("matched above"),
-                };
-                let mut pages = directory.people(base, PAGE).await?;
-                while let Some(records) = pages.next().await? {
-                    self.between_pages()?;
-                    let judged: Vec<Judged> = records
-                        .into_iter()
-                        .filter(|r| {
-                            site.is_none_or(|s| {
-                                judge
-                                    .site_of(r)
-                                    .is_some_and(|of| of.eq_ignore_ascii_case(s))
-                            })
+        let (base, site) = match lease.work().map_err(Halt::Broken)? {
+            Work::People { base } => (base, None),
+            Work::Site(site) => (None, Some(site)),
+            Work::List(listed) => return self.scan_list(lease, &*directory, &judge, &listed).await,
+        };
+        let mut pages = directory.people(base.as_deref(), PAGE).await?;
+        while let Some(records) = pages.next().await? {
+            self.between_pages()?;
+            let judged: Vec<Judged> = records
+                .into_iter()
+                .filter(|r| {
+                    site.as_deref().is_none_or(|s| {
+                        judge
+                            .site_of(r)
+                            .is_some_and(|of| of.eq_ignore_ascii_case(s))
+                    })
+                })
+                .map(|record| Judged::by(&judge, record))
+                .collect();
+            self.store(lease, &judged, &[]).await?;
+        }
+        Ok(())
+    }
+
+    /// Finds, judges and stores a list's people a page at a time; lines naming nobody (or
+    /// several people) are kept as bad lines.
+    async fn scan_list(
+        &self,
+        lease: &ScanLease,
+        directory: &dyn app::ssr::directory::Directory,
+        judge: &Judge,
+        listed: &[app::domain::scans::Listed],
+    ) -> Result<(), Halt> {
+        for chunk in listed.chunks(PAGE) {
+            self.between_pages()?;
+            let mut judged = Vec::with_capacity(chunk.len());
+            let mut bad = Vec::new();
+            for item in chunk {
+                match directory.find(&item.identity).await {
+                    Ok(record) => judged.push(Judged::by(judge, record)),
+                    Err(e @ (DirectoryError::NotFound(_) | DirectoryError::Ambiguous { .. })) => {
+                        bad.push(BadLine {
+                            line: item.line,
+                            message: e.to_string(),
                         })
-                        .map(|record| Judged {
-                            eligibility: judge.judge(&record),
-                            record,
-                        })
-                        .collect();
-                    self.store(lease, &judged, &[]).await?;
-                }
-            }
-            Work::List(listed) => {
-                for chunk in listed.chunks(PAGE) {
-                    self.between_pages()?;
-                    let mut judged = Vec::with_capacity(chunk.len());
-                    let mut bad = Vec::new();
-                    for item in chunk {
-                        match directory.find(&item.identity).await {
-                            Ok(record) => judged.push(Judged {
-                                eligibility: judge.judge(&record),
-                                record,
-                            }),
-                            Err(
-                                e
-                                @ (DirectoryError::NotFound(_) | DirectoryError::Ambiguous { .. }),
-                            ) => bad.push(BadLine {
-                                line: item.line,
-                                message: e.to_string(),
-                            }),
-                            Err(e) => return Err(e.into()),
-                        }
                     }
-                    self.store(lease, &judged, &bad).await?;
+                    Err(e) => return Err(e.into()),
                 }
             }
+            self.store(lease, &judged, &bad).await?;
         }
         Ok(())
     }

@@ -334,3 +334,29 @@ pub async fn lab_change<T>(
     txn.commit().await.map_err(storage)?;
     Ok(out)
 }
+
+/// A worker that claims the oldest queued bulk check, stores the first `size` people of the
+/// configured directory under its lease, and then stops working (as if it died): its lease.
+pub async fn claim_and_store_one_page(
+    s: &AppState,
+    size: usize,
+) -> app::ssr::eligibility::scans::ScanLease {
+    use app::ssr::eligibility::{Judge, scans};
+    let lease = scans::claim(&s.db, "dying", chrono::Duration::seconds(60))
+        .await
+        .expect("claim")
+        .expect("a queued scan");
+    let directory = s.settings.directory.clone().expect("a directory");
+    let judge = Judge::new(s).await.expect("judge");
+    let mut pages = directory.people(None, size).await.expect("people");
+    let first: Vec<scans::Judged> = pages
+        .next()
+        .await
+        .expect("a page")
+        .expect("people")
+        .into_iter()
+        .map(|record| scans::Judged::by(&judge, record))
+        .collect();
+    assert!(lease.store(&s.db, &first, &[]).await.expect("store"));
+    lease
+}

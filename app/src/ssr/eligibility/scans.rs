@@ -61,7 +61,7 @@ pub async fn request(
         Scope::Directory => (None, None),
         Scope::Below(dn) => (Some(dn.clone()), None),
         Scope::Site(site) => (Some(site.as_str().to_string()), None),
-        Scope::List(listed) => (None, Some(json(listed)?)),
+        Scope::List(listed) => (None, Some(encoded(listed))),
     };
     let now = Utc::now();
     let txn = begin_write(&state.db).await?;
@@ -81,7 +81,7 @@ pub async fn request(
         not_eligible: Set(0),
         unknown: Set(0),
         reason_counts: Set("{}".into()),
-        bad_lines: Set(json(&bad)?),
+        bad_lines: Set(encoded(&bad)),
         ..Default::default()
     }
     .insert(&txn)
@@ -170,6 +170,16 @@ pub enum Work {
 pub struct Judged {
     pub record: Record,
     pub eligibility: Eligibility,
+}
+
+impl Judged {
+    /// `record` judged by `judge`.
+    pub fn by(judge: &super::Judge, record: Record) -> Self {
+        Judged {
+            eligibility: judge.judge(&record),
+            record,
+        }
+    }
 }
 
 /// Takes the oldest queued scan that is due; `None` when there is none.
@@ -469,13 +479,6 @@ impl ScanLease {
 /// A scan's JSON column (maps and lists of plain values always serialize).
 fn encoded(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-fn json(value: &impl serde::Serialize) -> Result<String, AppError> {
-    serde_json::to_string(value).map_err(|e| {
-        tracing::error!(error = %e, "a scan's input did not serialize");
-        AppError::Internal
-    })
 }
 
 /// Codes as stored: each between `;`.
