@@ -350,6 +350,10 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
                     DirectorySource::Lab => "lab".to_string(),
                     DirectorySource::Ldap =>
                         format!("ldap ({}, reachable)", config.directory.ldap.url),
+                    DirectorySource::PowerShell => format!(
+                        "powershell (through the {} executor)",
+                        format!("{:?}", config.executor.kind).to_lowercase()
+                    ),
                 }
             );
             ExitCode::SUCCESS

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use app::procedure::plan::Target;
 use app::ssr::environment::Environment;
-use common::{Backend, TestDb, approved, job_of, with_environment};
+use common::{Backend, TestDb, approved, job_of, local_lab_shell as local, with_environment};
 use server::config::{ExecutorConfig, ExecutorKind, SshConfig};
 use server::executor::{ExecError, Executor};
 use server::lab::store::LabStore;
@@ -24,20 +24,6 @@ fn imlink() -> &'static str {
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `imlink lab-shell` on `lab`, spawned as the PowerShell program.
-fn local(lab: &Path) -> ExecutorConfig {
-    ExecutorConfig {
-        kind: ExecutorKind::Local,
-        powershell: imlink().into(),
-        powershell_args: vec![
-            "lab-shell".into(),
-            "--state".into(),
-            lab.display().to_string(),
-        ],
-        ..ExecutorConfig::default()
-    }
 }
 
 /// A program that is not PowerShell at all: `sh -c SCRIPT`, which ignores the encoded script.

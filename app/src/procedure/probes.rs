@@ -88,7 +88,7 @@ $certificates = @(Get-ExchangeCertificate -Server {server} | ForEach-Object {{ [
 
 /// A list as `ConvertTo-Json` may print it: an array, a lone object, `null`, or an array
 /// wrapped as `{"value": [...], "Count": n}`.
-fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+pub fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
@@ -139,7 +139,7 @@ fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::
 }
 
 /// Text that may come back as `null`.
-fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 

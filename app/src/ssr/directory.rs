@@ -1,5 +1,6 @@
 //! The seam to the directory people are looked up in (implemented by the server crate: the
-//! lab's people today), as the eligibility service uses it.
+//! lab's people, Active Directory over LDAP, or Lync's and Exchange's cmdlets), as the
+//! eligibility service uses it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,8 @@ stored_enum! {
         Lab = "lab",
         /// Active Directory (or another LDAP server with its attributes), over LDAP.
         Ldap = "ldap",
+        /// Lync's and Exchange's cmdlets, through the executor.
+        PowerShell = "powershell",
     }
 }
 

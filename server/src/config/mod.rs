@@ -404,13 +404,16 @@ pub enum DirectorySource {
     Lab,
     /// Active Directory over LDAP (`[directory.ldap]`).
     Ldap,
+    /// Lync's and Exchange's cmdlets (`Get-CsUser`, `Get-Mailbox`), run read-only through
+    /// the configured executor.
+    PowerShell,
 }
 
 /// Where people are looked up for eligibility checks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectoryConfig {
-    /// `lab` or `ldap`.
+    /// `lab`, `ldap` or `powershell`.
     pub source: DirectorySource,
     /// Active Directory over LDAP, for `source = "ldap"`.
     pub ldap: LdapConfig,

@@ -1047,3 +1047,28 @@ fn an_ldap_directory_needs_a_server_a_base_and_encryption() {
         ]
     );
 }
+
+#[test]
+fn a_powershell_directory_reads_what_plans_are_made_against() {
+    let problems = |text: &str| -> Vec<String> {
+        match load_text(text, &no_env) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        }
+    };
+    assert!(problems("[directory]\nsource = \"powershell\"\n").is_empty());
+    assert!(
+        problems(
+            "[directory]\nsource = \"powershell\"\n[executor]\nkind = \"local\"\n[environment]\nfacts_file = \"facts.json\"\n"
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        problems(
+            "[directory]\nsource = \"powershell\"\n[environment]\nfacts_file = \"facts.json\"\n"
+        ),
+        [
+            "imlink.toml:2: directory.source: \"powershell\" would read the lab's people through executor.kind = \"lab\", but plans are made against environment.facts_file; set executor.kind to \"ssh\" or \"local\", or use the \"ldap\" source"
+        ]
+    );
+}

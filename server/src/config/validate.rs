@@ -320,7 +320,9 @@ pub(super) fn is_valid_username(name: &str) -> bool {
 }
 
 impl Config {
-    /// `[directory]`: an LDAP source needs a server, a base and a secure connection.
+    /// `[directory]`: an LDAP source needs a server, a base and a secure connection; the
+    /// PowerShell source reads whatever the executor reaches, which must be what plans are
+    /// made against.
     fn validate_directory(&self, problems: &mut Vec<Problem>) {
         let ldap = &self.directory.ldap;
         check_range(
@@ -337,6 +339,17 @@ impl Config {
             1,
             300,
         );
+        if self.directory.source == DirectorySource::PowerShell
+            && self.executor.kind == ExecutorKind::Lab
+            && self.environment.facts_file.is_some()
+        {
+            problems.push(Problem::builtin(
+                "directory.source",
+                "\"powershell\" would read the lab's people through executor.kind = \"lab\", \
+                 but plans are made against environment.facts_file; set executor.kind to \
+                 \"ssh\" or \"local\", or use the \"ldap\" source",
+            ));
+        }
         if self.directory.source != DirectorySource::Ldap {
             return;
         }

@@ -1,7 +1,9 @@
-//! The directory people are looked up in, as configured (`[directory]`): the lab's people, or
-//! Active Directory over LDAP ([`ldap`]).
+//! The directory people are looked up in, as configured (`[directory]`): the lab's people,
+//! Active Directory over LDAP ([`ldap`]), or the Lync and Exchange cmdlets through the
+//! executor ([`powershell`]).
 
 pub mod ldap;
+pub mod powershell;
 
 use std::sync::Arc;
 
@@ -21,5 +23,11 @@ pub fn open(
             && config.executor.kind == ExecutorKind::Lab)
             .then(|| Arc::new(crate::lab::store::LabStore::new(db.clone())) as _),
         DirectorySource::Ldap => Some(Arc::new(ldap::LdapDirectory::new(&config.directory.ldap)?)),
+        DirectorySource::PowerShell => Some(Arc::new(powershell::PowerShellDirectory::new(
+            crate::executor::Executor::new(
+                &config.executor,
+                crate::lab::store::LabStore::new(db.clone()),
+            ),
+        ))),
     })
 }

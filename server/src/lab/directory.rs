@@ -1,7 +1,8 @@
 //! The lab's directory: its people with the Active Directory, Exchange and Lync attributes the
 //! eligibility rules read, the mailbox databases their mailboxes live in, and the read-only
 //! cmdlets that list them (`Get-CsUser`, `Get-Mailbox`, `Get-CASMailbox`,
-//! `Get-MailboxDatabase`) with their documented properties.
+//! `Get-MailboxDatabase`) with their documented properties and the parameters the PowerShell
+//! directory source uses.
 
 use serde::{Deserialize, Serialize};
 
@@ -306,7 +307,10 @@ impl Directory<'_> {
         })
     }
 
-    /// The people `call` asks for (`-Identity` or all), of those `has` keeps, as `object`.
+    /// The people `call` asks for, of those `has` keeps, as `object`: `-Identity` or all;
+    /// below `-OrganizationalUnit` (`-OU` for Lync); matching `-Anr` (ambiguous name
+    /// resolution: a prefix of one of their names); with a mailbox in `-Database`; at most
+    /// `-ResultSize` (a number or `Unlimited`).
     fn select(
         &self,
         call: &Invocation,
@@ -314,14 +318,37 @@ impl Directory<'_> {
         object: impl Fn(&Self, &User) -> Value,
     ) -> Result<Vec<Value>, PsError> {
         let wanted = identity(call);
+        let unit = named(call, "OrganizationalUnit")
+            .or_else(|| named(call, "OU"))
+            .map(|v| format!(",{v}").to_lowercase());
+        let anr = named(call, "Anr").map(|v| v.to_string());
+        let database = named(call, "Database").map(|v| v.to_string());
+        let size = match named(call, "ResultSize") {
+            Some(Value::Int(n)) => usize::try_from(n).unwrap_or(0),
+            _ => usize::MAX,
+        };
         let found: Vec<Value> = self
             .users
             .iter()
             .filter(|u| has(u) && wanted.as_deref().is_none_or(|w| u.is(w)))
+            .filter(|u| {
+                unit.as_deref()
+                    .is_none_or(|unit| u.dn().to_lowercase().ends_with(unit))
+            })
+            .filter(|u| anr.as_deref().is_none_or(|prefix| u.starts_with(prefix)))
+            .filter(|u| {
+                database.as_deref().is_none_or(|d| {
+                    u.mailbox
+                        .as_ref()
+                        .is_some_and(|m| same_name(&m.database, d))
+                })
+            })
+            .take(size)
             .map(|u| object(self, u))
             .collect();
         match wanted {
-            Some(w) if found.is_empty() => Err(PsError::terminating(format!(
+            // Like the real cmdlets', a non-terminating error: `-ErrorAction` decides.
+            Some(w) if found.is_empty() => Err(PsError::non_terminating(format!(
                 "{}: The operation couldn't be performed because object '{w}' couldn't be found.",
                 call.name
             ))),
@@ -358,6 +385,7 @@ impl Directory<'_> {
             .map_or(String::new(), |d| short_name(&d.server));
         Object::new("Microsoft.Exchange.Data.Directory.Management.Mailbox")
             .with("Identity", u.dn())
+            .with("DistinguishedName", u.dn())
             .with("DisplayName", u.display_name.clone())
             .with("SamAccountName", u.sam_account_name.clone())
             .with("UserPrincipalName", u.upn.clone())
@@ -374,6 +402,7 @@ impl Directory<'_> {
         let m = u.mailbox.as_ref().expect("selected for having a mailbox");
         Object::new("Microsoft.Exchange.Data.Directory.Management.CASMailbox")
             .with("Identity", u.dn())
+            .with("DistinguishedName", u.dn())
             .with("SamAccountName", u.sam_account_name.clone())
             .with("OWAEnabled", true)
             .with(
@@ -386,8 +415,15 @@ impl Directory<'_> {
     fn get_databases(&self, call: &Invocation) -> Vec<Value> {
         let wanted = identity(call);
         let server = named(call, "Server").map(|v| v.to_string());
+        // Exchange 2013's cmdlet leaves older versions' databases out unless asked.
+        let older_too = named(call, "IncludePreExchange2013").is_some_and(|v| v.is_true());
         self.databases
             .iter()
+            .filter(|d| {
+                older_too
+                    || app::procedure::facts::exchange_version(&d.admin_display_version)
+                        .is_some_and(|(major, _)| major >= 15)
+            })
             .filter(|d| wanted.as_deref().is_none_or(|w| same_name(&d.name, w)))
             .filter(|d| {
                 server
@@ -463,12 +499,30 @@ mod cmdlet_tests {
             ]
         );
         let (out, _) = run(
-            "$m = Get-Mailbox -Identity 'user0013'; $d = Get-MailboxDatabase -Identity $m.Database; $m.RecipientTypeDetails; $d.Name; $d.AdminDisplayVersion",
+            "$m = Get-Mailbox -Identity 'user0013'; $d = Get-MailboxDatabase -Identity $m.Database -IncludePreExchange2013; $m.RecipientTypeDetails; $d.Name; $d.AdminDisplayVersion",
         );
         assert_eq!(
             lines(out),
             ["UserMailbox", "DB2010-01", "Version 14.3 (Build 123.4)"]
         );
+        let (out, _) = run(
+            "@(Get-MailboxDatabase).Count; @(Get-MailboxDatabase -IncludePreExchange2013).Count",
+        );
+        let counts: Vec<&str> = out.lines().map(str::trim).collect();
+        assert_eq!(
+            counts,
+            ["1", "2"],
+            "Exchange 2010 databases only when asked for"
+        );
+        let (out, _) = run(
+            "Get-Mailbox -ResultSize Unlimited | Sort-Object -Property UserPrincipalName -Descending | Select-Object -Skip 2 -First 3 | ForEach-Object { $_.SamAccountName }",
+        );
+        assert_eq!(lines(out), ["user1998", "user1997", "user1996"]);
+        let (out, _) = run(
+            "@(Get-Mailbox -Anr 'User 000' -ResultSize 4).Count; @(Get-CsUser -OU 'CN=Users,DC=litwareinc,DC=com' -ResultSize 3).Count; @(Get-CsUser -OU 'OU=Elsewhere,DC=litwareinc,DC=com').Count",
+        );
+        let counts: Vec<&str> = out.lines().map(str::trim).collect();
+        assert_eq!(counts, ["4", "3", "0"]);
         let (out, _) = run("(Get-CASMailbox -Identity 'user0005').OwaMailboxPolicy");
         assert_eq!(out.trim(), "Executives");
         let (out, _) = run("(Get-Mailbox -Identity 'user0041').RecipientTypeDetails");

@@ -360,3 +360,18 @@ pub async fn claim_and_store_one_page(
     assert!(lease.store(&s.db, &first, &[]).await.expect("store"));
     lease
 }
+
+/// The `local` executor spawning `imlink lab-shell` on the lab state file `lab` as its
+/// PowerShell program.
+pub fn local_lab_shell(lab: &std::path::Path) -> server::config::ExecutorConfig {
+    server::config::ExecutorConfig {
+        kind: server::config::ExecutorKind::Local,
+        powershell: env!("CARGO_BIN_EXE_imlink").into(),
+        powershell_args: vec![
+            "lab-shell".into(),
+            "--state".into(),
+            lab.display().to_string(),
+        ],
+        ..server::config::ExecutorConfig::default()
+    }
+}

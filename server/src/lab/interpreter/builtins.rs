@@ -1,5 +1,5 @@
 //! The commands the language itself brings (`ForEach-Object`, `Where-Object`,
-//! `Select-Object`, `Invoke-Command`, `Join-Path`, `Get-Date`, `Out-String`, `Measure-Object`,
+//! `Select-Object`, `Sort-Object`, `Invoke-Command`, `Join-Path`, `Get-Date`, `Out-String`, `Measure-Object`,
 //! `Write-Output`, `ConvertTo-Json`), and `-ErrorAction` for every command; anything else goes
 //! to the host (the simulated Lync and Exchange).
 
@@ -74,9 +74,27 @@ impl Interpreter<'_> {
             "select-object" => Ok(select(
                 &args,
                 input,
+                named_value(&args, "Skip"),
                 named_value(&args, "First"),
                 named_value(&args, "Unique").is_some(),
             )),
+            "sort-object" => {
+                let property = named_value(&args, "Property")
+                    .or_else(|| positional(&args).into_iter().next())
+                    .map(|v| v.to_string());
+                let descending = named_value(&args, "Descending").is_some_and(|v| v.is_true());
+                let key = |v: &Value| match &property {
+                    Some(p) => v.property(p).to_string().to_lowercase(),
+                    None => v.to_string().to_lowercase(),
+                };
+                let mut sorted = input;
+                // Like PowerShell's: stable, without regard to case.
+                sorted.sort_by_cached_key(key);
+                if descending {
+                    sorted.reverse();
+                }
+                Ok(sorted)
+            }
             "invoke-command" => {
                 let computer = named_value(&args, "ComputerName").map(|v| v.to_string());
                 let Some(Value::Block(source)) = named_value(&args, "ScriptBlock")
@@ -175,7 +193,13 @@ impl Interpreter<'_> {
     }
 }
 
-fn select(args: &[Arg], input: Vec<Value>, first: Option<Value>, unique: bool) -> Vec<Value> {
+fn select(
+    args: &[Arg],
+    input: Vec<Value>,
+    skip: Option<Value>,
+    first: Option<Value>,
+    unique: bool,
+) -> Vec<Value> {
     let properties: Vec<String> = args
         .iter()
         .filter_map(|a| match a {
@@ -219,6 +243,9 @@ fn select(args: &[Arg], input: Vec<Value>, first: Option<Value>, unique: bool) -
                 true
             }
         });
+    }
+    if let Some(Value::Int(n)) = skip {
+        out.drain(..usize::try_from(n).unwrap_or(0).min(out.len()));
     }
     if let Some(Value::Int(n)) = first {
         out.truncate(usize::try_from(n).unwrap_or(0));
