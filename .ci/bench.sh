@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prints the worker's figures on PostgreSQL (release build; nothing is asserted about time):
 # approval commit to claim and to first step, a whole Litware run, and queue throughput with
-# two workers. PostgreSQL: IMLINK_TEST_DATABASE_URL, or else a throwaway cluster started here.
+# two workers; then a bulk eligibility check of 100,000 people in slapd against ldapsearch
+# (IMLINK_BENCH_PEOPLE to change the number). PostgreSQL: IMLINK_TEST_DATABASE_URL, or else a
+# throwaway cluster started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/bootstrap.sh --test
@@ -20,3 +22,4 @@ if [ -z "${IMLINK_TEST_DATABASE_URL:-}" ]; then
   export IMLINK_TEST_DATABASE_URL
 fi
 cargo bench -p server --bench worker
+cargo bench -p server --bench scan

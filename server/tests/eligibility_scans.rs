@@ -219,6 +219,27 @@ async fn stopping_lists_sites_and_organizational_units(backend: Backend) {
         v.bad_lines
     );
 
+    // A long list naming someone again on a later page: still once.
+    let long = ScanInput {
+        scope: "list".into(),
+        list: (1..=600)
+            .map(|i| format!("user{i:04}\n"))
+            .chain(["sip:USER0001@litwareinc.com\n".to_string()])
+            .collect(),
+        ..ScanInput::default()
+    };
+    let id = scans::request(&s, &alice, &long).await.unwrap();
+    drain(&w).await;
+    let v = scans::view(&s, &alice, id, ScanFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(v.summary.state, ScanState::Succeeded, "{:?}", v.reason);
+    assert_eq!(v.summary.checked, 600);
+    assert_eq!(
+        v.summary.eligible + v.summary.not_eligible + v.summary.unknown,
+        600
+    );
+
     // Bad input: a field message that keeps what was typed, and nothing stored.
     let before = eligibility_scans::Entity::find()
         .all(&t.db)

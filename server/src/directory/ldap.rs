@@ -24,7 +24,7 @@ use app::ssr::directory::{Directory, DirectoryError, Pages, Pending, Record, Sou
 use app::views::PersonEntry;
 
 /// The attributes read for each person.
-const ATTRIBUTES: &[&str] = &[
+pub const ATTRIBUTES: &[&str] = &[
     "userPrincipalName",
     "displayName",
     "cn",

@@ -95,10 +95,8 @@ impl Worker {
             Work::Site(site) => (None, Some(site)),
             Work::List(listed) => return self.scan_list(lease, &*directory, &judge, &listed).await,
         };
-        let mut pages = directory.people(base.as_deref(), PAGE).await?;
-        while let Some(records) = pages.next().await? {
-            self.between_pages()?;
-            let judged: Vec<Judged> = records
+        let judged = |records: Vec<app::ssr::directory::Record>| -> Vec<Judged> {
+            records
                 .into_iter()
                 .filter(|r| {
                     site.as_deref().is_none_or(|s| {
@@ -108,8 +106,17 @@ impl Worker {
                     })
                 })
                 .map(|record| Judged::by(&judge, record))
-                .collect();
-            self.store(lease, &judged, &[]).await?;
+                .collect()
+        };
+        let mut pages = directory.people(base.as_deref(), PAGE).await?;
+        let mut next = pages.next().await?.map(judged);
+        while let Some(page) = next {
+            self.between_pages()?;
+            // The next page is read and judged while the database stores this one.
+            let ahead = async { Ok::<_, DirectoryError>(pages.next().await?.map(judged)) };
+            let (ahead, stored) = tokio::join!(ahead, self.store(lease, &page, &[]));
+            stored?;
+            next = ahead?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -321,54 +321,70 @@ impl ScanLease {
         let Some(current) = query.one(&txn).await? else {
             return Ok(false);
         };
-        let upns: Vec<String> = page
-            .iter()
-            .map(|j| j.record.entry.upn.to_lowercase())
-            .collect();
-        let stored: std::collections::HashSet<String> = if upns.is_empty() {
-            Default::default()
-        } else {
-            people::Entity::find()
-                .select_only()
-                .column(people::Column::Upn)
-                .filter(people::Column::ScanId.eq(self.scan.id))
-                .filter(people::Column::Upn.is_in(upns.clone()))
-                .into_tuple::<String>()
-                .all(&txn)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut counts: BTreeMap<String, i64> =
-            serde_json::from_str(&current.reason_counts).unwrap_or_default();
-        let (mut eligible, mut not, mut unknown) = (0i64, 0i64, 0i64);
-        let mut rows = Vec::new();
-        for (judged, upn) in page.iter().zip(&upns) {
-            if stored.contains(upn) || !seen.insert(upn.clone()) {
+        // Each person once per scan: the unique (scan, UPN) index decides, and only the rows
+        // it let in are counted (a taken-over scan reads its people again; a list may name
+        // someone twice).
+        let mut insert = Query::insert();
+        insert
+            .into_table(people::Entity)
+            .columns([
+                people::Column::ScanId,
+                people::Column::Upn,
+                people::Column::DisplayName,
+                people::Column::SipAddress,
+                people::Column::Verdict,
+                people::Column::Reasons,
+                people::Column::ChecksJson,
+            ])
+            .on_conflict(
+                OnConflict::columns([people::Column::ScanId, people::Column::Upn])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_col(people::Column::Upn);
+        let mut judged_by_upn = std::collections::HashMap::with_capacity(page.len());
+        for judged in page {
+            let upn = judged.record.entry.upn.to_lowercase();
+            if judged_by_upn.contains_key(&upn) {
                 continue;
             }
             let e = &judged.eligibility;
+            let checks = serde_json::to_string(&e.checks)
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+            insert
+                .values([
+                    self.scan.id.into(),
+                    upn.clone().into(),
+                    judged.record.entry.display_name.clone().into(),
+                    judged.record.entry.sip_address.clone().into(),
+                    e.verdict.as_str().into(),
+                    joined(&e.reasons()).into(),
+                    checks.into(),
+                ])
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+            judged_by_upn.insert(upn, e);
+        }
+        let inserted = if judged_by_upn.is_empty() {
+            Vec::new()
+        } else {
+            txn.query_all(&insert).await?
+        };
+        let mut counts: BTreeMap<String, i64> =
+            serde_json::from_str(&current.reason_counts).unwrap_or_default();
+        let (mut eligible, mut not, mut unknown) = (0i64, 0i64, 0i64);
+        for row in &inserted {
+            let upn: String = row.try_get("", "upn")?;
+            let Some(e) = judged_by_upn.get(&upn) else {
+                continue;
+            };
             match e.verdict {
                 Verdict::Eligible => eligible += 1,
                 Verdict::NotEligible => not += 1,
                 Verdict::Unknown => unknown += 1,
             }
-            let reasons = e.reasons();
-            for code in &reasons {
+            for code in e.reasons() {
                 *counts.entry(code.as_str().to_string()).or_default() += 1;
             }
-            rows.push(people::ActiveModel {
-                scan_id: Set(self.scan.id),
-                upn: Set(upn.clone()),
-                display_name: Set(judged.record.entry.display_name.clone()),
-                sip_address: Set(judged.record.entry.sip_address.clone()),
-                verdict: Set(e.verdict),
-                reasons: Set(joined(&reasons)),
-                checks_json: Set(serde_json::to_string(&e.checks)
-                    .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?),
-                ..Default::default()
-            });
         }
         let mut bad_lines: Vec<BadLine> =
             serde_json::from_str(&current.bad_lines).unwrap_or_default();
@@ -377,10 +393,7 @@ impl ScanLease {
                 bad_lines.push(line.clone());
             }
         }
-        let added = rows.len() as i64;
-        if !rows.is_empty() {
-            people::Entity::insert_many(rows).exec(&txn).await?;
-        }
+        let added = inserted.len() as i64;
         scans_table::Entity::update_many()
             .col_expr(
                 scans_table::Column::Checked,
