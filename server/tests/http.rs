@@ -166,6 +166,10 @@ async fn pages_render_on_the_server() {
     let (status, head, body) = request(&s.base, "GET", "/signin", &[], "").await;
     assert_eq!(status, 200, "{head}\n{body}");
     assert!(body.contains("Sign in as Alice Martin"), "{body}");
+    // This binary (a plain `cargo` build) asks for the files cargo-leptos writes.
+    assert!(body.contains("/pkg/imlink.wasm"), "{body}");
+    assert!(body.contains("/pkg/imlink.js"), "{body}");
+    assert!(!body.contains("imlink_bg.wasm"), "{body}");
     // A page that needs a session sends the browser to sign in, with no session or with one
     // that is not (or no longer) live.
     for cookie in ["", "imlink_session=not-a-session"] {
