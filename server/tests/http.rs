@@ -166,6 +166,21 @@ async fn pages_render_on_the_server() {
     let (status, head, body) = request(&s.base, "GET", "/signin", &[], "").await;
     assert_eq!(status, 200, "{head}\n{body}");
     assert!(body.contains("Sign in as Alice Martin"), "{body}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-encoding"),
+        "no compression unasked: {head}"
+    );
+    // Gzip when the browser accepts it.
+    let reply = send(
+        &s.base,
+        "GET",
+        "/signin",
+        &[("Accept-Encoding", "gzip, deflate, br")],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-encoding").as_deref(), Some("gzip"));
     // This binary (a plain `cargo` build) asks for the files cargo-leptos writes.
     assert!(body.contains("/pkg/imlink.wasm"), "{body}");
     assert!(body.contains("/pkg/imlink.js"), "{body}");
@@ -314,13 +329,14 @@ async fn read_until(
     tokio::time::timeout(wait, read).await.ok().flatten()
 }
 
-/// Opens the run event stream of request `id` with the given headers.
+/// Opens the run event stream of request `id` with the given headers, accepting gzip as
+/// browsers do (the stream must still arrive uncompressed, event by event).
 async fn open_events(base: &str, id: i32, headers: &[(&str, &str)]) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
     let mut text = format!(
-        "GET /requests/{id}/run/events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+        "GET /requests/{id}/run/events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nAccept-Encoding: gzip\r\n"
     );
     for (k, v) in headers {
         text.push_str(&format!("{k}: {v}\r\n"));
@@ -356,6 +372,10 @@ async fn run_changes_are_announced_live() {
     .expect("a first event");
     assert!(
         seen.contains("200 OK") && seen.contains("text/event-stream"),
+        "{seen}"
+    );
+    assert!(
+        !seen.to_ascii_lowercase().contains("content-encoding"),
         "{seen}"
     );
     assert!(seen.contains("data: none"), "{seen}");

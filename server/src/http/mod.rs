@@ -18,6 +18,8 @@ use axum::{
     routing::{MethodFilter, MethodRouter, on},
 };
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -88,9 +90,11 @@ pub fn router(state: AppState) -> Router {
     for route in own_routes() {
         router = router.route(route.path, route.handler);
     }
-    // Layers run outermost last-added: tracing, then the security headers (so every answer,
-    // refusals included, carries them), the Host check, the cross-origin guard, and the
-    // handling of no-JavaScript form errors and cross-site navigations.
+    // Layers run outermost last-added: tracing, gzip for clients that accept it (pages,
+    // scripts, styles, exports; not the live event streams, which must not be buffered, nor
+    // the WebAssembly, whose megabytes would be compressed again for every page load), then the security headers (so every answer, refusals included, carries them),
+    // the Host check, the cross-origin guard, and the handling of no-JavaScript form errors and
+    // cross-site navigations.
     router
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -110,6 +114,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guards::security_headers,
+        ))
+        .layer(CompressionLayer::new().gzip(true).compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/wasm")),
         ))
         .layer(
             TraceLayer::new_for_http()
