@@ -91,8 +91,9 @@ pub fn router(state: AppState) -> Router {
         router = router.route(route.path, route.handler);
     }
     // Layers run outermost last-added: tracing, gzip for clients that accept it (pages,
-    // scripts, styles, exports; not the live event streams, which must not be buffered, nor
-    // the WebAssembly, whose megabytes would be compressed again for every page load), then the security headers (so every answer, refusals included, carries them),
+    // scripts, styles; not the live event streams, which must not be buffered, nor the
+    // WebAssembly, whose megabytes would be compressed again for every page load, nor the
+    // streamed exports, whose downloads Chromium cancelled when compressed), then the security headers (so every answer, refusals included, carries them),
     // the Host check, the cross-origin guard, and the handling of no-JavaScript form errors and
     // cross-site navigations.
     router
@@ -115,9 +116,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             guards::security_headers,
         ))
-        .layer(CompressionLayer::new().gzip(true).compress_when(
-            DefaultPredicate::new().and(NotForContentType::const_new("application/wasm")),
-        ))
+        .layer(
+            CompressionLayer::new().gzip(true).compress_when(
+                DefaultPredicate::new()
+                    .and(NotForContentType::const_new("application/wasm"))
+                    .and(NotForContentType::const_new("text/csv"))
+                    .and(NotForContentType::const_new("application/x-ndjson")),
+            ),
+        )
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
