@@ -32,16 +32,6 @@ fn repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A port such that it and the next one are free (slapd's plain and TLS listeners).
-fn two_free_ports() -> u16 {
-    loop {
-        let port = common::free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// `VmHWM` or `VmRSS` of this process, in MB.
 fn memory(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -99,7 +89,7 @@ fn main() {
         .status()
         .unwrap();
     assert!(out.success(), "imlink lab ldif");
-    let port = two_free_ports();
+    let port = common::two_free_ports();
     let out = Command::new(repo().join(".ci/slapd.sh"))
         .arg("start")
         .arg(&ldap)

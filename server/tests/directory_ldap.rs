@@ -38,7 +38,7 @@ impl Slapd {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&ldif).unwrap());
         server::lab::ldif::write(&mut file, BASE, &lab.users, &lab.databases).unwrap();
         drop(file);
-        let port = two_free_ports();
+        let port = common::two_free_ports();
         let out = Command::new(repo().join(".ci/slapd.sh"))
             .arg("start")
             .arg(dir.path().join("ldap"))
@@ -93,16 +93,6 @@ impl Drop for Slapd {
             .arg("stop")
             .arg(self.dir.path().join("ldap"))
             .status();
-    }
-}
-
-/// A port such that it and the next one are free (slapd's plain and TLS listeners).
-fn two_free_ports() -> u16 {
-    loop {
-        let port = common::free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
     }
 }
 

@@ -993,14 +993,16 @@ fn example_file_is_valid_and_documents_every_key() {
     );
 }
 
+/// Every problem `text` has, as `imlink check-config` prints them; none when it loads.
+fn problems(text: &str) -> Vec<String> {
+    match load_text(text, &no_env) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
 #[test]
 fn an_ldap_directory_needs_a_server_a_base_and_encryption() {
-    let problems = |text: &str| -> Vec<String> {
-        match load_text(text, &no_env) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
-        }
-    };
     assert_eq!(
         problems("[directory]\nsource = \"ldap\"\n"),
         [
@@ -1050,12 +1052,6 @@ fn an_ldap_directory_needs_a_server_a_base_and_encryption() {
 
 #[test]
 fn a_powershell_directory_reads_what_plans_are_made_against() {
-    let problems = |text: &str| -> Vec<String> {
-        match load_text(text, &no_env) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
-        }
-    };
     assert!(problems("[directory]\nsource = \"powershell\"\n").is_empty());
     assert!(
         problems(

@@ -375,3 +375,13 @@ pub fn local_lab_shell(lab: &std::path::Path) -> server::config::ExecutorConfig 
         ..server::config::ExecutorConfig::default()
     }
 }
+
+/// A port such that it and the next one are free (slapd's plain and TLS listeners).
+pub fn two_free_ports() -> u16 {
+    loop {
+        let port = free_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
