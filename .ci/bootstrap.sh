@@ -77,5 +77,9 @@ if $want_test; then
     log "installing the end-to-end test packages"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
+  if [ ! -d .ci/oidc/node_modules/oidc-provider ]; then
+    log "installing the test OpenID provider (oidc-provider)"
+    (cd .ci/oidc && npm ci --no-audit --no-fund)
+  fi
 fi
 log "ready"

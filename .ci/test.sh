@@ -11,8 +11,12 @@ work=$(mktemp -d /tmp/imlink-test.XXXXXX)
 # The throwaway PostgreSQL runs as the postgres user, which must reach its folder inside.
 chmod 755 "$work"
 server_pid=""
+oidc_server_pid=""
+provider_pid=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  for pid in $server_pid $oidc_server_pid $provider_pid; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
   [ -f "$work/pg/data/PG_VERSION" ] && .ci/postgres.sh stop "$work/pg"
   rm -rf "$work"
 }
@@ -49,8 +53,38 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.2
 done
-if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" IMLINK_E2E_DB="$work/data/imlink.db" npm test) 2>&1 | tee "$work/e2e.log"; then
+# A second portal that signs in through a real OpenID provider (oidc-provider, on loopback).
+provider_port=$(free_port)
+oidc_port=$(free_port)
+OIDC_PORT=$provider_port OIDC_REDIRECT_URIS="http://127.0.0.1:$oidc_port/auth/oidc/callback" \
+  OIDC_POST_LOGOUT_URIS="http://127.0.0.1:$oidc_port/signin" \
+  node .ci/oidc/server.mjs >"$work/provider.log" 2>&1 &
+provider_pid=$!
+printf 'imlink-test-secret\n' >"$work/oidc-secret"
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$provider_port/.well-known/openid-configuration" >/dev/null 2>&1 && break
+  kill -0 "$provider_pid" 2>/dev/null || { cat "$work/provider.log"; exit 1; }
+  sleep 0.2
+done
+IMLINK_LISTEN="127.0.0.1:$oidc_port" IMLINK_DATA_DIR="$work/data-oidc" \
+  IMLINK_OIDC_ENABLED=true IMLINK_OIDC_NAME="Test Provider" \
+  IMLINK_OIDC_ISSUER_URL="http://127.0.0.1:$provider_port" IMLINK_OIDC_CLIENT_ID=imlink \
+  IMLINK_OIDC_CLIENT_SECRET_FILE="$work/oidc-secret" \
+  IMLINK_OIDC_REDIRECT_URL="http://127.0.0.1:$oidc_port/auth/oidc/callback" \
+  IMLINK_OIDC_SCOPES="openid,profile,email,groups" IMLINK_OIDC_END_SESSION=true \
+  IMLINK_OIDC_ROLES_APPROVER=imlink-approvers IMLINK_OIDC_ROLES_ADMIN=imlink-admins \
+  IMLINK_OIDC_ROLES_REQUESTER=imlink-requesters \
+  LEPTOS_SITE_ROOT=target/site "$target_dir/debug/imlink" serve >"$work/server-oidc.log" 2>&1 &
+oidc_server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$oidc_port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$oidc_server_pid" 2>/dev/null || { cat "$work/server-oidc.log"; exit 1; }
+  sleep 0.2
+done
+if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" IMLINK_E2E_DB="$work/data/imlink.db" \
+  IMLINK_E2E_OIDC_URL="http://127.0.0.1:$oidc_port" npm test) 2>&1 | tee "$work/e2e.log"; then
   echo "---- server log"; tail -n 80 "$work/server.log"
+  echo "---- server log (OpenID Connect)"; tail -n 40 "$work/server-oidc.log"
   exit 1
 fi
 e2e_passed=$(grep -oE '^[0-9]+ passed, 0 failed' "$work/e2e.log" | tail -n 1 | cut -d' ' -f1)

@@ -24,6 +24,7 @@ use crate::pages::{
     requests::RequestsPage,
     scans::{ScanComparePage, ScanPage},
     signin::SignInPage,
+    users::UsersPage,
 };
 
 /// The signed-in person, loaded once per page load and shared through context.
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/approvals") view=ApprovalsPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/lab") view=LabPage ssr=SsrMode::Async />
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/people") view=PeoplePage ssr=SsrMode::Async />
                     <Route path=path!("/people/scans/:id") view=ScanPage ssr=SsrMode::Async />
                     <Route
@@ -175,6 +177,12 @@ fn Nav(
                 <A href="/people">"People"</A>
             </Show>
             <A href="/lab">"Lab"</A>
+            <Show when={
+                let me = me.clone();
+                move || me.has(Role::Admin)
+            }>
+                <A href="/users">"Users"</A>
+            </Show>
         </nav>
         <div class="whoami">
             <span class="whoami-name" data-testid="whoami">

@@ -205,6 +205,24 @@ pub struct SignInOptions {
     pub local_accounts: Option<Vec<Account>>,
     /// Local sign-in is on, but only for a browser on the server's own machine.
     pub local_elsewhere: bool,
+    /// The organization's identity provider, by name, when sign-in goes through one.
+    pub provider: Option<String>,
+}
+
+/// A person who has signed in to imlink, as admins manage them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalUser {
+    pub id: i32,
+    pub username: String,
+    pub display_name: String,
+    /// The roles their sign-in gave them, as last seen.
+    pub roles: Vec<crate::domain::roles::Role>,
+    pub method: crate::domain::sign_in::SignInMethod,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub open_sessions: u64,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// The admin looking at the list.
+    pub is_you: bool,
 }
 
 /// The lab page: the simulated organization at a glance.

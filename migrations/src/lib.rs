@@ -16,6 +16,7 @@ mod m20261130_000011_runs_own_plans;
 mod m20261130_000012_step_applying_since;
 mod m20261201_000013_eligibility_checks;
 mod m20261201_000014_eligibility_scans;
+mod m20261201_000015_people_and_oidc;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_step_applying_since::Migration),
             Box::new(m20261201_000013_eligibility_checks::Migration),
             Box::new(m20261201_000014_eligibility_scans::Migration),
+            Box::new(m20261201_000015_people_and_oidc::Migration),
         ]
     }
 }

@@ -334,17 +334,19 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
                 .resolve_url(&config.data_dir)
                 .map(|u| redacted_url(u.expose()))
                 .unwrap_or_else(|e| e.to_string());
-            if let Err(e) = check_directory(&config) {
+            if let Err(e) = check_directory(&config).and_then(|()| check_provider(&config)) {
                 println!("{e}");
                 return ExitCode::from(2);
             }
             println!(
-                "configuration OK: listen {}, database {db}, local sign-in {}, directory {}",
+                "configuration OK: listen {}, database {db}, sign-in {}, directory {}",
                 config.listen,
-                if config.local_signin.enabled {
-                    "on"
+                if config.oidc.enabled {
+                    format!("OpenID Connect ({}, reachable)", config.oidc.issuer_url)
+                } else if config.local_signin.enabled {
+                    "local demo accounts".to_string()
                 } else {
-                    "off"
+                    "off".to_string()
                 },
                 match config.directory.source {
                     DirectorySource::Lab => "lab".to_string(),
@@ -363,6 +365,22 @@ fn check_config(path: Option<PathBuf>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// With sign-in through an OpenID Connect provider: its client secret can be read, and its
+/// discovery document (naming the configured issuer) and keys can be fetched.
+fn check_provider(config: &Config) -> Result<(), String> {
+    if !config.oidc.enabled {
+        return Ok(());
+    }
+    let provider = crate::oidc::Provider::new(&config.oidc).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(provider.verify())
+        .map_err(|e| format!("oidc.issuer_url: {e}"))
 }
 
 /// For an LDAP directory: its files can be read, and the server answers a bind and a search
@@ -454,6 +472,7 @@ pub fn settings(config: &Config, db: &sea_orm::DatabaseConnection) -> anyhow::Re
             expiry_hours: config.approval.expiry_hours,
             approver_roles: roles(&config.approval.approver_roles),
         },
+        identity_provider: crate::oidc::open(&config.oidc)?,
         local_accounts: config.local_signin.enabled.then(|| {
             config
                 .local_signin

@@ -8,6 +8,7 @@ pub mod eligibility;
 pub mod executor;
 pub mod http;
 pub mod lab;
+pub mod oidc;
 pub mod render;
 pub mod telemetry;
 pub mod worker;

@@ -121,6 +121,12 @@ async fn every_server_function_refuses_exactly_those_who_may_not_act() {
         ("get_scan", "id=999999&filter[page]=1".into(), LOOKUP),
         ("compare_scans", "before=999998&after=999999".into(), LOOKUP),
         ("lab_install_cu", "server=nowhere".into(), &["erin"]),
+        ("get_portal_users", String::new(), &["erin"]),
+        (
+            "manage_portal_user",
+            "id=999999&action=disable".into(),
+            &["erin"],
+        ),
     ];
     // Signing in and out change the session itself; their own tests cover them.
     let elsewhere = ["sign_in_local", "sign_out"];

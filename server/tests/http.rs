@@ -197,7 +197,11 @@ async fn pages_render_on_the_server() {
         )
         .await;
         assert_eq!(reply.status, 302, "{}", reply.head);
-        assert_eq!(reply.header("location").as_deref(), Some("/signin"));
+        // Back to the page after signing in.
+        assert_eq!(
+            reply.header("location").as_deref(),
+            Some("/signin?return_to=/requests/new")
+        );
     }
 }
 

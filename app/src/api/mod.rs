@@ -6,3 +6,4 @@ pub mod lab;
 pub mod people;
 pub mod requests;
 pub mod session;
+pub mod users;

@@ -25,10 +25,16 @@ pub async fn get_sign_in_options() -> Result<SignInOptions, AppError> {
                     Ok(accounts) => SignInOptions {
                         local_accounts: Some(accounts.to_vec()),
                         local_elsewhere: false,
+                        provider: None,
                     },
                     Err(refusal) => SignInOptions {
                         local_accounts: None,
                         local_elsewhere: refusal != auth::LocalRefusal::Off,
+                        provider: state
+                            .settings
+                            .identity_provider
+                            .as_ref()
+                            .map(|p| p.name().to_string()),
                     },
                 },
             )
@@ -45,6 +51,7 @@ pub async fn get_sign_in_options() -> Result<SignInOptions, AppError> {
 pub async fn sign_in_local(username: String) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
+            use crate::domain::sign_in::{SignInMethod, SignInRefusal};
             use crate::ssr::{auth, limits, state::AppState};
             let state = AppState::current()?;
             let (parts, peer) = auth::caller()?;
@@ -80,7 +87,14 @@ pub async fn sign_in_local(username: String) -> Result<(), AppError> {
                 ));
             };
             let previous = auth::session_token(&parts.headers, &state.settings.session);
-            let cookie = auth::sign_in(&state, account, "local", previous.as_deref()).await?;
+            let cookie = auth::sign_in(&state, account, SignInMethod::Local, previous.as_deref())
+                .await
+                .map_err(|e| match e {
+                    auth::SignInError::Disabled => {
+                        AppError::Forbidden(SignInRefusal::Disabled.explain().into())
+                    }
+                    auth::SignInError::Failed(e) => e,
+                })?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.insert_header(axum::http::header::SET_COOKIE, cookie);
             leptos_axum::redirect("/");
@@ -90,7 +104,8 @@ pub async fn sign_in_local(username: String) -> Result<(), AppError> {
     )
 }
 
-/// Ends the current session.
+/// Ends the current session; with RP-initiated sign-out configured, the browser then goes on to
+/// the identity provider to end its session there too.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     crate::ssr::reply(
@@ -102,7 +117,18 @@ pub async fn sign_out() -> Result<(), AppError> {
             let cookie = auth::sign_out(&state, token.as_deref()).await?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.insert_header(axum::http::header::SET_COOKIE, cookie);
-            leptos_axum::redirect("/signin");
+            let at_provider = state
+                .settings
+                .identity_provider
+                .as_ref()
+                .is_some_and(|p| p.ends_provider_session());
+            // The provider is another origin: a form's answer may not redirect there
+            // (`form-action 'self'`), so a page of the portal sends the browser on.
+            leptos_axum::redirect(if at_provider {
+                crate::ssr::state::PROVIDER_SIGN_OUT_PATH
+            } else {
+                "/signin"
+            });
             Ok(())
         }
         .await,

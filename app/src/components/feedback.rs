@@ -5,7 +5,8 @@ use leptos_router::components::Redirect;
 
 use crate::error::AppError;
 
-/// Shows an error as a page-level notice; an unauthenticated caller is sent to sign in.
+/// Shows an error as a page-level notice; an unauthenticated caller is sent to sign in, and
+/// back to this page afterwards (with the identity provider).
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -17,7 +18,16 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         response.set_status(status);
     }
     match error {
-        AppError::Unauthenticated => view! { <Redirect path="/signin" /> }.into_any(),
+        AppError::Unauthenticated => {
+            let location = leptos_router::hooks::use_location();
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.query.get_untracked().to_query_string()
+            );
+            let path = crate::domain::sign_in::sign_in_path(&here);
+            view! { <Redirect path /> }.into_any()
+        }
         AppError::NotFound => view! {
             <section class="notice notice-error" role="alert">
                 <h1>"Not found"</h1>

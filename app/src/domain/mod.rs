@@ -6,6 +6,7 @@ pub mod request;
 pub mod roles;
 pub mod runs;
 pub mod scans;
+pub mod sign_in;
 pub mod time;
 pub mod workflow;
 

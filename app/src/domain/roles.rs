@@ -102,6 +102,29 @@ impl CurrentUser {
     }
 }
 
+/// What an admin does to a person who uses imlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonAction {
+    /// Ends every session the person has open.
+    EndSessions,
+    /// Refuses the person from their next request on (and ends their sessions).
+    Disable,
+    /// Lets a disabled person sign in again.
+    Enable,
+}
+
+impl PersonAction {
+    /// The name in forms and in the audit trail (`user.<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonAction::EndSessions => "end_sessions",
+            PersonAction::Disable => "disable",
+            PersonAction::Enable => "enable",
+        }
+    }
+}
+
 /// An account as a sign-in method presents it: who, and with which roles.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {

@@ -11,3 +11,4 @@ pub mod request_view;
 pub mod requests;
 pub mod scans;
 pub mod signin;
+pub mod users;

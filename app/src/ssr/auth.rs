@@ -1,7 +1,7 @@
 //! Sessions and the role checks every server function starts with.
 //!
-//! Sign-in methods (local demo accounts now, OIDC later) differ only in how they establish
-//! an [`Account`]; they all end in [`sign_in`], which records the user, ends the browser's
+//! Sign-in methods (the local demo accounts, the organization's OpenID Connect provider) differ
+//! only in how they establish an [`Account`]; they all end in [`sign_in`], which records the user, ends the browser's
 //! previous session and opens a new one, with its audit event, in one transaction.
 
 use std::net::{IpAddr, SocketAddr};
@@ -9,8 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Utc};
 use leptos::prelude::use_context;
+use std::collections::HashMap;
+
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 use sha2::{Digest, Sha256};
@@ -21,6 +24,7 @@ use super::entities::sessions;
 use super::state::{AppState, SessionPolicy, Settings};
 use super::users;
 use crate::domain::roles::{Account, CurrentUser, Role};
+use crate::domain::sign_in::SignInMethod;
 use crate::error::AppError;
 
 /// The session cookie's name over plain HTTP (local use).
@@ -290,15 +294,32 @@ pub fn local_accounts<'a>(
     Ok(accounts)
 }
 
+/// Why [`sign_in`] opened no session.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The person is disabled in imlink (the refusal is audited).
+    #[error("this person is disabled in imlink")]
+    Disabled,
+    #[error(transparent)]
+    Failed(#[from] AppError),
+}
+
+impl From<sea_orm::DbErr> for SignInError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        SignInError::Failed(e.into())
+    }
+}
+
 /// Records `account` as a user, ends the browser's previous session (`previous`, its token),
 /// and opens a new session with a new token, all with the sign-in's audit event in one
-/// transaction. Returns the `Set-Cookie` value.
+/// transaction. Returns the `Set-Cookie` value. A disabled person gets no session; the refusal
+/// is audited.
 pub async fn sign_in(
     state: &AppState,
     account: &Account,
-    source: &str,
+    method: SignInMethod,
     previous: Option<&str>,
-) -> Result<HeaderValue, AppError> {
+) -> Result<HeaderValue, SignInError> {
     let policy = &state.settings.session;
     let mut raw = [0u8; 32];
     getrandom::fill(&mut raw).map_err(|e| {
@@ -308,7 +329,22 @@ pub async fn sign_in(
     let token = hex::encode(raw);
     let now = Utc::now();
     let txn = begin_write(&state.db).await?;
-    let user = users::upsert(&txn, account, source).await?;
+    let known = users::upsert(&txn, account, method, now).await?;
+    let user = known.user;
+    if known.disabled {
+        audit::append(
+            &txn,
+            AuditRecord::denied(
+                &user.username,
+                "session.sign_in",
+                &format!("signed in with {method}, but is disabled in imlink"),
+            )
+            .entity("user", user.id),
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(SignInError::Disabled);
+    }
     let ended = match previous {
         Some(old) => {
             sessions::Entity::delete_many()
@@ -328,7 +364,15 @@ pub async fn sign_in(
     })
     .exec_without_returning(&txn)
     .await?;
-    let mut detail = format!("signed in with {source}");
+    let mut detail = format!(
+        "signed in with {method} as {} with roles: {}",
+        user.display_name,
+        if user.roles.is_empty() {
+            "none".to_string()
+        } else {
+            Role::list(&user.roles)
+        }
+    );
     if ended > 0 {
         detail.push_str("; this browser's previous session ended");
     }
@@ -340,7 +384,57 @@ pub async fn sign_in(
     )
     .await?;
     txn.commit().await?;
-    set_cookie(policy, &token, policy.ttl.num_seconds())
+    Ok(set_cookie(policy, &token, policy.ttl.num_seconds())?)
+}
+
+/// Records a refused sign-in (`who`: the name the provider gave, when it got that far), with
+/// the reason and never a token.
+pub async fn record_refused_sign_in(db: &DatabaseConnection, who: Option<&str>, reason: &str) {
+    super::requests::record_denial(
+        db,
+        who.unwrap_or("(not signed in)"),
+        "session.sign_in",
+        None,
+        reason,
+    )
+    .await;
+}
+
+/// How many live sessions each person has at `now`.
+pub async fn open_session_counts(
+    db: &DatabaseConnection,
+    policy: &SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<HashMap<i32, u64>, AppError> {
+    let rows: Vec<(i32, i64)> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::UserId)
+        .column_as(sessions::Column::Id.count(), "open")
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .filter(
+            Expr::expr(
+                Expr::col(sessions::Column::LastSeenAt)
+                    .if_null(Expr::col(sessions::Column::CreatedAt)),
+            )
+            .gt(now - policy.idle),
+        )
+        .group_by(sessions::Column::UserId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, open)| (user, u64::try_from(open).unwrap_or(0)))
+        .collect())
+}
+
+/// Ends every session of person `user_id` inside `txn`; returns how many there were.
+pub async fn end_sessions_of<C: ConnectionTrait>(db: &C, user_id: i32) -> Result<u64, AppError> {
+    Ok(sessions::Entity::delete_many()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// Ends the session behind `token` (if any), with its audit event in the same transaction;

@@ -20,6 +20,9 @@ pub struct Settings {
     pub approval: ApprovalPolicy,
     /// The demo accounts offered by local sign-in; `None` when local sign-in is off.
     pub local_accounts: Option<Vec<Account>>,
+    /// The organization's identity provider, when people sign in through one (never together
+    /// with the demo accounts).
+    pub identity_provider: Option<Arc<dyn IdentityProvider>>,
     pub session: SessionPolicy,
     /// Where plans get their facts: a facts file, the lab (the default) or the servers.
     pub environment: super::environment::Environment,
@@ -37,6 +40,20 @@ pub struct Settings {
     pub allowed_hosts: Vec<String>,
     /// Origins accepted as the portal's own besides its `Host` (a reverse proxy's public one).
     pub trusted_origins: Vec<String>,
+}
+
+/// The portal's page that sends a browser on to the identity provider's sign-out.
+pub const PROVIDER_SIGN_OUT_PATH: &str = "/auth/oidc/signed-out";
+
+/// The organization's identity provider as pages see it (the server's OpenID Connect client).
+pub trait IdentityProvider: Send + Sync + std::fmt::Debug {
+    /// Its name, as the sign-in page offers it: "Sign in with …".
+    fn name(&self) -> &str;
+    /// Whether a browser whose imlink session ended goes on to the provider to end its session
+    /// there too (RP-initiated sign-out, through [`PROVIDER_SIGN_OUT_PATH`]).
+    fn ends_provider_session(&self) -> bool;
+    /// The provider itself, for the server's sign-in routes.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// How sessions are kept.

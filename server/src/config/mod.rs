@@ -25,6 +25,9 @@ use sources::{Kind, load_traced};
 /// Role names that configuration may grant.
 pub const VALID_ROLES: &[&str] = &["requester", "approver", "auditor", "admin", "helpdesk"];
 
+/// The path of imlink's OpenID Connect callback, which `oidc.redirect_url` must end with.
+pub const CALLBACK_PATH: &str = "/auth/oidc/callback";
+
 /// Prefix of every environment variable that overrides a configuration key.
 pub const ENV_PREFIX: &str = "IMLINK_";
 
@@ -39,6 +42,7 @@ const OPTIONAL_LEAVES: &[(&str, Kind)] = &[
     ("executor.ssh.known_hosts_file", Kind::String),
     ("directory.ldap.ca_file", Kind::String),
     ("directory.ldap.password_file", Kind::String),
+    ("oidc.client_secret_file", Kind::String),
 ];
 
 /// Keys whose values must never appear in messages.
@@ -74,6 +78,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Where people are looked up for eligibility checks.
     pub directory: DirectoryConfig,
+    /// Sign-in with the organization's OpenID Connect provider.
+    pub oidc: OidcConfig,
 }
 
 impl Default for Config {
@@ -92,6 +98,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             limits: LimitsConfig::default(),
             directory: DirectoryConfig::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -327,6 +334,92 @@ pub struct DemoUser {
     pub display_name: String,
     /// Granted roles (see [`VALID_ROLES`]).
     pub roles: Vec<String>,
+}
+
+/// Sign-in with the organization's OpenID Connect provider (Entra ID, AD FS, Keycloak, …):
+/// the authorization code flow with PKCE, roles from the person's groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// Whether people sign in through the provider (never together with `local_signin`).
+    pub enabled: bool,
+    /// The provider's name on the sign-in page: "Sign in with …".
+    pub name: String,
+    /// The issuer, exactly as the provider's discovery document names it.
+    pub issuer_url: String,
+    pub client_id: String,
+    /// A file holding the client secret (read at start, never logged); none for a public
+    /// client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    /// imlink's callback as registered at the provider: `https://HOST/auth/oidc/callback`.
+    pub redirect_url: String,
+    pub scopes: Vec<String>,
+    /// The ID token claim holding the person's account name.
+    pub username_claim: String,
+    /// The ID token claim holding the name shown in imlink.
+    pub display_name_claim: String,
+    /// The ID token claim listing the person's groups (names or ids).
+    pub groups_claim: String,
+    /// Seconds of clock difference with the provider tolerated on `exp`, `iat` and `nbf`
+    /// (0 to 600).
+    pub clock_skew_seconds: u32,
+    /// After signing out of imlink, end the session at the provider too (when it offers it).
+    pub end_session: bool,
+    /// Seconds to wait for the provider (1 to 120).
+    pub timeout_seconds: u32,
+    /// Seconds between two fetches of the provider's keys caused by an unknown key id (1 to
+    /// 3600).
+    pub jwks_refresh_seconds: u32,
+    /// Which groups give which role.
+    pub roles: OidcRoles,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            name: "your organization".to_owned(),
+            issuer_url: String::new(),
+            client_id: String::new(),
+            client_secret_file: None,
+            redirect_url: String::new(),
+            scopes: ["openid", "profile", "email"].map(str::to_owned).to_vec(),
+            username_claim: "preferred_username".to_owned(),
+            display_name_claim: "name".to_owned(),
+            groups_claim: "groups".to_owned(),
+            clock_skew_seconds: 60,
+            end_session: false,
+            timeout_seconds: 10,
+            jwks_refresh_seconds: 60,
+            roles: OidcRoles::default(),
+        }
+    }
+}
+
+/// The groups (names or ids, as the provider sends them) that give each role; one list per
+/// role of [`VALID_ROLES`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcRoles {
+    pub requester: Vec<String>,
+    pub approver: Vec<String>,
+    pub auditor: Vec<String>,
+    pub admin: Vec<String>,
+    pub helpdesk: Vec<String>,
+}
+
+impl OidcRoles {
+    /// Each role name with its groups.
+    pub fn by_role(&self) -> [(&'static str, &[String]); 5] {
+        [
+            ("requester", &self.requester),
+            ("approver", &self.approver),
+            ("auditor", &self.auditor),
+            ("admin", &self.admin),
+            ("helpdesk", &self.helpdesk),
+        ]
+    }
 }
 
 /// Approval workflow settings.

@@ -273,6 +273,10 @@ fn every_leaf_has_a_working_env_override() {
             },
             ..DirectoryConfig::default()
         },
+        oidc: OidcConfig {
+            client_secret_file: Some(PathBuf::from("secret")),
+            ..OidcConfig::default()
+        },
     };
     let mut leaves = Vec::new();
     collect_leaves("", &toml::Table::try_from(&full).unwrap(), &mut leaves);
@@ -402,15 +406,68 @@ fn every_leaf_has_a_working_env_override() {
         ),
         ("directory.ldap.page_size", "500", "500"),
         ("directory.ldap.timeout_seconds", "5", "5"),
+        ("oidc.enabled", "true", "true"),
+        ("oidc.name", "Contoso", r#""Contoso""#),
+        (
+            "oidc.issuer_url",
+            "https://login.example.com/t/v2.0",
+            r#""https://login.example.com/t/v2.0""#,
+        ),
+        ("oidc.client_id", "imlink", r#""imlink""#),
+        (
+            "oidc.client_secret_file",
+            "/run/secrets/oidc",
+            r#""/run/secrets/oidc""#,
+        ),
+        (
+            "oidc.redirect_url",
+            "https://imlink.example.com/auth/oidc/callback",
+            r#""https://imlink.example.com/auth/oidc/callback""#,
+        ),
+        (
+            "oidc.scopes",
+            "openid, profile, groups",
+            r#"["openid", "profile", "groups"]"#,
+        ),
+        ("oidc.username_claim", "upn", r#""upn""#),
+        ("oidc.display_name_claim", "given_name", r#""given_name""#),
+        ("oidc.groups_claim", "roles", r#""roles""#),
+        ("oidc.clock_skew_seconds", "30", "30"),
+        ("oidc.end_session", "true", "true"),
+        ("oidc.timeout_seconds", "5", "5"),
+        ("oidc.jwks_refresh_seconds", "120", "120"),
+        ("oidc.roles.requester", "g-req", r#"["g-req"]"#),
+        (
+            "oidc.roles.approver",
+            "g-app, g-app2",
+            r#"["g-app", "g-app2"]"#,
+        ),
+        ("oidc.roles.auditor", "g-aud", r#"["g-aud"]"#),
+        ("oidc.roles.admin", "g-adm", r#"["g-adm"]"#),
+        ("oidc.roles.helpdesk", "g-help", r#"["g-help"]"#),
     ];
     // What a key needs beside it to make a valid configuration.
-    let companions: &[(&str, &[(&str, &str)])] = &[(
-        "directory.source",
-        &[
-            ("IMLINK_DIRECTORY_LDAP_URL", "ldaps://dc01.example.com"),
-            ("IMLINK_DIRECTORY_LDAP_BASE_DN", "DC=x"),
-        ],
-    )];
+    let companions: &[(&str, &[(&str, &str)])] = &[
+        (
+            "directory.source",
+            &[
+                ("IMLINK_DIRECTORY_LDAP_URL", "ldaps://dc01.example.com"),
+                ("IMLINK_DIRECTORY_LDAP_BASE_DN", "DC=x"),
+            ],
+        ),
+        (
+            "oidc.enabled",
+            &[
+                ("IMLINK_OIDC_ISSUER_URL", "https://login.example.com"),
+                ("IMLINK_OIDC_CLIENT_ID", "imlink"),
+                (
+                    "IMLINK_OIDC_REDIRECT_URL",
+                    "https://imlink.example.com/auth/oidc/callback",
+                ),
+                ("IMLINK_OIDC_ROLES_ADMIN", "g-adm"),
+            ],
+        ),
+    ];
     let sampled: BTreeSet<String> = samples.iter().map(|(k, _, _)| (*k).to_owned()).collect();
     assert_eq!(sampled, keys);
 
@@ -1067,4 +1124,42 @@ fn a_powershell_directory_reads_what_plans_are_made_against() {
             "imlink.toml:2: directory.source: \"powershell\" would read the lab's people through executor.kind = \"lab\", but plans are made against environment.facts_file; set executor.kind to \"ssh\" or \"local\", or use the \"ldap\" source"
         ]
     );
+}
+
+#[test]
+fn oidc_needs_a_secure_issuer_its_callback_and_a_role_mapping() {
+    let good = "[oidc]\nenabled = true\nissuer_url = \"https://login.example.com/t/v2.0\"\n\
+                client_id = \"imlink\"\n\
+                redirect_url = \"https://imlink.example.com/auth/oidc/callback\"\n\
+                [oidc.roles]\nadmin = [\"imlink-admins\"]\n";
+    assert_eq!(problems(good), Vec::<String>::new());
+    // A provider on this machine may use plain HTTP.
+    let local = good
+        .replace("https://login.example.com/t/v2.0", "http://127.0.0.1:9000")
+        .replace("https://imlink.example.com", "http://localhost:3000");
+    assert_eq!(problems(&local), Vec::<String>::new());
+    let all = problems(
+        "[local_signin]\nenabled = true\n[oidc]\nenabled = true\n\
+         issuer_url = \"http://login.example.com\"\n\
+         redirect_url = \"https://imlink.example.com/elsewhere\"\n\
+         scopes = [\"profile\"]\ngroups_claim = \"\"\nclock_skew_seconds = 601\n",
+    );
+    let text = all.join("\n");
+    for expected in [
+        "oidc.enabled: cannot be on together with local_signin.enabled",
+        "oidc.issuer_url: must be the provider's https:// issuer",
+        "oidc.redirect_url: must be imlink's address followed by /auth/oidc/callback",
+        "oidc.client_id: is required",
+        "oidc.scopes: must include \"openid\"",
+        "oidc.groups_claim: must name a claim",
+        "oidc.roles: maps no group to any role",
+        "oidc.clock_skew_seconds: must be between 0 and 600",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    // Off, nothing is required.
+    assert_eq!(problems("[oidc]\nenabled = false\n"), Vec::<String>::new());
 }

@@ -160,6 +160,7 @@ impl Config {
             }
         }
         self.validate_directory(&mut problems);
+        self.validate_oidc(&mut problems);
         if self.database.max_connections == 0 {
             problems.push(Problem::builtin(
                 "database.max_connections",
@@ -319,7 +320,128 @@ pub(super) fn is_valid_username(name: &str) -> bool {
     }
 }
 
+/// An `https://` URL, or `http://` to a loopback address (a provider on this machine).
+fn is_secure_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| {
+        url.strip_prefix("http://")
+            .filter(|r| is_loopback_authority(r))
+    }) else {
+        return false;
+    };
+    !rest.is_empty() && !rest.starts_with('/') && !url.chars().any(char::is_whitespace)
+}
+
+/// Whether the URL part after `http://` names a loopback host.
+fn is_loopback_authority(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = if authority.starts_with('[') {
+        authority
+            .split(']')
+            .next()
+            .map(|h| &h[1..])
+            .unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Config {
+    /// `[oidc]`: a provider over HTTPS (plain HTTP only on this machine), the callback imlink
+    /// serves, the `openid` scope, claims to read, and at least one group giving a role; never
+    /// together with the demo sign-in.
+    fn validate_oidc(&self, problems: &mut Vec<Problem>) {
+        let oidc = &self.oidc;
+        check_range(
+            problems,
+            "oidc.clock_skew_seconds",
+            oidc.clock_skew_seconds,
+            0,
+            600,
+        );
+        check_range(
+            problems,
+            "oidc.timeout_seconds",
+            oidc.timeout_seconds,
+            1,
+            120,
+        );
+        check_range(
+            problems,
+            "oidc.jwks_refresh_seconds",
+            oidc.jwks_refresh_seconds,
+            1,
+            3600,
+        );
+        if !oidc.enabled {
+            return;
+        }
+        if self.local_signin.enabled {
+            problems.push(Problem::builtin(
+                "oidc.enabled",
+                "cannot be on together with local_signin.enabled: the demo accounts are for \
+                 trying imlink on one machine, not next to real identities",
+            ));
+        }
+        if !is_secure_url(oidc.issuer_url.trim()) {
+            problems.push(Problem::builtin(
+                "oidc.issuer_url",
+                format!(
+                    "must be the provider's https:// issuer (http:// only on this machine) (got {:?})",
+                    oidc.issuer_url
+                ),
+            ));
+        }
+        let redirect = oidc.redirect_url.trim();
+        if !is_secure_url(redirect) || !redirect.ends_with(CALLBACK_PATH) {
+            problems.push(Problem::builtin(
+                "oidc.redirect_url",
+                format!(
+                    "must be imlink's address followed by {CALLBACK_PATH}, over https:// \
+                     (http:// only on this machine) (got {:?})",
+                    oidc.redirect_url
+                ),
+            ));
+        }
+        if oidc.client_id.trim().is_empty() {
+            problems.push(Problem::builtin(
+                "oidc.client_id",
+                "is required: the application (client) id registered at the provider",
+            ));
+        }
+        if !oidc.scopes.iter().any(|s| s == "openid") {
+            problems.push(Problem::builtin("oidc.scopes", "must include \"openid\""));
+        }
+        for (key, claim) in [
+            ("oidc.username_claim", &oidc.username_claim),
+            ("oidc.display_name_claim", &oidc.display_name_claim),
+            ("oidc.groups_claim", &oidc.groups_claim),
+        ] {
+            if claim.trim().is_empty() {
+                problems.push(Problem::builtin(key, "must name a claim"));
+            }
+        }
+        let roles = oidc.roles.by_role();
+        if roles.iter().all(|(_, groups)| groups.is_empty()) {
+            problems.push(Problem::builtin(
+                "oidc.roles",
+                "maps no group to any role, so nobody could use imlink: list the groups for at \
+                 least one role (oidc.roles.admin = [\"…\"])",
+            ));
+        }
+        for (role, groups) in roles {
+            for (i, group) in groups.iter().enumerate() {
+                if group.trim().is_empty() {
+                    problems.push(Problem::builtin(
+                        format!("oidc.roles.{role}[{i}]"),
+                        "must not be empty",
+                    ));
+                }
+            }
+        }
+    }
+
     /// `[directory]`: an LDAP source needs a server, a base and a secure connection; the
     /// PowerShell source reads whatever the executor reaches, which must be what plans are
     /// made against.

@@ -4,6 +4,7 @@
 pub mod downloads;
 pub mod guards;
 pub mod live;
+pub mod oidc;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -52,6 +53,13 @@ pub fn own_routes() -> Vec<OwnRoute> {
     vec![
         own("/healthz", Method::GET, healthz),
         own("/readyz", Method::GET, readyz),
+        own("/auth/oidc/login", Method::GET, oidc::login),
+        own("/auth/oidc/callback", Method::GET, oidc::callback),
+        own(
+            app::ssr::state::PROVIDER_SIGN_OUT_PATH,
+            Method::GET,
+            oidc::signed_out,
+        ),
         own(
             "/requests/{id}/plan.ps1",
             Method::GET,

@@ -5,7 +5,7 @@
 //!
 //! Besides the loop: a PostgreSQL listener (`NOTIFY imlink_jobs` wakes idle workers at once),
 //! a wake-up from the same process (an approval in `imlink serve`), and the sweep (the rescuer
-//! for runs whose worker died, and the removal of ended sessions).
+//! for runs whose worker died, and the removal of ended sessions and unfinished sign-ins).
 
 mod run;
 mod scans;
@@ -99,6 +99,11 @@ async fn sweep_every(worker: Worker, wake: Arc<tokio::sync::Notify>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "removed sessions that have ended"),
             Err(e) => tracing::warn!(error = %e, "could not remove ended sessions"),
+        }
+        match crate::oidc::pending::remove_expired(&worker.db, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sign_ins = n, "removed sign-ins that were never finished"),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired sign-ins"),
         }
         match worker.rescue().await {
             Ok(0) => {}

@@ -114,8 +114,14 @@ pub async fn send_to(
     let raw = tokio::time::timeout(std::time::Duration::from_secs(60), exchange)
         .await
         .unwrap_or_else(|_| panic!("{method} {path}: no complete answer within 60 s"));
-    let raw = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    // The body is dechunked as bytes: a compressed body is not text, and cutting its lossy
+    // text at byte counts could split a character.
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let body = raw.get(split + 4..).unwrap_or_default();
     let status = head
         .split(' ')
         .nth(1)
@@ -125,29 +131,34 @@ pub async fn send_to(
         .lines()
         .filter_map(|l| l.split_once(':'))
         .any(|(k, v)| k.trim().eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunked(body)
+    } else {
+        body.to_vec()
+    };
     Reply {
         status,
-        head: head.to_string(),
-        body: if chunked {
-            dechunked(body)
-        } else {
-            body.to_string()
-        },
+        head,
+        body: String::from_utf8_lossy(&body).to_string(),
     }
 }
 
 /// A chunked body's content.
-fn dechunked(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+fn dechunked(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let Some(size) = std::str::from_utf8(&body[..line_end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+        else {
             break;
         };
+        let rest = &body[line_end + 2..];
         if size == 0 || rest.len() < size {
             break;
         }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
+        out.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
     }
     out
 }

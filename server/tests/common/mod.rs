@@ -133,6 +133,7 @@ pub fn settings(policy: ApprovalPolicy) -> Settings {
     Settings {
         approval: policy,
         local_accounts: Some(accounts()),
+        identity_provider: None,
         session: SessionPolicy {
             ttl: chrono::Duration::hours(1),
             idle: chrono::Duration::minutes(60),
@@ -255,9 +256,15 @@ pub async fn user(db: &DatabaseConnection, username: &str) -> CurrentUser {
         .into_iter()
         .find(|a| a.username == username)
         .expect("demo account");
-    app::ssr::users::upsert(db, &account, "local")
-        .await
-        .expect("upsert user")
+    app::ssr::users::upsert(
+        db,
+        &account,
+        app::domain::sign_in::SignInMethod::Local,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("upsert user")
+    .user
 }
 
 /// A valid request with the article's example values.

@@ -9,6 +9,7 @@ pub mod eligibility_scan_people;
 pub mod eligibility_scans;
 pub mod jobs;
 pub mod lab_state;
+pub mod oidc_sign_ins;
 pub mod run_steps;
 pub mod sessions;
 pub mod users;
