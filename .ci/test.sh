@@ -14,11 +14,14 @@ server_pid=""
 oidc_server_pid=""
 provider_pid=""
 cleanup() {
+  local rc=$?
   for pid in $server_pid $oidc_server_pid $provider_pid; do
-    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
-  [ -f "$work/pg/data/PG_VERSION" ] && .ci/postgres.sh stop "$work/pg"
+  if [ -f "$work/pg/data/PG_VERSION" ]; then .ci/postgres.sh stop "$work/pg" || true; fi
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
 

@@ -587,12 +587,42 @@ fn scenarios_end_as_the_reference_describes() {
     assert!(lab.owa_sign_in(ELIGIBLE, now).presence);
 
     // Preflight stops the broken environments before anything runs.
-    for name in ["ucma-missing", "cert-mismatch", "mixed-2010"] {
+    for name in ["ucma-missing", "cert-mismatch"] {
         let mut lab = LabState::scenario(name).unwrap();
         let facts = probe_lab(&mut lab);
         let spec = IntegrationSpec::validate(&samples::article_request(), now).unwrap();
         assert!(!plan(&spec, &facts, now).failures().is_empty(), "{name}");
     }
+}
+
+#[test]
+fn exchange_2010_in_coexistence_is_left_alone_and_2013_users_get_presence() {
+    let now = samples::now();
+    let mut lab = LabState::scenario("mixed-2010").unwrap();
+    integrate(&mut lab);
+    let signed_in = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(signed_in.presence, "{signed_in:?}");
+    // Someone whose mailbox is still on Exchange 2010 does not get presence until moved.
+    assert!(!lab.owa_sign_in("user0013@litwareinc.com", now).presence);
+    // The Exchange 2010 server's directory was not touched.
+    let old = lab
+        .exchange
+        .owa_virtual_directories
+        .iter()
+        .find(|v| v.server == "atl-ex2010.litwareinc.com")
+        .unwrap();
+    assert!(!old.instant_messaging_enabled);
+    // A second plan finds nothing left to do.
+    let facts = probe_lab(&mut lab);
+    let spec = IntegrationSpec::validate(&samples::article_request(), now).unwrap();
+    let again = plan(&spec, &facts, now);
+    assert!(again.failures().is_empty());
+    assert_eq!(
+        again.changes().count(),
+        0,
+        "{:?}",
+        again.changes().map(|s| &s.id).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -152,6 +152,11 @@ impl ExchangeServer {
         self.version() == Some((15, 0))
     }
 
+    /// Exchange 2010 (version 14): left alone in coexistence with Exchange 2013.
+    pub fn is_exchange_2010(&self) -> bool {
+        self.version().is_some_and(|(major, _)| major == 14)
+    }
+
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
     }
@@ -346,8 +351,16 @@ impl Facts {
         self.exchange
             .servers
             .iter()
-            .filter(|s| s.has_role("Mailbox"))
+            .filter(|s| s.has_role("Mailbox") && s.is_exchange_2013())
             .collect()
+    }
+
+    /// Whether `fqdn` is an Exchange 2013 server.
+    pub fn is_exchange_2013_server(&self, fqdn: &str) -> bool {
+        self.exchange
+            .servers
+            .iter()
+            .any(|s| same_name(&s.fqdn, fqdn) && s.is_exchange_2013())
     }
 
     /// The probe results for back-end `server`.
@@ -416,6 +429,8 @@ mod tests {
         assert!(server("Version 15.0 (Build 1497.2)").is_exchange_2013());
         assert!(!server("Version 14.3 (Build 123.4)").is_exchange_2013());
         assert!(!server("Version 15.1 (Build 225.42)").is_exchange_2013());
+        assert!(server("Version 14.3 (Build 123.4)").is_exchange_2010());
+        assert!(!server("Version 15.0 (Build 1497.2)").is_exchange_2010());
         assert_eq!(server("garbage").version(), None);
     }
 

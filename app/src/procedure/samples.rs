@@ -105,7 +105,8 @@ pub fn cert_mismatch() -> Facts {
     f
 }
 
-/// An Exchange 2010 server remains in the organization.
+/// An Exchange 2010 server remains in the organization (coexistence during a migration), with
+/// its own OWA virtual directory.
 pub fn mixed_2010() -> Facts {
     let mut f = litware();
     f.exchange.servers.push(super::facts::ExchangeServer {
@@ -114,6 +115,15 @@ pub fn mixed_2010() -> Facts {
         roles: vec!["Mailbox".into(), "ClientAccess".into()],
         admin_display_version: "Version 14.3 (Build 123.4)".into(),
     });
+    f.exchange
+        .owa_virtual_directories
+        .push(super::facts::OwaVirtualDirectory {
+            identity: "ATL-EX2010\\owa (Default Web Site)".into(),
+            server: "atl-ex2010.litwareinc.com".into(),
+            backend: false,
+            instant_messaging_enabled: false,
+            instant_messaging_type: "None".into(),
+        });
     f
 }
 

@@ -97,10 +97,17 @@ impl LabState {
                 "The OWA mailbox policy “{policy_name}” does not enable instant messaging with type OCS."
             ));
         }
+        // An Exchange 2013 mailbox is reached through the Exchange 2013 Client Access servers;
+        // an Exchange 2010 server's directories serve only its own mailboxes.
         let front: Vec<_> = ex
             .owa_virtual_directories
             .iter()
-            .filter(|v| !v.backend)
+            .filter(|v| {
+                !v.backend
+                    && ex.servers.iter().any(|s| {
+                        app::procedure::facts::same_name(&s.fqdn, &v.server) && s.is_exchange_2013()
+                    })
+            })
             .collect();
         if front.iter().any(|v| !v.im_ready()) {
             if front.iter().any(|v| v.instant_messaging_enabled) {

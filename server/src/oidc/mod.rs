@@ -62,6 +62,19 @@ struct Documents {
     keys_refreshed: Option<Instant>,
 }
 
+/// What imlink knows of the provider: its documents once fetched, and the last failure to
+/// fetch them (repeated to callers for [`RETRY_AFTER_FAILURE`] rather than each waiting out
+/// the timeout in turn while the provider is down).
+#[derive(Default)]
+struct Known {
+    documents: Option<Documents>,
+    failed: Option<(Instant, String)>,
+}
+
+/// How long a failure to reach the provider's discovery document is repeated without asking
+/// it again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
 /// The configured OpenID Connect provider and what imlink knows of it.
 pub struct Provider {
     name: String,
@@ -75,7 +88,7 @@ pub struct Provider {
     keys_refresh: Duration,
     mapping: ClaimMapping,
     http: reqwest::Client,
-    documents: tokio::sync::Mutex<Option<Documents>>,
+    known: tokio::sync::Mutex<Known>,
     /// Fetches of the provider's keys (discovery included), for tests and the log.
     key_fetches: std::sync::atomic::AtomicU64,
 }
@@ -156,7 +169,7 @@ impl Provider {
                 roles,
             },
             http,
-            documents: tokio::sync::Mutex::new(None),
+            known: tokio::sync::Mutex::new(Known::default()),
             key_fetches: Default::default(),
         })
     }
@@ -194,41 +207,58 @@ impl Provider {
     /// The discovery document (with the keys), fetched when not yet known. Its issuer must be
     /// the configured one, exactly.
     async fn metadata(&self) -> Result<ProviderMetadataWithLogout, Failure> {
-        let mut documents = self.documents.lock().await;
-        if let Some(d) = documents.as_ref() {
+        let mut known = self.known.lock().await;
+        if let Some(d) = known.documents.as_ref() {
             return Ok(d.metadata.clone());
         }
-        let metadata = ProviderMetadataWithLogout::discover_async(self.issuer.clone(), &self.http)
+        if let Some((at, why)) = &known.failed
+            && at.elapsed() < RETRY_AFTER_FAILURE
+        {
+            return Err(Failure::Unreachable(why.clone()));
+        }
+        let fetched = ProviderMetadataWithLogout::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(|e| match e {
                 openidconnect::DiscoveryError::Validation(why) => {
                     Failure::Invalid(format!("the discovery document was refused: {why}"))
                 }
                 other => Failure::Unreachable(format!("discovery failed: {}", chain(&other))),
-            })?;
+            });
+        let metadata = match fetched {
+            Ok(metadata) => metadata,
+            Err(failure) => {
+                if let Failure::Unreachable(why) = &failure {
+                    known.failed = Some((Instant::now(), why.clone()));
+                }
+                return Err(failure);
+            }
+        };
         self.key_fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *documents = Some(Documents {
+        known.failed = None;
+        known.documents = Some(Documents {
             metadata: metadata.clone(),
             keys_refreshed: None,
         });
         Ok(metadata)
     }
 
-    /// Fetches the keys again after an ID token named an unknown key id, unless that happened
-    /// less than `jwks_refresh_seconds` ago; returns the keys to try again with, if new ones
-    /// were fetched.
+    /// The keys to try again with after an ID token named an unknown key id: fetched anew,
+    /// unless that happened less than `jwks_refresh_seconds` ago (then the keys as they are,
+    /// which a sign-in racing a rotation needs).
     async fn refresh_keys(
         &self,
-    ) -> Result<Option<JsonWebKeySet<openidconnect::core::CoreJsonWebKey>>, Failure> {
-        let mut documents = self.documents.lock().await;
-        let Some(d) = documents.as_mut() else {
-            return Ok(None);
+    ) -> Result<JsonWebKeySet<openidconnect::core::CoreJsonWebKey>, Failure> {
+        let mut known = self.known.lock().await;
+        let Some(d) = known.documents.as_mut() else {
+            return Err(Failure::Unreachable(
+                "the provider's keys are not known".into(),
+            ));
         };
         if d.keys_refreshed
             .is_some_and(|at| at.elapsed() < self.keys_refresh)
         {
-            return Ok(None);
+            return Ok(d.metadata.jwks().clone());
         }
         d.keys_refreshed = Some(Instant::now());
         let keys = JsonWebKeySet::fetch_async(d.metadata.jwks_uri(), &self.http)
@@ -239,7 +269,7 @@ impl Provider {
         self.key_fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         d.metadata = d.metadata.clone().set_jwks(keys.clone());
-        Ok(Some(keys))
+        Ok(keys)
     }
 
     /// Starts a sign-in: the provider's authorization address, and what the callback will
@@ -330,16 +360,7 @@ impl Provider {
                     SignatureVerificationError::NoMatchingKey,
                 )) if !refreshed => {
                     refreshed = true;
-                    match self.refresh_keys().await? {
-                        Some(new) => keys = new,
-                        None => {
-                            return Err(Failure::Invalid(
-                                "the ID token is signed with an unknown key (keys fetched again \
-                                 recently)"
-                                    .into(),
-                            ));
-                        }
-                    }
+                    keys = self.refresh_keys().await?;
                 }
                 Err(e) => return Err(Failure::Invalid(format!("ID token refused: {e}"))),
             }

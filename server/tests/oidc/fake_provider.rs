@@ -117,6 +117,7 @@ struct Inner {
     published: Vec<Value>,
     codes: HashMap<String, Grant>,
     jwks_fetches: u32,
+    discovery_fetches: u32,
     down: bool,
 }
 
@@ -140,7 +141,8 @@ struct Shared {
 }
 
 async fn discovery(State(s): State<Shared>) -> Response {
-    let inner = s.inner.lock().unwrap();
+    let mut inner = s.inner.lock().unwrap();
+    inner.discovery_fetches += 1;
     if inner.down {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -251,6 +253,11 @@ impl FakeProvider {
     /// How many times the keys were fetched.
     pub fn jwks_fetches(&self) -> u32 {
         self.inner.lock().unwrap().jwks_fetches
+    }
+
+    /// How many times the discovery document was asked for.
+    pub fn discovery_fetches(&self) -> u32 {
+        self.inner.lock().unwrap().discovery_fetches
     }
 
     /// Lets `code` be redeemed once, with the verifier of `challenge`, for `id_token`.

@@ -1,4 +1,4 @@
-﻿# imlink runbook for integration plan 3713cfcb397a669ab4f2ec1256f7b483bbb0ef8a917f351231d6bf983548f8e5
+﻿# imlink runbook for integration plan 7452f2d7d1b860df270f39cde299b4b034803e89d5db6a7d302366aab2b045ca
 # OWA trusted application pool atl-owa-001.litwareinc.com, Lync registrar pool atl-cs-001.litwareinc.com, SiteId Redmond.
 # Run in one PowerShell session that has the Lync Server and Exchange management shells loaded.
 # Only the steps the plan will change are run; the others are listed as comments.

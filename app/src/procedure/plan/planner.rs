@@ -148,36 +148,79 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Whether the organization has Exchange 2013 servers and nothing newer: otherwise the
+    /// version check has said why, and the checks that follow add no failure of their own.
+    fn exchange_usable(&self) -> bool {
+        let servers = &self.facts.exchange.servers;
+        servers.iter().any(|s| s.is_exchange_2013())
+            && servers
+                .iter()
+                .all(|s| s.is_exchange_2013() || s.is_exchange_2010())
+    }
+
+    /// Exchange 2013 servers are planned against; Exchange 2010 servers in coexistence are
+    /// reported and left alone (IM in OWA is a condition on each person's mailbox); Exchange
+    /// 2016 or later, or a version that cannot be read, stops the plan.
     fn check_exchange(&mut self) {
         let servers = &self.facts.exchange.servers;
-        let other: Vec<String> = servers
-            .iter()
-            .filter(|s| !s.is_exchange_2013())
-            .map(|s| format!("{} ({})", s.fqdn, s.admin_display_version))
-            .collect();
+        let listed = |keep: &dyn Fn(&crate::procedure::facts::ExchangeServer) -> bool| {
+            servers
+                .iter()
+                .filter(|s| keep(s))
+                .map(|s| format!("{} ({})", s.fqdn, s.admin_display_version))
+                .collect::<Vec<_>>()
+        };
+        let current = listed(&|s| s.is_exchange_2013());
+        let older = listed(&|s| s.is_exchange_2010());
+        let other = listed(&|s| !s.is_exchange_2013() && !s.is_exchange_2010());
         let (passed, detail) = if servers.is_empty() {
             (false, "No Exchange server was found.".to_string())
-        } else if other.is_empty() {
+        } else if !other.is_empty() {
+            (
+                false,
+                format!(
+                    "Neither Exchange 2013 nor Exchange 2010: {}. Exchange 2016 and later are not supported with \
+                     Lync Server 2013, and a server whose version cannot be read cannot be planned for.",
+                    other.join(", ")
+                ),
+            )
+        } else if current.is_empty() {
+            (
+                false,
+                "No Exchange 2013 server was found: this procedure (web.config keys, ARTICLE §1.6) is for \
+                 Exchange 2013."
+                    .to_string(),
+            )
+        } else if older.is_empty() {
             (
                 true,
                 format!(
                     "All {} Exchange servers run Exchange 2013 (15.0).",
-                    servers.len()
+                    current.len()
                 ),
             )
         } else {
             (
-                false,
+                true,
                 format!(
-                    "Not Exchange 2013: {}. This procedure (web.config keys, ARTICLE §1.6) is for Exchange 2013; \
-                 Exchange 2010 is configured differently and Exchange 2016 and later are not supported with Lync Server 2013.",
-                    other.join(", ")
+                    "{} Exchange 2013 servers are planned for. Exchange 2010 in coexistence, left alone: {}.",
+                    current.len(),
+                    older.join(", ")
                 ),
             )
         };
+        if passed && !older.is_empty() {
+            self.notes.push(format!(
+                "Exchange 2010 is still in the organization ({}). The plan changes only the Exchange 2013 \
+                 servers; people whose mailboxes are on Exchange 2010 get IM and presence in OWA only once their \
+                 mailbox is moved to Exchange 2013 (New-MoveRequest): the article makes an Exchange 2013 mailbox \
+                 a condition on each user.",
+                older.join(", ")
+            ));
+        }
         self.check(
             "exchange-version",
-            "Every Exchange server runs Exchange 2013",
+            "Exchange 2013 servers to plan for, and none newer",
             passed,
             detail,
         );
@@ -219,8 +262,10 @@ impl<'a> Planner<'a> {
             .map(|s| s.fqdn.clone())
             .collect();
         if servers.is_empty() {
-            self.check("backends", "Exchange back-end servers were found", false,
-                "No Exchange 2013 server with the Mailbox role was found; OWA's web.config lives there.");
+            if self.exchange_usable() {
+                self.check("backends", "Exchange back-end servers were found", false,
+                    "No Exchange 2013 server with the Mailbox role was found; OWA's web.config lives there.");
+            }
             return Vec::new();
         }
         let mut found = Vec::new();
@@ -627,14 +672,18 @@ impl<'a> Planner<'a> {
             .exchange
             .owa_virtual_directories
             .iter()
-            .filter(|v| !v.backend)
+            .filter(|v| !v.backend && self.facts.is_exchange_2013_server(&v.server))
             .collect();
+        if front.is_empty() && !self.exchange_usable() {
+            return None;
+        }
         self.check(
             "owa-front-end",
             "Front-end OWA virtual directories were found",
             !front.is_empty(),
             if front.is_empty() {
-                "Get-OwaVirtualDirectory returned no front-end (Client Access) virtual directory."
+                "Get-OwaVirtualDirectory returned no front-end (Client Access) virtual directory on an \
+                 Exchange 2013 server."
                     .to_string()
             } else {
                 format!("{} front-end OWA virtual directories.", front.len())
@@ -661,12 +710,38 @@ impl<'a> Planner<'a> {
                     .to_string()
             })
             .collect();
+        // With Exchange 2010 in the organization, only the Exchange 2013 servers' directories
+        // are changed, server by server.
+        let coexisting = self
+            .facts
+            .exchange
+            .servers
+            .iter()
+            .any(|s| s.is_exchange_2010());
+        let (apply, source) = if coexisting {
+            let mut servers: Vec<&str> = front.iter().map(|v| v.server.as_str()).collect();
+            servers.sort_unstable_by_key(|s| s.to_ascii_lowercase());
+            servers.dedup_by(|a, b| same_name(a, b));
+            let quoted: Vec<String> = servers.iter().map(|s| Value::text(s).to_string()).collect();
+            (
+                quoted
+                    .iter()
+                    .map(|q| format!("Get-OwaVirtualDirectory -Server {q} | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS"))
+                    .collect(),
+                format!("{} | ForEach-Object {{ Get-OwaVirtualDirectory -Server $_ }}", quoted.join(", ")),
+            )
+        } else {
+            (
+                vec!["Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS".into()],
+                "Get-OwaVirtualDirectory".to_string(),
+            )
+        };
         Some(Step {
             id: "owa-virtual-directories".into(),
             title: "Turn on Lync instant messaging in OWA's front-end virtual directories".into(),
             target: Target::ExchangeShell,
-            apply: vec!["Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS".into()],
-            check: "@(Get-OwaVirtualDirectory | Where-Object { -not ($_.InstantMessagingEnabled -and $_.InstantMessagingType -eq 'Ocs') }).Count -eq 0".into(),
+            apply,
+            check: format!("@({source} | Where-Object {{ -not ($_.InstantMessagingEnabled -and $_.InstantMessagingType -eq 'Ocs') }}).Count -eq 0"),
             expect_output: None,
             explanation: "Get-OwaVirtualDirectory returns the front-end (Client Access) virtual directories; each gets \
                 InstantMessagingType OCS (the default is None) and IM enabled. Back-end virtual directories are left alone, \

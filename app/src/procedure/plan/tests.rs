@@ -200,8 +200,22 @@ fn preflight_failures_name_the_check() {
             "ucma:atl-mbx-001.litwareinc.com",
         ),
         (
-            "exchange 2010",
-            |f| f.exchange.servers[1].admin_display_version = "Version 14.3 (Build 123.4)".into(),
+            "exchange 2016",
+            |f| f.exchange.servers[1].admin_display_version = "Version 15.1 (Build 225.42)".into(),
+            "exchange-version",
+        ),
+        (
+            "unreadable exchange version",
+            |f| f.exchange.servers[1].admin_display_version = "garbage".into(),
+            "exchange-version",
+        ),
+        (
+            "only exchange 2010",
+            |f| {
+                for s in &mut f.exchange.servers {
+                    s.admin_display_version = "Version 14.3 (Build 123.4)".into();
+                }
+            },
             "exchange-version",
         ),
         ("no registrar", |f| f.lync.pools.clear(), "registrar-pool"),
@@ -551,4 +565,38 @@ fn an_undo_plan_undoes_exactly_the_given_steps_last_first() {
     assert_eq!(undo.notes, ["Undoes run #7."]);
     assert_ne!(undo.hash(), plan.hash());
     assert!(plan.undo(&[], String::new()).steps.is_empty());
+}
+
+#[test]
+fn exchange_2010_in_coexistence_is_reported_and_left_alone() {
+    let p = plan_for(&article(), &samples::mixed_2010());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("atl-ex2010.litwareinc.com") && n.contains("New-MoveRequest")),
+        "{:?}",
+        p.notes
+    );
+    let text = format!("{p:?}");
+    let vdirs = step(&p, "owa-virtual-directories");
+    // Only the Exchange 2013 servers' directories are changed, server by server.
+    assert!(
+        vdirs.apply.iter().all(|a| a.contains("-Server '")),
+        "{:?}",
+        vdirs.apply
+    );
+    assert!(
+        vdirs.apply.iter().all(|a| !a.contains("ex2010")),
+        "{:?}",
+        vdirs.apply
+    );
+    assert!(!vdirs.check.contains("ex2010"), "{}", vdirs.check);
+    // No step and no back end is the 2010 server.
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| !format!("{:?}", s.target).contains("ex2010")),
+        "{text}"
+    );
 }
