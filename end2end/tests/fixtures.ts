@@ -179,6 +179,9 @@ export async function signIn(page: Page, displayName: string): Promise<void> {
 
 /** Signs out with the header's "Sign out" button. */
 export async function signOut(page: Page): Promise<void> {
+  // Let the page's last reads finish first (a run page reads the request once more when its
+  // run ends): one still in flight when the session ends is answered 401, which Chromium logs.
+  await page.waitForLoadState('networkidle', { timeout: 3_000 }).catch(() => {});
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(page).toHaveURL(/\/signin(\?|$)/);
   await expect(page.getByTestId('whoami')).toHaveCount(0);

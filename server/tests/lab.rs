@@ -626,6 +626,20 @@ fn exchange_2010_in_coexistence_is_left_alone_and_2013_users_get_presence() {
 }
 
 #[test]
+fn when_every_mailbox_server_is_autodiscovered_no_pool_is_made_and_the_manual_one_goes() {
+    let now = samples::now();
+    let mut lab = LabState::scenario("all-autodiscovered").unwrap();
+    integrate(&mut lab);
+    assert!(
+        lab.lync.published.trusted_pools.is_empty(),
+        "{:?}",
+        lab.lync.published.trusted_pools
+    );
+    let signed_in = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(signed_in.presence, "{signed_in:?}");
+}
+
+#[test]
 fn the_lab_cli_signs_in_and_installs_updates() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("lab.json");

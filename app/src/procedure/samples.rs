@@ -127,6 +127,31 @@ pub fn mixed_2010() -> Facts {
     f
 }
 
+/// Every Exchange 2013 Mailbox server is autodiscovered (the Mailbox server also runs the
+/// Client Access role, UM and its call router, with the SipName dial plan), while the request
+/// names the OWA server `atl-owa-001`, for which a manual trusted application pool exists: no
+/// pool is needed, whatever the name typed, and the manual one is a duplicate.
+pub fn all_autodiscovered() -> Facts {
+    let mut f = litware();
+    let mailbox = "atl-mbx-001.litwareinc.com";
+    for server in &mut f.exchange.servers {
+        if server.fqdn == mailbox {
+            server.roles = vec!["Mailbox".into(), "ClientAccess".into()];
+        }
+    }
+    for list in [&mut f.exchange.um_services, &mut f.exchange.um_call_routers] {
+        match list.iter_mut().find(|a| a.server == mailbox) {
+            Some(a) => a.dial_plans = vec!["RedmondDialPlan".into()],
+            None => list.push(UmAssignment {
+                server: mailbox.into(),
+                dial_plans: vec!["RedmondDialPlan".into()],
+            }),
+        }
+    }
+    manual_pool(&mut f, "outlookwebapp");
+    f
+}
+
 /// The site's SiteId is `1` while its display name is `Redmond`: the trap the article warns of.
 pub fn site_id_differs() -> Facts {
     let mut f = litware();
@@ -145,6 +170,7 @@ pub fn all() -> Vec<(&'static str, Facts)> {
         ("cert-mismatch", cert_mismatch()),
         ("mixed-2010", mixed_2010()),
         ("site-id-differs", site_id_differs()),
+        ("all-autodiscovered", all_autodiscovered()),
     ]
 }
 

@@ -72,6 +72,7 @@ pub const SCENARIOS: &[&str] = &[
     "cert-mismatch",
     "mixed-2010",
     "site-id-differs",
+    "all-autodiscovered",
 ];
 
 impl LabState {

@@ -381,25 +381,77 @@ impl<'a> Planner<'a> {
         );
     }
 
-    /// Whether Lync autodiscovers the OWA server, once the dial-plan step has run.
-    fn owa_autodiscovered(&mut self, after: &Facts) -> bool {
+    /// Whether the OWA servers are autodiscovered once the dial-plan step has run, decided
+    /// from the organization rather than from the name typed into the request: when every
+    /// Exchange 2013 Mailbox server (where OWA's IM runs) is autodiscovered, or the named OWA
+    /// server is, no trusted application pool may be created. Returns the names a manual
+    /// duplicate pool may carry (the named FQDN and the autodiscovered servers), or `None`.
+    fn owa_autodiscovered(&mut self, after: &Facts) -> Option<Vec<String>> {
         let owa = self.owa();
-        let found = after
-            .autodiscovered_servers()
+        let discovered = after.autodiscovered_servers();
+        let is_discovered = |fqdn: &str| discovered.iter().any(|s| same_name(s, fqdn));
+        let mailbox: Vec<&str> = after
+            .backend_servers()
             .iter()
-            .any(|s| same_name(s, owa));
-        if found {
+            .map(|s| s.fqdn.as_str())
+            .collect();
+        let (found, missing): (Vec<&str>, Vec<&str>) =
+            mailbox.iter().partition(|s| is_discovered(s));
+        let names = || {
+            let mut names = vec![owa.to_string()];
+            names.extend(
+                discovered
+                    .iter()
+                    .filter(|s| !same_name(s, owa))
+                    .map(|s| s.to_string()),
+            );
+            names
+        };
+        if !mailbox.is_empty() && missing.is_empty() {
             self.notes.push(format!(
+                "Every Exchange 2013 Mailbox server ({}) runs both the Exchange UM Call Router and the UM service and \
+                 hosts a SipName dial plan, so Lync autodiscovers them all and adds them to its Known Servers List. No \
+                 trusted application pool is created, whatever OWA pool FQDN the request names ({owa}): a manual one \
+                 would give the topology two entries for the same computers and stop OWA integration from working \
+                 (ARTICLE §1.4).",
+                found.join(", ")
+            ));
+            return Some(names());
+        }
+        if is_discovered(owa) {
+            let mut note = format!(
                 "{owa} runs both the Exchange UM Call Router and the UM service and hosts a SipName dial plan, so Lync \
                  autodiscovers it and adds it to its Known Servers List. No trusted application pool is created for it: \
                  a manual one would give the topology two entries for the same computer and stop OWA integration from \
                  working (ARTICLE §1.4)."
+            );
+            if !missing.is_empty() {
+                note.push_str(&format!(
+                    " The other Exchange 2013 Mailbox servers ({}) are not autodiscovered: people whose mailboxes are \
+                     there reach Lync only through a trusted application pool naming them.",
+                    missing.join(", ")
+                ));
+            }
+            self.notes.push(note);
+            return Some(names());
+        }
+        if !found.is_empty() {
+            self.notes.push(format!(
+                "Lync autodiscovers some Exchange 2013 Mailbox servers ({}) but not {}. The trusted application pool \
+                 {owa} is created for the others; none of its computers may be an autodiscovered server, or the \
+                 topology gets two entries for it and OWA integration stops working there (ARTICLE §1.4).",
+                found.join(", "),
+                missing.join(", ")
             ));
         }
-        found
+        None
     }
 
-    fn lync_steps(&mut self, site_id: Option<&str>, autodiscovered: bool) -> Vec<Step> {
+    fn lync_steps(
+        &mut self,
+        site_id: Option<&str>,
+        autodiscovered: Option<Vec<String>>,
+    ) -> Vec<Step> {
         let (owa, registrar) = (self.owa(), self.registrar());
         let app_id = self.spec.application_id.as_str();
         let port = self.spec.port.get();
@@ -418,10 +470,22 @@ impl<'a> Planner<'a> {
         let mut steps = Vec::new();
         let skip = |why: &str| Decision::Skipped(why.to_string());
 
-        if autodiscovered {
-            let why = "Lync autodiscovers this server (UM Call Router and UM service on the same computer, hosting a SipName dial plan); a trusted application pool must not be created (ARTICLE §1.4).";
-            if let Some(pool) = &existing_pool {
-                steps.push(self.remove_duplicate_step(pool, &apps_in_pool));
+        if let Some(names) = autodiscovered {
+            let why = "Lync autodiscovers the OWA servers (UM Call Router and UM service on the same computer, hosting a SipName dial plan); a trusted application pool must not be created (ARTICLE §1.4).";
+            let duplicates: Vec<_> = lync
+                .trusted_pools
+                .iter()
+                .filter(|p| names.iter().any(|n| same_name(&p.pool_fqdn, n)))
+                .cloned()
+                .collect();
+            for pool in &duplicates {
+                let apps: Vec<_> = lync
+                    .trusted_applications
+                    .iter()
+                    .filter(|a| same_name(&a.pool_fqdn, &pool.pool_fqdn))
+                    .cloned()
+                    .collect();
+                steps.push(self.remove_duplicate_step(pool, &apps));
             }
             steps.push(pool_step(owa, registrar, site_id.unwrap_or(""), skip(why)));
             steps.push(app_step(owa, app_id, port, skip(why)));
@@ -537,7 +601,15 @@ impl<'a> Planner<'a> {
         );
         apply.push("Enable-CsTopology".to_string());
         Step {
-            id: "remove-duplicate-pool".into(),
+            // One step per duplicate: the named pool's keeps the plain id.
+            id: if same_name(&pool.pool_fqdn, self.owa()) {
+                "remove-duplicate-pool".into()
+            } else {
+                format!(
+                    "remove-duplicate-pool:{}",
+                    pool.pool_fqdn.to_ascii_lowercase()
+                )
+            },
             title: format!(
                 "Remove the manual trusted application pool {}",
                 pool.pool_fqdn

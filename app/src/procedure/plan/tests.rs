@@ -600,3 +600,37 @@ fn exchange_2010_in_coexistence_is_reported_and_left_alone() {
         "{text}"
     );
 }
+
+#[test]
+fn autodiscovery_is_decided_from_the_organization_not_the_typed_name() {
+    let facts = samples::all_autodiscovered();
+    // The request names atl-owa-001, which is not autodiscovered; every Mailbox server is.
+    let p = plan_for(&article(), &facts);
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    for id in ["trusted-pool", "trusted-application", "publish-topology"] {
+        assert!(
+            matches!(step(&p, id).decision, Decision::Skipped(_)),
+            "{id}: {:?}",
+            step(&p, id).decision
+        );
+    }
+    assert!(
+        matches!(step(&p, "remove-duplicate-pool").decision, Decision::Change),
+        "the manual pool is offered for removal"
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n
+                .starts_with("Every Exchange 2013 Mailbox server (atl-mbx-001.litwareinc.com)")),
+        "{:?}",
+        p.notes
+    );
+    // Only the named server is autodiscovered: the plan says which Mailbox servers are not.
+    let p = plan_for(&article(), &samples::colocated_um());
+    assert!(
+        p.notes.iter().any(|n| n.contains("not autodiscovered")),
+        "{:?}",
+        p.notes
+    );
+}
