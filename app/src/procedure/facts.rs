@@ -275,9 +275,18 @@ impl Certificate {
 
     /// Whether the subject CN or a SAN names `fqdn`.
     pub fn names(&self, fqdn: &str) -> bool {
+        self.subject_names(fqdn) || self.san_names(fqdn)
+    }
+
+    /// Whether the subject's CN is `fqdn`.
+    pub fn subject_names(&self, fqdn: &str) -> bool {
         self.common_name()
             .is_some_and(|cn| cn.eq_ignore_ascii_case(fqdn))
-            || self.domains.iter().any(|d| d.eq_ignore_ascii_case(fqdn))
+    }
+
+    /// Whether a subject alternative name (`CertificateDomains`) is `fqdn`.
+    pub fn san_names(&self, fqdn: &str) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(fqdn))
     }
 }
 
@@ -469,5 +478,9 @@ mod tests {
         assert!(cert.names("ATL-OWA-001.litwareinc.com"));
         assert!(cert.names("mail.litwareinc.com"));
         assert!(!cert.names("atl-cs-001.litwareinc.com"));
+        assert!(cert.subject_names("atl-owa-001.litwareinc.com"));
+        assert!(!cert.san_names("atl-owa-001.litwareinc.com"));
+        assert!(cert.san_names("MAIL.litwareinc.com"));
+        assert!(!cert.subject_names("mail.litwareinc.com"));
     }
 }

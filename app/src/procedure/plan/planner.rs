@@ -364,10 +364,31 @@ impl<'a> Planner<'a> {
                     c.subject
                 ),
             ),
+            // The article asks for the pool FQDN in both the Subject and the SANs.
+            Some(c) if !c.subject_names(owa) => (
+                false,
+                format!(
+                    "The certificate names {owa} among its subject alternative names, but its subject is {}; the \
+                     OWA pool FQDN must be the certificate's Subject name and be in its SANs (ARTICLE §1.5).",
+                    c.subject
+                ),
+            ),
+            Some(c) if !c.san_names(owa) => (
+                false,
+                format!(
+                    "The certificate's subject is {owa}, but its subject alternative names ({}) do not include it; \
+                     the OWA pool FQDN must be the certificate's Subject name and be in its SANs (ARTICLE §1.5).",
+                    if c.domains.is_empty() {
+                        "none".to_string()
+                    } else {
+                        c.domains.join(", ")
+                    }
+                ),
+            ),
             Some(c) => (
                 true,
                 format!(
-                    "{} is valid until {}, has a private key and names {owa}.",
+                    "{} is valid until {}, has a private key and names {owa} in its Subject and SANs.",
                     c.subject,
                     c.not_after.format("%Y-%m-%d")
                 ),

@@ -236,6 +236,23 @@ fn preflight_failures_name_the_check() {
             "certificate:atl-mbx-001.litwareinc.com",
         ),
         (
+            "owa name only in the subject",
+            |f| {
+                f.exchange.backends[0].certificates[0]
+                    .domains
+                    .retain(|d| d != "atl-owa-001.litwareinc.com")
+            },
+            "certificate:atl-mbx-001.litwareinc.com",
+        ),
+        (
+            "owa name only in the sans",
+            |f| {
+                f.exchange.backends[0].certificates[0].subject =
+                    "CN=mail.litwareinc.com, O=Litware Inc".into()
+            },
+            "certificate:atl-mbx-001.litwareinc.com",
+        ),
+        (
             "expired",
             |f| {
                 f.exchange.backends[0].certificates[0].not_after =
