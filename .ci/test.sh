@@ -25,6 +25,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until URL answers, failing with LOG when process PID has stopped.
+wait_for() {
+  local url=$1 pid=$2 log=$3
+  for _ in $(seq 1 100); do
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.2
+  done
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== formatting"
@@ -51,11 +60,7 @@ port=$(free_port)
 IMLINK_LISTEN="127.0.0.1:$port" IMLINK_DATA_DIR="$work/data" IMLINK_LOCAL_SIGNIN_ENABLED=true \
   LEPTOS_SITE_ROOT=target/site "$target_dir/debug/imlink" serve >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.2
-done
+wait_for "http://127.0.0.1:$port/readyz" "$server_pid" "$work/server.log"
 # A second portal that signs in through a real OpenID provider (oidc-provider, on loopback).
 provider_port=$(free_port)
 oidc_port=$(free_port)
@@ -64,11 +69,7 @@ OIDC_PORT=$provider_port OIDC_REDIRECT_URIS="http://127.0.0.1:$oidc_port/auth/oi
   node .ci/oidc/server.mjs >"$work/provider.log" 2>&1 &
 provider_pid=$!
 printf 'imlink-test-secret\n' >"$work/oidc-secret"
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$provider_port/.well-known/openid-configuration" >/dev/null 2>&1 && break
-  kill -0 "$provider_pid" 2>/dev/null || { cat "$work/provider.log"; exit 1; }
-  sleep 0.2
-done
+wait_for "http://127.0.0.1:$provider_port/.well-known/openid-configuration" "$provider_pid" "$work/provider.log"
 IMLINK_LISTEN="127.0.0.1:$oidc_port" IMLINK_DATA_DIR="$work/data-oidc" \
   IMLINK_OIDC_ENABLED=true IMLINK_OIDC_NAME="Test Provider" \
   IMLINK_OIDC_ISSUER_URL="http://127.0.0.1:$provider_port" IMLINK_OIDC_CLIENT_ID=imlink \
@@ -79,11 +80,7 @@ IMLINK_LISTEN="127.0.0.1:$oidc_port" IMLINK_DATA_DIR="$work/data-oidc" \
   IMLINK_OIDC_ROLES_REQUESTER=imlink-requesters \
   LEPTOS_SITE_ROOT=target/site "$target_dir/debug/imlink" serve >"$work/server-oidc.log" 2>&1 &
 oidc_server_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$oidc_port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$oidc_server_pid" 2>/dev/null || { cat "$work/server-oidc.log"; exit 1; }
-  sleep 0.2
-done
+wait_for "http://127.0.0.1:$oidc_port/readyz" "$oidc_server_pid" "$work/server-oidc.log"
 if ! (cd end2end && IMLINK_E2E_URL="http://127.0.0.1:$port" IMLINK_E2E_DB="$work/data/imlink.db" \
   IMLINK_E2E_OIDC_URL="http://127.0.0.1:$oidc_port" npm test) 2>&1 | tee "$work/e2e.log"; then
   echo "---- server log"; tail -n 80 "$work/server.log"

@@ -55,12 +55,11 @@ pub async fn sign_in_local(username: String) -> Result<(), AppError> {
             use crate::ssr::{auth, limits, state::AppState};
             let state = AppState::current()?;
             let (parts, peer) = auth::caller()?;
-            let client = limits::client_address(peer, &parts.headers, &state.settings.trusted_proxies);
-            let key = client.map_or_else(|| "unknown".to_string(), |c| c.to_string());
-            if let Err(wait) = state.limits.sign_ins.take(&key) {
-                tracing::warn!(client = %key, "sign-in attempts rate limited");
+            let trusted = &state.settings.trusted_proxies;
+            if let Err(wait) = state.limits.take_sign_in(peer, &parts.headers, trusted) {
                 return Err(AppError::RateLimited(limits::retry_after_seconds(wait)));
             }
+            let key = limits::client_key(peer, &parts.headers, trusted);
             let accounts = match auth::local_accounts(&state.settings, peer, &parts.headers) {
                 Ok(accounts) => accounts,
                 Err(refusal) => {

@@ -130,6 +130,20 @@ impl Limits {
         }
     }
 
+    /// Counts a sign-in attempt (any method) from the client behind `peer` and `headers`;
+    /// the wait before the next one is allowed when over `limits.sign_ins_per_minute`.
+    pub fn take_sign_in(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+        trusted_proxies: &[IpAddr],
+    ) -> Result<(), Duration> {
+        let key = client_key(peer, headers, trusted_proxies);
+        self.sign_ins.take(&key).inspect_err(|_| {
+            tracing::warn!(client = %key, "sign-in attempts rate limited");
+        })
+    }
+
     /// Counts a refused demo sign-in; returns how many this process has refused.
     pub fn count_refused_local_sign_in(&self) -> u64 {
         self.refused_local_sign_ins.fetch_add(1, Ordering::Relaxed) + 1
@@ -144,6 +158,16 @@ impl Limits {
 /// Seconds to tell a client to wait (`Retry-After`), at least one.
 pub fn retry_after_seconds(wait: Duration) -> u32 {
     wait.as_secs_f64().ceil().clamp(1.0, f64::from(u32::MAX)) as u32
+}
+
+/// The client's address as a key for per-client limits and logs (`unknown` without one).
+pub fn client_key(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted_proxies: &[IpAddr],
+) -> String {
+    client_address(peer, headers, trusted_proxies)
+        .map_or_else(|| "unknown".to_string(), |c| c.to_string())
 }
 
 /// The client's address: the connection's peer, or, when the peer is one of

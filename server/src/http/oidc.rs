@@ -19,7 +19,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use app::domain::sign_in::{SignInMethod, SignInRefusal, safe_return_to};
-use app::ssr::{auth, limits, state::AppState};
+use app::ssr::{auth, state::AppState};
 
 use crate::oidc::{Failure, Provider, pending};
 
@@ -98,13 +98,10 @@ fn refused(state: &AppState, refusal: SignInRefusal) -> Response {
 
 /// Counts a sign-in attempt from the caller's address; `false` when over the limit.
 fn within_limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
-    let client = limits::client_address(Some(peer), headers, &state.settings.trusted_proxies);
-    let key = client.map_or_else(|| "unknown".to_string(), |c| c.to_string());
-    if state.limits.sign_ins.take(&key).is_err() {
-        tracing::warn!(client = %key, "sign-in attempts rate limited");
-        return false;
-    }
-    true
+    state
+        .limits
+        .take_sign_in(Some(peer), headers, &state.settings.trusted_proxies)
+        .is_ok()
 }
 
 /// A new random token (hex of 32 bytes).

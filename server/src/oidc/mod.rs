@@ -20,9 +20,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, TokenResponse,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, JsonWebKeySet, LogoutRequest, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
+    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde_json::Value;
 
@@ -272,6 +272,32 @@ impl Provider {
         Ok(keys)
     }
 
+    /// imlink as the provider's client: its id, its secret (a public client without one sends
+    /// its id in the token request's body), its redirect URI.
+    fn client(
+        &self,
+        metadata: ProviderMetadataWithLogout,
+    ) -> CoreClient<
+        EndpointSet,
+        EndpointNotSet,
+        EndpointNotSet,
+        EndpointNotSet,
+        EndpointMaybeSet,
+        EndpointMaybeSet,
+    > {
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            self.client_id.clone(),
+            self.client_secret.clone(),
+        )
+        .set_redirect_uri(self.redirect.clone());
+        if self.client_secret.is_none() {
+            client.set_auth_type(AuthType::RequestBody)
+        } else {
+            client
+        }
+    }
+
     /// Starts a sign-in: the provider's authorization address, and what the callback will
     /// need. `login_hint` (an account name) is passed on to the provider.
     pub async fn start(
@@ -279,13 +305,7 @@ impl Provider {
         return_to: &str,
         login_hint: Option<&str>,
     ) -> Result<(String, String, pending::Pending), Failure> {
-        let metadata = self.metadata().await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            self.client_id.clone(),
-            self.client_secret.clone(),
-        )
-        .set_redirect_uri(self.redirect.clone());
+        let client = self.client(self.metadata().await?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
@@ -319,15 +339,7 @@ impl Provider {
         started: &pending::Pending,
     ) -> Result<Identity, Failure> {
         let metadata = self.metadata().await?;
-        let mut client = CoreClient::from_provider_metadata(
-            metadata.clone(),
-            self.client_id.clone(),
-            self.client_secret.clone(),
-        )
-        .set_redirect_uri(self.redirect.clone());
-        if self.client_secret.is_none() {
-            client = client.set_auth_type(AuthType::RequestBody);
-        }
+        let client = self.client(metadata.clone());
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| Failure::Invalid(format!("the provider names no token endpoint: {e}")))?
