@@ -140,6 +140,9 @@ pub struct ServerVerification {
     pub im_log_folder: Option<bool>,
     /// Why the evidence could not be read, if it could not.
     pub error: Option<String>,
+    /// What to check next while event 112 is missing (empty once it is logged).
+    #[serde(default)]
+    pub next_checks: Vec<crate::procedure::diagnostics::NextCheck>,
 }
 
 /// One step of a run.

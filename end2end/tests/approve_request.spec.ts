@@ -49,6 +49,10 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   await expect(run.locator('li.step').first()).toContainText(/Started \d\d:\d\d:\d\d UTC, took \d+\.\d s/);
   await expect(page.getByTestId('run-verification')).toContainText('MSExchangeOWAAppPool was recycled by this run.');
   await expect(page.getByTestId('run-verification')).toContainText('Event 112 is not logged yet');
+  // What to check next, should it stay missing, with the exact commands.
+  const next = page.getByTestId('next-checks');
+  await next.locator('summary').click();
+  await expect(next).toContainText("Get-ServerHealth -Identity 'atl-mbx-001.litwareinc.com' -HealthSet 'OWA.Protocol.Dep'");
   const transcript = page.waitForEvent('download');
   await page.getByRole('link', { name: 'Transcript' }).click();
   expect((await transcript).suggestedFilename()).toMatch(/^imlink-run-\d+-transcript\.txt$/);

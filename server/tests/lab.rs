@@ -479,12 +479,35 @@ fn the_backend_probe_reads_the_ucma_value_web_config_and_certificates() {
 
 /// Plans against what the probes read and runs the runbook, as the worker will.
 fn integrate(lab: &mut LabState) {
+    integrate_with(lab, &samples::article_request());
+}
+
+/// [`integrate`] with the request `input`.
+fn integrate_with(lab: &mut LabState, input: &app::domain::request::RequestInput) {
     let facts = probe_lab(lab);
-    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let spec = IntegrationSpec::validate(input, samples::now()).unwrap();
     let p = plan(&spec, &facts, samples::now());
     assert!(p.failures().is_empty(), "{:?}", p.failures());
     let outcome = run(lab, &server::render::runbook(&p));
     assert_eq!(outcome.failure, None, "{outcome:?}");
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+}
+
+/// Runs the plan's runbook even though preflight failed (as someone pasting it by hand would),
+/// returning the failed checks.
+fn force(lab: &mut LabState) -> Vec<String> {
+    let facts = probe_lab(lab);
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, &facts, samples::now());
+    let failed = p.failures().iter().map(|c| c.id.clone()).collect();
+    run(lab, &server::render::runbook(&p));
+    failed
+}
+
+fn reasons_of(lab: &mut LabState, upn: &str) -> Vec<String> {
+    let s = lab.owa_sign_in(upn, samples::now());
+    assert!(!s.presence, "{upn} has presence");
+    s.reasons
 }
 
 const ELIGIBLE: &str = "user0001@litwareinc.com";
@@ -801,4 +824,166 @@ fn the_recycle_check_tells_whether_owa_started_after_web_config_changed() {
     lab.install_cumulative_update("atl-mbx-001.litwareinc.com")
         .unwrap();
     assert!(check(&mut lab));
+}
+
+#[test]
+fn coexistence_2010_integrates_and_2010_people_do_not_get_presence() {
+    let mut lab = LabState::scenario("coexistence-2010").unwrap();
+    integrate(&mut lab);
+    assert!(lab.owa_sign_in(ELIGIBLE, samples::now()).presence);
+    // Homed on the Lync Server 2010 pool: no presence in OWA 2013 until moved.
+    let lync_2010 = reasons_of(&mut lab, "user0011@litwareinc.com");
+    assert!(
+        lync_2010
+            .iter()
+            .any(|r| r.contains("atl-cs2010-001.litwareinc.com, which is not a Lync Server 2013")),
+        "{lync_2010:?}"
+    );
+    // A mailbox on Exchange 2010: likewise.
+    assert!(
+        reasons_of(&mut lab, "user0013@litwareinc.com")
+            .iter()
+            .any(|r| r.contains("needs an Exchange 2013 mailbox"))
+    );
+    // The 2010 pool cannot be the registrar.
+    let facts = probe_lab(&mut LabState::scenario("coexistence-2010").unwrap());
+    let input = app::domain::request::RequestInput {
+        registrar_fqdn: "atl-cs2010-001.litwareinc.com".into(),
+        ..samples::article_request()
+    };
+    let spec = IntegrationSpec::validate(&input, samples::now()).unwrap();
+    let p = plan(&spec, &facts, samples::now());
+    assert_eq!(
+        p.failures()
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>(),
+        ["registrar-pool"]
+    );
+}
+
+#[test]
+fn multi_server_every_back_end_serves_its_own_people() {
+    let now = samples::now();
+    let mut lab = LabState::scenario("multi-server").unwrap();
+    integrate_with(&mut lab, &samples::request_for("multi-server"));
+    let pool = &lab.lync.published.trusted_pools[0];
+    assert_eq!(pool.fqdn, samples::LOAD_BALANCED_OWA);
+    assert_eq!(
+        pool.computers,
+        [
+            "atl-mbx-001.litwareinc.com",
+            "atl-mbx-002.litwareinc.com",
+            "atl-mbx-003.litwareinc.com"
+        ]
+    );
+    // user0001 is on atl-mbx-002, user0002 on atl-mbx-003, user0004 on atl-mbx-002,
+    // user0006... user0003's mailbox is on atl-mbx-001.
+    for upn in ["user0001", "user0002", "user0003"] {
+        let s = lab.owa_sign_in(&format!("{upn}@litwareinc.com"), now);
+        assert!(s.presence, "{s:?}");
+    }
+    assert!(lab.exchange.backends.iter().all(|b| b.owa_events == [112]));
+    // A cumulative update on one server breaks only the people it serves.
+    lab.install_cumulative_update("atl-mbx-003.litwareinc.com")
+        .unwrap();
+    assert!(
+        reasons_of(&mut lab, "user0002@litwareinc.com")
+            .iter()
+            .any(|r| r.contains("null or empty on web.config (atl-mbx-003.litwareinc.com)"))
+    );
+    assert!(lab.owa_sign_in("user0001@litwareinc.com", now).presence);
+    // A server that is not one of the pool's computers is not a configured server.
+    let mut lab = LabState::scenario("multi-server").unwrap();
+    integrate_with(&mut lab, &samples::request_for("multi-server"));
+    lab.lync.published.trusted_pools[0].computers.pop();
+    assert!(
+        reasons_of(&mut lab, "user0002@litwareinc.com")
+            .iter()
+            .any(|r| r.contains("not one of that trusted application pool's computers"))
+    );
+}
+
+#[test]
+fn a_director_is_never_the_registrar_nor_im_server_name() {
+    let mut lab = LabState::scenario("director").unwrap();
+    let facts = probe_lab(&mut lab);
+    assert!(facts.lync.pools.iter().any(|p| p.is_director()));
+    integrate(&mut lab);
+    assert!(lab.owa_sign_in(ELIGIBLE, samples::now()).presence);
+    // web.config edited by hand to name the Director, then OWA restarted.
+    let backend = &mut lab.exchange.backends[0];
+    backend.loaded_web_config = backend
+        .loaded_web_config
+        .replace("atl-cs-001.litwareinc.com", "atl-dir-001.litwareinc.com");
+    assert!(
+        reasons_of(&mut lab, ELIGIBLE)
+            .iter()
+            .any(|r| r.contains("a Director pool")),
+    );
+    // Another Front End pool than the one hosting the trusted pool is wrong too.
+    let mut lab = LabState::scenario("director").unwrap();
+    integrate(&mut lab);
+    let mut other = lab.lync.pools[0].clone();
+    other.fqdn = "atl-cs-002.litwareinc.com".into();
+    other.services = vec!["Registrar:atl-cs-002.litwareinc.com".into()];
+    lab.lync.pools.push(other);
+    let backend = &mut lab.exchange.backends[0];
+    backend.loaded_web_config = backend
+        .loaded_web_config
+        .replace("atl-cs-001.litwareinc.com", "atl-cs-002.litwareinc.com");
+    assert!(
+        reasons_of(&mut lab, ELIGIBLE)
+            .iter()
+            .any(|r| r.contains("must name the pool that hosts it"))
+    );
+}
+
+#[test]
+fn a_self_signed_certificate_is_refused_and_gives_no_presence() {
+    let mut lab = LabState::scenario("self-signed").unwrap();
+    assert_eq!(force(&mut lab), ["certificate:atl-mbx-001.litwareinc.com"]);
+    assert!(
+        reasons_of(&mut lab, ELIGIBLE)
+            .iter()
+            .any(|r| r.contains("self-signed: Lync does not trust it"))
+    );
+    // An issuer Windows does not trust ends the same way.
+    let mut lab = LabState::scenario("litware").unwrap();
+    lab.exchange.backends[0].certificates[0].status = "Untrusted".into();
+    assert_eq!(force(&mut lab), ["certificate:atl-mbx-001.litwareinc.com"]);
+    assert!(
+        reasons_of(&mut lab, ELIGIBLE)
+            .iter()
+            .any(|r| r.contains("chain on atl-mbx-001.litwareinc.com is Untrusted"))
+    );
+}
+
+#[test]
+fn each_server_gets_its_own_certificate() {
+    let mut lab = LabState::scenario("cert-per-server").unwrap();
+    // One thumbprint cannot serve both servers.
+    assert_eq!(
+        force(&mut LabState::scenario("cert-per-server").unwrap()),
+        ["certificate:atl-mbx-002.litwareinc.com"]
+    );
+    integrate_with(&mut lab, &samples::request_for("cert-per-server"));
+    for (backend, thumbprint) in [
+        (0, "EA5A332496CC05DA69B75B66111C0F78A110D22D"),
+        (1, samples::SECOND_THUMBPRINT),
+    ] {
+        let config = &lab.exchange.backends[backend].web_config;
+        assert!(
+            config.contains(&format!(
+                "key=\"IMCertificateThumbprint\" value=\"{thumbprint}\""
+            )),
+            "{config}"
+        );
+    }
+    // user0001 is on atl-mbx-002, user0002 on atl-mbx-001.
+    for upn in ["user0001@litwareinc.com", "user0002@litwareinc.com"] {
+        let s = lab.owa_sign_in(upn, samples::now());
+        assert!(s.presence, "{s:?}");
+    }
+    assert!(lab.exchange.backends.iter().all(|b| b.owa_events == [112]));
 }

@@ -41,11 +41,12 @@ fn assert_snapshot(name: &str, actual: &str) {
 
 #[test]
 fn every_branch_matches_its_snapshot() {
-    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
     for (name, facts) in samples::all() {
+        let spec = IntegrationSpec::validate(&samples::request_for(name), samples::now()).unwrap();
         let p = plan(&spec, &facts, samples::now());
         assert_snapshot(&format!("{name}.txt"), &server::render::text(&p));
     }
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
     let p = plan(&spec, &samples::litware(), samples::now());
     assert_snapshot("litware.ps1", &server::render::runbook(&p));
 }

@@ -104,6 +104,16 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
     );
     assert!(transcript.contains("MSExchangeOWAAppPool recycled by this run"));
     assert!(transcript.contains("Event 112 not logged yet"));
+    // Until it is, the documented next checks are listed with their exact commands.
+    assert_eq!(report[0].next_checks.len(), 9);
+    assert!(
+        transcript
+            .contains("If event 112 is still missing after people sign in to OWA, check next:")
+    );
+    assert!(transcript.contains(
+        "> Get-ServerHealth -Identity 'atl-mbx-001.litwareinc.com' -HealthSet 'OWA.Protocol.Dep'"
+    ));
+    assert!(transcript.contains("SIPStack with All Levels and All Flags"));
     // Presence now works in the lab for an eligible user.
     assert!(
         common::lab_change(&t.db, async |txn| store

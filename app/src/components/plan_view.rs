@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::domain::time;
-use crate::procedure::plan::{Decision, Step};
+use crate::procedure::plan::{CheckOutcome, Decision, Step};
 use crate::views::PlanView;
 
 /// The decision of a step as a badge.
@@ -69,6 +69,7 @@ fn StepItem(number: usize, step: Step) -> impl IntoView {
 pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl IntoView {
     let plan = view.plan;
     let failures = plan.failures().len();
+    let warnings = plan.warnings().len();
     let changes = plan.changes().count();
     let short = view.hash.chars().take(12).collect::<String>();
     view! {
@@ -110,7 +111,9 @@ pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl
                 })}
             {plan.notes.iter().map(|n| view! { <p class="notice notice-info" role="note">{n.clone()}</p> }).collect_view()}
             <h3>
-                {if failures == 0 {
+                {if failures == 0 && warnings > 0 {
+                    format!("Preflight: every check passed, {warnings} with a warning")
+                } else if failures == 0 {
                     "Preflight: every check passed".to_string()
                 } else {
                     format!("Preflight: {failures} check(s) failed — the request cannot be submitted or approved")
@@ -122,8 +125,12 @@ pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl
                     .iter()
                     .map(|c| {
                         view! {
-                            <li class:check-failed=!c.passed data-check=c.id.clone()>
-                                <span class="check-mark">{if c.passed { "Passed" } else { "Failed" }}</span>
+                            <li
+                                class:check-failed=!c.passed
+                                class:check-warning=c.outcome() == CheckOutcome::Warning
+                                data-check=c.id.clone()
+                            >
+                                <span class="check-mark">{c.outcome().label()}</span>
                                 <strong>{c.title.clone()}</strong>
                                 " — "
                                 {c.detail.clone()}

@@ -128,7 +128,7 @@ pub fn RequestFields(
             <TextField
                 field="thumbprint"
                 label="Exchange certificate thumbprint"
-                hint="40 hexadecimal digits, as Get-ExchangeCertificate shows it. Spaces and invisible characters pasted from the certificate dialog are removed."
+                hint="40 hexadecimal digits, as Get-ExchangeCertificate shows it. Spaces and invisible characters pasted from the certificate dialog are removed. Where each Mailbox server has its own certificate, list them all, separated by commas: each server's web.config gets the one installed on it."
                 value=values.thumbprint.clone()
                 errors=e()
                 mono=true

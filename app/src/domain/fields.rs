@@ -116,6 +116,20 @@ pub enum FieldError {
         /// The first disallowed character.
         ch: char,
     },
+    /// One entry of a thumbprint list is invalid.
+    #[error("Thumbprint {position}: {reason}")]
+    ThumbprintInList {
+        /// 1-based position among the non-empty entries.
+        position: usize,
+        /// Why that entry was rejected.
+        reason: Box<FieldError>,
+    },
+    /// A thumbprint list has more entries than allowed.
+    #[error("List at most {max} thumbprints: one for every back-end server, or each server's own.")]
+    TooManyThumbprints {
+        /// Largest allowed number of distinct thumbprints.
+        max: usize,
+    },
     /// A port is not written with the ASCII digits 0-9 only.
     #[error("Enter the port as a whole number using only the digits 0-9, such as 5061.")]
     PortNotNumber,
@@ -430,6 +444,87 @@ impl Thumbprint {
 }
 
 string_field!(Thumbprint);
+
+/// Most thumbprints accepted in one [`Thumbprints`].
+pub const THUMBPRINT_LIST_MAX: usize = 32;
+
+/// The Exchange certificates a request names: one thumbprint used on every back-end server, or
+/// each server's own (the plan writes, on each server, the one installed there). Written
+/// separated by commas, semicolons or line breaks; stored and shown joined by `", "`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Thumbprints(Vec<Thumbprint>);
+
+impl Thumbprints {
+    /// Parses 1 to [`THUMBPRINT_LIST_MAX`] distinct thumbprints (duplicates are dropped). A
+    /// single entry reports its error as [`Thumbprint::parse`] does.
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let entries: Vec<&str> = input
+            .split([',', ';', '\n', '\r'])
+            .filter(|entry| entry.chars().any(|c| !is_invisible(c)))
+            .collect();
+        if entries.len() <= 1 {
+            return Thumbprint::parse(entries.first().copied().unwrap_or(""))
+                .map(|t| Self(vec![t]));
+        }
+        let mut list: Vec<Thumbprint> = Vec::new();
+        for (index, entry) in entries.into_iter().enumerate() {
+            let thumbprint =
+                Thumbprint::parse(entry).map_err(|reason| FieldError::ThumbprintInList {
+                    position: index + 1,
+                    reason: Box::new(reason),
+                })?;
+            if list.contains(&thumbprint) {
+                continue;
+            }
+            if list.len() == THUMBPRINT_LIST_MAX {
+                return Err(FieldError::TooManyThumbprints {
+                    max: THUMBPRINT_LIST_MAX,
+                });
+            }
+            list.push(thumbprint);
+        }
+        Ok(Self(list))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Thumbprint> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never true: a list holds at least one thumbprint.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Thumbprint> for Thumbprints {
+    fn from(thumbprint: Thumbprint) -> Self {
+        Self(vec![thumbprint])
+    }
+}
+
+impl fmt::Display for Thumbprints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let joined: Vec<&str> = self.0.iter().map(Thumbprint::as_str).collect();
+        f.write_str(&joined.join(", "))
+    }
+}
+
+impl Serialize for Thumbprints {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Thumbprints {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(D::Error::custom)
+    }
+}
 
 /// A TCP port number from 1 to 65535.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1551,5 +1646,53 @@ mod tests {
         let id = ApplicationId::parse("ExchangeOWA").expect("id");
         assert_eq!(id.to_string(), "ExchangeOWA");
         assert_eq!(id.as_ref(), "ExchangeOWA");
+    }
+
+    #[test]
+    fn thumbprint_lists() {
+        use FieldError as E;
+        let a = "EA5A332496CC05DA69B75B66111C0F78A110D22D";
+        let b = "5B1E0C2D3F4A5B6C7D8E9F00112233445566778A";
+        // One thumbprint, with the spaces a certificate dialog adds, reads as before.
+        let one = Thumbprints::parse("ea 5a 33 24 96 cc 05 da 69 b7 5b 66 11 1c 0f 78 a1 10 d2 2d")
+            .unwrap();
+        assert_eq!(one.to_string(), a);
+        assert_eq!(
+            Thumbprints::parse("EA5A"),
+            Err(E::ThumbprintLength { actual: 4 })
+        );
+        assert_eq!(Thumbprints::parse(" \n, "), Err(E::Required));
+        // Several, by commas, semicolons or lines; duplicates (in any case) dropped.
+        let two = Thumbprints::parse(&format!("{a},\n{}; {b}\r\n", a.to_lowercase())).unwrap();
+        assert_eq!(two.to_string(), format!("{a}, {b}"));
+        assert_eq!(two.len(), 2);
+        assert_eq!(Thumbprints::parse(&two.to_string()), Ok(two.clone()));
+        // The entry at fault is named.
+        assert_eq!(
+            Thumbprints::parse(&format!("{a}, {b}x")),
+            Err(E::ThumbprintInList {
+                position: 2,
+                reason: Box::new(E::ThumbprintBadChar { ch: 'x' })
+            })
+        );
+        assert_eq!(
+            Thumbprints::parse(&format!("{a}, ', {b}"))
+                .unwrap_err()
+                .to_string(),
+            "Thumbprint 2: A certificate thumbprint contains only the hexadecimal digits 0-9 and A-F; remove an apostrophe (')."
+        );
+        let many: Vec<String> = (0..=THUMBPRINT_LIST_MAX)
+            .map(|i| format!("{i:040X}"))
+            .collect();
+        assert_eq!(
+            Thumbprints::parse(&many.join(",")),
+            Err(E::TooManyThumbprints {
+                max: THUMBPRINT_LIST_MAX
+            })
+        );
+        // Stored as text, read back by the same rules.
+        let json = serde_json::to_string(&two).unwrap();
+        assert_eq!(serde_json::from_str::<Thumbprints>(&json).unwrap(), two);
+        assert!(serde_json::from_str::<Thumbprints>("\"EA5A\"").is_err());
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{
-    ApplicationId, FieldError, Fqdn, Justification, PolicySelection, Port, SiteId, Thumbprint,
+    ApplicationId, FieldError, Fqdn, Justification, PolicySelection, Port, SiteId, Thumbprints,
 };
 use super::time;
 
@@ -139,7 +139,7 @@ pub struct IntegrationSpec {
     pub registrar_fqdn: Fqdn,
     pub application_id: ApplicationId,
     pub port: Port,
-    pub thumbprint: Thumbprint,
+    pub thumbprint: Thumbprints,
     pub policies: PolicySelection,
     pub justification: Justification,
     pub window: Option<ChangeWindow>,
@@ -168,7 +168,7 @@ impl IntegrationSpec {
             ApplicationId::parse(&input.application_id),
         );
         let port = check(e, Field::Port, Port::parse(&input.port));
-        let thumbprint = check(e, Field::Thumbprint, Thumbprint::parse(&input.thumbprint));
+        let thumbprint = check(e, Field::Thumbprint, Thumbprints::parse(&input.thumbprint));
         let policies = if input.policy_scope == "all" {
             Some(PolicySelection::All)
         } else {

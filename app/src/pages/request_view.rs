@@ -405,11 +405,38 @@ fn Verification(evidence: Vec<crate::views::ServerVerification>) -> impl IntoVie
                                     .collect_view()}
                             </ul>
                             {e.error.map(|err| view! { <p class="notice notice-warn" role="note">{format!("The evidence could not be read: {err}")}</p> })}
+                            {(!e.next_checks.is_empty()).then(|| view! { <NextChecks server=e.server.clone() checks=e.next_checks.clone() /> })}
                         </section>
                     }
                 })
                 .collect_view()}
         </div>
+    }
+}
+
+/// The documented checks for a server where event 112 is missing.
+#[component]
+fn NextChecks(
+    server: String,
+    checks: Vec<crate::procedure::diagnostics::NextCheck>,
+) -> impl IntoView {
+    view! {
+        <details class="next-checks" data-testid="next-checks">
+            <summary>{format!("If event 112 is still missing on {server} after people sign in to OWA: what to check next")}</summary>
+            <ol>
+                {checks
+                    .into_iter()
+                    .map(|c| view! {
+                        <li>
+                            <strong>{c.title}</strong>
+                            " ("{c.target.label()}")"
+                            {c.command.map(|command| view! { <pre class="command"><code>{command}</code></pre> })}
+                            <p>{c.look_for}</p>
+                        </li>
+                    })
+                    .collect_view()}
+            </ol>
+        </details>
     }
 }
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::facts::{Facts, exchange_version, same_name};
+use super::facts::{Facts, LYNC_2013, exchange_version, same_name};
 use super::powershell::quote;
 use crate::domain::stored_enum;
 
@@ -200,8 +200,6 @@ pub fn changes(before: &[Check], after: &[Check]) -> Vec<Change> {
 const ACCOUNTDISABLE: u32 = 0x2;
 /// `msExchRecipientTypeDetails` of a user mailbox.
 const USER_MAILBOX: u64 = 1;
-/// The registrar service version of Lync Server 2013.
-const LYNC_2013: u32 = 6;
 
 fn shown<T: std::fmt::Display>(read: &Read<T>) -> String {
     match read {

@@ -75,12 +75,41 @@ pub struct Pool {
     pub registrar_version: Option<u32>,
 }
 
+/// The registrar service `Version` of Lync Server 2010.
+pub const LYNC_2010: u32 = 5;
+/// The registrar service `Version` of Lync Server 2013.
+pub const LYNC_2013: u32 = 6;
+/// The registrar service `Version` of Skype for Business Server 2015, which reuses the
+/// article's procedure for Exchange 2013 back ends.
+pub const SKYPE_2015: u32 = 7;
+
 impl Pool {
+    fn offers(&self, service: &str) -> bool {
+        self.services.iter().any(|s| {
+            s.split_once(':')
+                .is_some_and(|(kind, _)| kind.eq_ignore_ascii_case(service))
+        })
+    }
+
     /// Whether the pool offers a Registrar service.
     pub fn is_registrar(&self) -> bool {
-        self.services
-            .iter()
-            .any(|s| s.to_ascii_lowercase().starts_with("registrar:"))
+        self.offers("Registrar")
+    }
+
+    /// Whether the pool is a Director pool (a `Director:` service, as `Get-CsService
+    /// -Director` lists them): it authenticates sign-ins but homes nobody.
+    pub fn is_director(&self) -> bool {
+        self.offers("Director")
+    }
+
+    /// The product of the pool's registrar, by its service `Version`.
+    pub fn product(&self) -> Option<&'static str> {
+        match self.registrar_version? {
+            LYNC_2010 => Some("Lync Server 2010"),
+            LYNC_2013 => Some("Lync Server 2013"),
+            SKYPE_2015 => Some("Skype for Business Server 2015"),
+            _ => None,
+        }
     }
 }
 
@@ -95,6 +124,10 @@ pub struct TrustedPool {
     pub registrar: String,
     /// The site Identity, e.g. `Site:Redmond`.
     pub site: String,
+    /// The computers in the pool (`Get-CsTrustedApplicationComputer`), by FQDN; a pool created
+    /// without `-ComputerFqdn` has one, named as the pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub computers: Vec<String>,
 }
 
 /// A trusted application.
@@ -260,8 +293,15 @@ pub struct Certificate {
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
     pub has_private_key: bool,
-    /// e.g. `Valid`, `Invalid`, `DateInvalid`.
+    /// The chain status as Windows reports it on the server: `Valid`, `Untrusted`,
+    /// `RevocationCheckFailure`, `DateInvalid`, `Invalid`, …
     pub status: String,
+    /// `IsSelfSigned`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_self_signed: bool,
+    /// `Issuer` (X.500), when the probe read it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issuer: String,
 }
 
 impl Certificate {
@@ -271,6 +311,11 @@ impl Certificate {
             part.strip_prefix("CN=")
                 .or_else(|| part.strip_prefix("cn="))
         })
+    }
+
+    /// Whether Windows on the server reports the certificate's chain as valid.
+    pub fn chain_valid(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Valid")
     }
 
     /// Whether the subject CN or a SAN names `fqdn`.
@@ -474,7 +519,10 @@ mod tests {
             not_after: Utc::now(),
             has_private_key: true,
             status: "Valid".into(),
+            is_self_signed: false,
+            issuer: "CN=Litware Root CA".into(),
         };
+        assert!(cert.chain_valid());
         assert!(cert.names("ATL-OWA-001.litwareinc.com"));
         assert!(cert.names("mail.litwareinc.com"));
         assert!(!cert.names("atl-cs-001.litwareinc.com"));

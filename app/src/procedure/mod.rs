@@ -3,6 +3,7 @@
 //! article's command sequence against the facts, and the rules of who gets IM and presence in
 //! OWA. Pure, compiled on both sides.
 
+pub mod diagnostics;
 pub mod eligibility;
 pub mod facts;
 pub mod plan;

@@ -35,6 +35,11 @@ pub struct ProbeError {
     pub source: serde_json::Error,
 }
 
+/// The dial plans of the UM service or UM Call Router object in `$_`. The cmdlet pages
+/// describe the property as `UMDialPlans`; Microsoft's Exchange DSC resources read `DialPlans`
+/// from both cmdlets' output. Both are read, so either name is found.
+pub const UM_DIAL_PLANS: &str = "@(@($_.UMDialPlans) + @($_.DialPlans) | Where-Object { $_ } | ForEach-Object { [string]$_ } | Select-Object -Unique)";
+
 /// Reads Lync sites, pools, trusted application pools and trusted applications.
 pub fn lync() -> Probe {
     Probe {
@@ -44,26 +49,30 @@ pub fn lync() -> Probe {
 $pools = @(Get-CsPool | ForEach-Object { [pscustomobject]@{ Fqdn = [string]$_.Fqdn; Site = [string]$_.Site; Services = @($_.Services | ForEach-Object { [string]$_ }) } })
 $trustedPools = @(Get-CsTrustedApplicationPool | ForEach-Object { [pscustomobject]@{ Identity = [string]$_.Identity; PoolFqdn = [string]$_.PoolFqdn; Registrar = [string]$_.Registrar; Site = [string]$_.SiteId } })
 $applications = @(Get-CsTrustedApplication | ForEach-Object { [pscustomobject]@{ Identity = [string]$_.Identity; ApplicationId = [string]$_.ApplicationId; PoolFqdn = [string]$_.TrustedApplicationPoolFqdn; Port = [int]$_.Port } })
+$computers = @(Get-CsTrustedApplicationComputer | ForEach-Object { [pscustomobject]@{ Fqdn = [string]$_.Identity; Pool = [string]$_.Pool } })
 $registrars = @(Get-CsService -Registrar | ForEach-Object { [pscustomobject]@{ PoolFqdn = [string]$_.PoolFqdn; Version = [int]$_.Version } })
-[pscustomobject]@{ Sites = $sites; Pools = $pools; TrustedPools = $trustedPools; TrustedApplications = $applications; Registrars = $registrars } | ConvertTo-Json -Depth 6 -Compress"#
+[pscustomobject]@{ Sites = $sites; Pools = $pools; TrustedPools = $trustedPools; TrustedApplications = $applications; TrustedComputers = $computers; Registrars = $registrars } | ConvertTo-Json -Depth 6 -Compress"#
             .into(),
     }
 }
 
 /// Reads Exchange servers, UM dial plans and assignments, OWA virtual directories and OWA
-/// mailbox policies.
+/// mailbox policies. The UM service and call-router settings are read server by server
+/// (`Get-UMService -Identity`, `Get-UMCallRouterSettings -Server`: without it the call router's
+/// cmdlet reads the local server only), and their dial plans from [`UM_DIAL_PLANS`].
 pub fn exchange() -> Probe {
     Probe {
         id: "exchange".into(),
         target: Target::ExchangeShell,
         script: r#"$servers = @(Get-ExchangeServer | ForEach-Object { [pscustomobject]@{ Name = [string]$_.Name; Fqdn = [string]$_.Fqdn; Roles = @(([string]$_.ServerRole) -split ',\s*' | Where-Object { $_ }); AdminDisplayVersion = [string]$_.AdminDisplayVersion } })
 $dialPlans = @(Get-UMDialPlan | ForEach-Object { [pscustomobject]@{ Name = [string]$_.Name; UriType = [string]$_.URIType } })
-$umServices = @(Get-UMService | ForEach-Object { [pscustomobject]@{ Server = [string]$_.Name; DialPlans = @(@($_.DialPlans) + @($_.UMDialPlans) | Where-Object { $_ } | ForEach-Object { [string]$_ } | Select-Object -Unique) } })
-$callRouters = @(Get-UMCallRouterSettings | ForEach-Object { [pscustomobject]@{ Server = [string]$_.Name; DialPlans = @(@($_.DialPlans) + @($_.UMDialPlans) | Where-Object { $_ } | ForEach-Object { [string]$_ } | Select-Object -Unique) } })
+$exchange2013 = @($servers | Where-Object { $_.AdminDisplayVersion -like 'Version 15.0*' })
+$umServices = @($exchange2013 | Where-Object { $_.Roles -contains 'Mailbox' } | ForEach-Object { Get-UMService -Identity $_.Fqdn } | ForEach-Object { [pscustomobject]@{ Server = [string]$_.Name; DialPlans = UM_DIAL_PLANS } })
+$callRouters = @($exchange2013 | Where-Object { $_.Roles -contains 'ClientAccess' } | ForEach-Object { Get-UMCallRouterSettings -Server $_.Fqdn } | ForEach-Object { [pscustomobject]@{ Server = [string]$_.Name; DialPlans = UM_DIAL_PLANS } })
 $directories = @(Get-OwaVirtualDirectory -ShowMailboxVirtualDirectories | ForEach-Object { [pscustomobject]@{ Identity = [string]$_.Identity; Server = [string]$_.Server; Backend = ([string]$_.Name) -like '*(Exchange Back End)'; InstantMessagingEnabled = [bool]$_.InstantMessagingEnabled; InstantMessagingType = [string]$_.InstantMessagingType } })
 $policies = @(Get-OwaMailboxPolicy | ForEach-Object { [pscustomobject]@{ Name = [string]$_.Name; InstantMessagingEnabled = [bool]$_.InstantMessagingEnabled; InstantMessagingType = [string]$_.InstantMessagingType } })
 [pscustomobject]@{ Servers = $servers; DialPlans = $dialPlans; UmServices = $umServices; UmCallRouters = $callRouters; OwaVirtualDirectories = $directories; OwaMailboxPolicies = $policies } | ConvertTo-Json -Depth 6 -Compress"#
-            .into(),
+            .replace("UM_DIAL_PLANS", UM_DIAL_PLANS),
     }
 }
 
@@ -80,7 +89,7 @@ pub fn backend(server_fqdn: &str) -> Probe {
     $config = [xml](Get-Content -LiteralPath (Join-Path $env:ExchangeInstallPath 'ClientAccess\Owa\web.config') -Raw)
     [pscustomobject]@{{ UcmaDllPath = $dll; UcmaDllExists = [bool]($dll -and (Test-Path -LiteralPath $dll)); AppSettings = @($config.configuration.appSettings.add | ForEach-Object {{ [pscustomobject]@{{ Key = [string]$_.key; Value = [string]$_.value }} }}) }}
 }}
-$certificates = @(Get-ExchangeCertificate -Server {server} | ForEach-Object {{ [pscustomobject]@{{ Thumbprint = [string]$_.Thumbprint; Subject = [string]$_.Subject; Domains = @($_.CertificateDomains | ForEach-Object {{ [string]$_ }}); NotBefore = $_.NotBefore.ToUniversalTime().ToString('o'); NotAfter = $_.NotAfter.ToUniversalTime().ToString('o'); HasPrivateKey = [bool]$_.HasPrivateKey; Status = [string]$_.Status }} }})
+$certificates = @(Get-ExchangeCertificate -Server {server} | ForEach-Object {{ [pscustomobject]@{{ Thumbprint = [string]$_.Thumbprint; Subject = [string]$_.Subject; Domains = @($_.CertificateDomains | ForEach-Object {{ [string]$_ }}); NotBefore = $_.NotBefore.ToUniversalTime().ToString('o'); NotAfter = $_.NotAfter.ToUniversalTime().ToString('o'); HasPrivateKey = [bool]$_.HasPrivateKey; Status = [string]$_.Status; IsSelfSigned = [bool]$_.IsSelfSigned; Issuer = [string]$_.Issuer }} }})
 [pscustomobject]@{{ UcmaDllPath = $local.UcmaDllPath; UcmaDllExists = $local.UcmaDllExists; AppSettings = @($local.AppSettings); Certificates = $certificates }} | ConvertTo-Json -Depth 6 -Compress"#
         ),
     }
@@ -158,6 +167,17 @@ struct LyncOutput {
     /// probes written before imlink read it).
     #[serde(default, deserialize_with = "list")]
     registrars: Vec<RegistrarOutput>,
+    /// `Get-CsTrustedApplicationComputer` (absent from probes written before imlink read it).
+    #[serde(default, deserialize_with = "list")]
+    trusted_computers: Vec<ComputerOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ComputerOutput {
+    fqdn: String,
+    #[serde(deserialize_with = "text")]
+    pool: String,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +321,11 @@ struct CertificateOutput {
     not_after: DateTime<Utc>,
     has_private_key: bool,
     status: String,
+    /// Absent from probes written before imlink read it.
+    #[serde(default)]
+    is_self_signed: bool,
+    #[serde(default, deserialize_with = "text")]
+    issuer: String,
 }
 
 fn parse<T: DeserializeOwned>(probe: &str, output: &str) -> Result<T, ProbeError> {
@@ -344,6 +369,12 @@ pub fn parse_lync(output: &str) -> Result<LyncFacts, ProbeError> {
             .trusted_pools
             .into_iter()
             .map(|p| TrustedPool {
+                computers: out
+                    .trusted_computers
+                    .iter()
+                    .filter(|c| same_name(&c.pool, &p.pool_fqdn))
+                    .map(|c| c.fqdn.clone())
+                    .collect(),
                 identity: p.identity,
                 pool_fqdn: p.pool_fqdn,
                 registrar: p.registrar,
@@ -453,6 +484,8 @@ pub fn parse_backend(server_fqdn: &str, output: &str) -> Result<Backend, ProbeEr
                 not_after: c.not_after,
                 has_private_key: c.has_private_key,
                 status: c.status,
+                is_self_signed: c.is_self_signed,
+                issuer: c.issuer,
             })
             .collect(),
     })

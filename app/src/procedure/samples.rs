@@ -44,6 +44,7 @@ fn manual_pool(f: &mut Facts, application_id: &str) {
         pool_fqdn: "atl-owa-001.litwareinc.com".into(),
         registrar: "Registrar:atl-cs-001.litwareinc.com".into(),
         site: "Site:Redmond".into(),
+        computers: vec!["atl-owa-001.litwareinc.com".into()],
     });
     f.lync.trusted_applications.push(TrustedApplication {
         identity: format!(
@@ -159,6 +160,141 @@ pub fn site_id_differs() -> Facts {
     f
 }
 
+/// A Mailbox server beside `atl-mbx-001` with its own copy of the back end, named `fqdn`.
+fn another_mailbox_server(f: &mut Facts, name: &str, fqdn: &str) {
+    f.exchange.servers.push(super::facts::ExchangeServer {
+        name: name.into(),
+        fqdn: fqdn.into(),
+        roles: vec!["Mailbox".into()],
+        admin_display_version: "Version 15.0 (Build 1497.2)".into(),
+    });
+    f.exchange.um_services.push(UmAssignment {
+        server: fqdn.into(),
+        dial_plans: vec!["RedmondDialPlan".into()],
+    });
+    f.exchange
+        .owa_virtual_directories
+        .push(super::facts::OwaVirtualDirectory {
+            identity: format!("{name}\\owa (Exchange Back End)"),
+            server: fqdn.into(),
+            backend: true,
+            instant_messaging_enabled: true,
+            instant_messaging_type: "None".into(),
+        });
+    let mut backend = f.exchange.backends[0].clone();
+    backend.server = fqdn.into();
+    f.exchange.backends.push(backend);
+}
+
+/// The thumbprint of `atl-mbx-002`'s own certificate in [`cert_per_server`].
+pub const SECOND_THUMBPRINT: &str = "5B1E0C2D3F4A5B6C7D8E9F00112233445566778A";
+
+/// Each Mailbox server has its own certificate: `atl-mbx-001` the article's, `atl-mbx-002`
+/// one with [`SECOND_THUMBPRINT`]; both name the OWA pool `atl-owa-001`.
+pub fn cert_per_server() -> Facts {
+    let mut f = litware();
+    another_mailbox_server(&mut f, "ATL-MBX-002", "atl-mbx-002.litwareinc.com");
+    let cert = &mut f.exchange.backends[1].certificates[0];
+    cert.thumbprint = SECOND_THUMBPRINT.into();
+    cert.domains = vec![
+        "atl-owa-001.litwareinc.com".into(),
+        "atl-mbx-002.litwareinc.com".into(),
+    ];
+    f
+}
+
+/// The load-balanced OWA name of [`multi_server`].
+pub const LOAD_BALANCED_OWA: &str = "mail.litwareinc.com";
+
+/// Two Client Access servers and three Mailbox servers (a DAG) behind the load-balanced OWA
+/// name [`LOAD_BALANCED_OWA`]; every Mailbox server holds the certificate naming it.
+pub fn multi_server() -> Facts {
+    let mut f = litware();
+    f.exchange.servers.push(super::facts::ExchangeServer {
+        name: "ATL-OWA-002".into(),
+        fqdn: "atl-owa-002.litwareinc.com".into(),
+        roles: vec!["ClientAccess".into()],
+        admin_display_version: "Version 15.0 (Build 1497.2)".into(),
+    });
+    f.exchange.um_call_routers.push(UmAssignment {
+        server: "atl-owa-002.litwareinc.com".into(),
+        dial_plans: Vec::new(),
+    });
+    f.exchange
+        .owa_virtual_directories
+        .push(super::facts::OwaVirtualDirectory {
+            identity: "ATL-OWA-002\\owa (Default Web Site)".into(),
+            server: "atl-owa-002.litwareinc.com".into(),
+            backend: false,
+            instant_messaging_enabled: true,
+            instant_messaging_type: "None".into(),
+        });
+    let cert = &mut f.exchange.backends[0].certificates[0];
+    cert.subject = format!("CN={LOAD_BALANCED_OWA}, OU=Messaging, O=Litware Inc");
+    cert.domains = vec![
+        LOAD_BALANCED_OWA.into(),
+        "atl-mbx-001.litwareinc.com".into(),
+        "atl-mbx-002.litwareinc.com".into(),
+        "atl-mbx-003.litwareinc.com".into(),
+    ];
+    another_mailbox_server(&mut f, "ATL-MBX-002", "atl-mbx-002.litwareinc.com");
+    another_mailbox_server(&mut f, "ATL-MBX-003", "atl-mbx-003.litwareinc.com");
+    f
+}
+
+/// A Director pool `atl-dir-001` beside the Front End pool.
+pub fn director() -> Facts {
+    let mut f = litware();
+    let dir = "atl-dir-001.litwareinc.com";
+    f.lync.pools.push(super::facts::Pool {
+        fqdn: dir.into(),
+        site: "Site:Redmond".into(),
+        services: vec![
+            format!("Registrar:{dir}"),
+            format!("Director:{dir}"),
+            format!("WebServer:{dir}"),
+        ],
+        registrar_version: Some(super::facts::LYNC_2013),
+    });
+    f
+}
+
+/// The back end's certificate is self-signed.
+pub fn self_signed() -> Facts {
+    let mut f = litware();
+    let cert = &mut f.exchange.backends[0].certificates[0];
+    cert.is_self_signed = true;
+    cert.issuer = cert.subject.clone();
+    f
+}
+
+/// [`mixed_2010`] with a Lync Server 2010 pool `atl-cs2010-001` still homing some people.
+pub fn coexistence_2010() -> Facts {
+    let mut f = mixed_2010();
+    let old = "atl-cs2010-001.litwareinc.com";
+    f.lync.pools.push(super::facts::Pool {
+        fqdn: old.into(),
+        site: "Site:Redmond".into(),
+        services: vec![format!("Registrar:{old}"), format!("UserServer:{old}")],
+        registrar_version: Some(super::facts::LYNC_2010),
+    });
+    f
+}
+
+/// The request each sample is planned with: the article's, with the load-balanced name for
+/// [`multi_server`] and both certificates for [`cert_per_server`].
+pub fn request_for(name: &str) -> RequestInput {
+    let mut input = article_request();
+    match name {
+        "multi-server" => input.owa_pool_fqdn = LOAD_BALANCED_OWA.into(),
+        "cert-per-server" => {
+            input.thumbprint = format!("{}, {SECOND_THUMBPRINT}", input.thumbprint)
+        }
+        _ => {}
+    }
+    input
+}
+
 /// Every named sample, for table-driven tests.
 pub fn all() -> Vec<(&'static str, Facts)> {
     vec![
@@ -171,6 +307,11 @@ pub fn all() -> Vec<(&'static str, Facts)> {
         ("mixed-2010", mixed_2010()),
         ("site-id-differs", site_id_differs()),
         ("all-autodiscovered", all_autodiscovered()),
+        ("coexistence-2010", coexistence_2010()),
+        ("multi-server", multi_server()),
+        ("director", director()),
+        ("self-signed", self_signed()),
+        ("cert-per-server", cert_per_server()),
     ]
 }
 

@@ -115,6 +115,47 @@ pub fn databases(server_2013: &str) -> Vec<MailboxDatabase> {
     ]
 }
 
+/// Spreads the Exchange 2013 mailboxes over one database per server in `servers_2013` (the
+/// first keeps the existing one): person *i* is in the database of server *i* mod *n*, so
+/// each back end serves the sign-ins of its own people.
+pub fn spread_databases(
+    users: &mut [User],
+    databases: &mut Vec<MailboxDatabase>,
+    servers_2013: &[&str],
+) {
+    if servers_2013.len() < 2 {
+        return;
+    }
+    let version = "Version 15.0 (Build 1497.2)";
+    for (n, server) in servers_2013.iter().enumerate().skip(1) {
+        databases.push(MailboxDatabase {
+            name: format!("DB{:02}", n + 1),
+            server: server.to_string(),
+            admin_display_version: version.into(),
+        });
+    }
+    for (i, user) in users.iter_mut().enumerate() {
+        if let Some(m) = user.mailbox.as_mut().filter(|m| m.database == DATABASE) {
+            let n = (i + 1) % servers_2013.len();
+            if n > 0 {
+                m.database = format!("DB{:02}", n + 1);
+            }
+        }
+    }
+}
+
+/// Homes every `every`-th Lync-enabled person on `pool` (a Lync Server 2010 pool in
+/// coexistence).
+pub fn home_some_on(users: &mut [User], pool: &str, every: usize) {
+    for (i, user) in users.iter_mut().enumerate() {
+        if (i + 1) % every == 0
+            && let Some(l) = user.lync.as_mut().filter(|l| l.registrar_pool.is_some())
+        {
+            l.registrar_pool = Some(pool.to_string());
+        }
+    }
+}
+
 /// The lab's people: `count` of them, of mixed eligibility, the same every time, homed on
 /// `registrar_pool`. Which person has which fault follows from their number (README, "The
 /// lab's people").

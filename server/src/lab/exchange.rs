@@ -187,13 +187,26 @@ impl ExchangeState {
             .collect())
     }
 
+    /// `Get-UMService` and `Get-UMCallRouterSettings`. As on Exchange, the call router's
+    /// cmdlet without `-Server` reads the local server only (the shell's own, here the first
+    /// Exchange 2013 Client Access server), and the two objects name their dial plans
+    /// differently: `UMDialPlans` on the UM service (as its page describes it), `DialPlans` on
+    /// the call router.
     fn assignments(&self, call: &Invocation, call_router: bool) -> Vec<Value> {
-        let wanted = identity(call).or_else(|| named(call, "Server").map(|v| v.to_string()));
         let (role, list) = if call_router {
             ("ClientAccess", &self.um_call_routers)
         } else {
             ("Mailbox", &self.um_services)
         };
+        let local = || {
+            self.servers
+                .iter()
+                .find(|s| s.has_role("ClientAccess") && s.is_exchange_2013())
+                .map(|s| s.fqdn.clone())
+        };
+        let wanted = identity(call)
+            .or_else(|| named(call, "Server").map(|v| v.to_string()))
+            .or_else(|| if call_router { local() } else { None });
         self.servers
             .iter()
             .filter(|s| s.has_role(role) && s.is_exchange_2013())
@@ -208,15 +221,22 @@ impl ExchangeState {
                     .find(|a| same_name(&a.server, &s.fqdn))
                     .map(|a| a.dial_plans.clone())
                     .unwrap_or_default();
-                Object::new(if call_router {
-                    "Microsoft.Exchange.Data.Directory.SystemConfiguration.SIPFEServerConfiguration"
+                let (class, property) = if call_router {
+                    (
+                        "Microsoft.Exchange.Data.Directory.SystemConfiguration.SIPFEServerConfiguration",
+                        "DialPlans",
+                    )
                 } else {
-                    "Microsoft.Exchange.Data.Directory.SystemConfiguration.UMServer"
-                })
-                .with("Name", s.name.clone())
-                .with("DialPlans", Value::from(plans))
-                .with("UMStartupMode", "TCP")
-                .into()
+                    (
+                        "Microsoft.Exchange.Data.Directory.SystemConfiguration.UMServer",
+                        "UMDialPlans",
+                    )
+                };
+                Object::new(class)
+                    .with("Name", s.name.clone())
+                    .with(property, Value::from(plans))
+                    .with("UMStartupMode", "TCP")
+                    .into()
             })
             .collect()
     }
@@ -469,6 +489,8 @@ impl ExchangeState {
                         .with("NotAfter", c.not_after.to_rfc3339())
                         .with("HasPrivateKey", c.has_private_key)
                         .with("Status", c.status.clone())
+                        .with("IsSelfSigned", c.is_self_signed)
+                        .with("Issuer", c.issuer.clone())
                         .with("Services", "IIS, SMTP")
                         .into(),
                 );

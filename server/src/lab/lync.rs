@@ -42,6 +42,19 @@ pub struct TrustedPool {
     pub site_id: String,
     pub requires_replication: bool,
     pub service_number: u32,
+    /// The pool's computers by FQDN: the `-ComputerFqdn` it was created with (else the pool's
+    /// own name), then those added with `New-CsTrustedApplicationComputer`.
+    #[serde(default)]
+    pub computers: Vec<String>,
+}
+
+impl TrustedPool {
+    /// Whether the pool has only its default computer, named as the pool (it can take no
+    /// other, and Lync knows it by the pool's name alone).
+    pub fn single_default_computer(&self) -> bool {
+        self.computers.is_empty()
+            || (self.computers.len() == 1 && same_name(&self.computers[0], &self.fqdn))
+    }
 }
 
 /// A trusted application.
@@ -186,6 +199,11 @@ impl LyncState {
                     site_id: site_id_of(&p.site),
                     requires_replication: false,
                     service_number: i as u32 + 1,
+                    computers: if p.computers.is_empty() {
+                        vec![p.pool_fqdn.to_ascii_lowercase()]
+                    } else {
+                        p.computers.clone()
+                    },
                 })
                 .collect(),
             trusted_applications: facts
@@ -276,6 +294,9 @@ impl LyncState {
             "get-cspool" => self.get_pool(call),
             "get-csservice" => self.get_service(call),
             "get-cstrustedapplicationpool" => self.get_trusted_pool(call),
+            "get-cstrustedapplicationcomputer" => self.get_computers(call),
+            "new-cstrustedapplicationcomputer" => self.new_computer(call),
+            "remove-cstrustedapplicationcomputer" => self.remove_computer(call),
             "new-cstrustedapplicationpool" => self.new_trusted_pool(call),
             "set-cstrustedapplicationpool" => self.set_trusted_pool(call),
             "remove-cstrustedapplicationpool" => self.remove_trusted_pool(call),
@@ -324,37 +345,134 @@ impl LyncState {
 
     /// `Get-CsService -Registrar` (the only role the lab lists): each registrar service with
     /// its pool and version.
+    /// `Get-CsService -Registrar` or `-Director`: the pools' services of that kind.
     fn get_service(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
-        let b = Bound::new(call, &["Identity", "Filter", "Registrar"])?;
+        let b = Bound::new(call, &["Identity", "Filter", "Registrar", "Director"])?;
         let wanted = b.identity();
-        if !call
-            .args
-            .iter()
-            .any(|a| matches!(a, Arg::Named(n, _) if same_name(n, "Registrar")))
-        {
-            return Err(PsError::terminating(
-                "Get-CsService: the lab lists registrar services only (-Registrar).".to_string(),
-            ));
-        }
+        let kind = ["Registrar", "Director"]
+            .into_iter()
+            .find(|kind| {
+                call.args
+                    .iter()
+                    .any(|a| matches!(a, Arg::Named(n, _) if same_name(n, kind)))
+            })
+            .ok_or_else(|| {
+                PsError::terminating(
+                    "Get-CsService: the lab lists registrar and Director services only (-Registrar, -Director)."
+                        .to_string(),
+                )
+            })?;
+        let prefix = format!("{}:", kind.to_ascii_lowercase());
         Ok(self
             .pools
             .iter()
             .flat_map(|p| p.services.iter().map(move |s| (p, s)))
-            .filter(|(_, s)| s.to_ascii_lowercase().starts_with("registrar:"))
+            .filter(|(_, s)| s.to_ascii_lowercase().starts_with(&prefix))
             .filter(|(_, s)| wanted.as_deref().is_none_or(|w| same_name(s, w)))
             .map(|(p, s)| {
                 let site = self
                     .site(&p.site_id)
                     .map_or(p.site_id.clone(), |site| site.identity.clone());
-                Object::new("Microsoft.Rtc.Management.Xds.DisplayRegistrar")
-                    .with("Identity", s.clone())
-                    .with("SiteId", site)
-                    .with("PoolFqdn", p.fqdn.clone())
-                    .with("Version", i64::from(p.version))
-                    .with("Role", "Registrar")
+                Object::new(if kind == "Director" {
+                    "Microsoft.Rtc.Management.Xds.DisplayDirector"
+                } else {
+                    "Microsoft.Rtc.Management.Xds.DisplayRegistrar"
+                })
+                .with("Identity", s.clone())
+                .with("SiteId", site)
+                .with("PoolFqdn", p.fqdn.clone())
+                .with("Version", i64::from(p.version))
+                .with("Role", kind)
+                .into()
+            })
+            .collect())
+    }
+
+    /// `Get-CsTrustedApplicationComputer [-Identity] [-Pool]`.
+    fn get_computers(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Filter", "Pool"])?;
+        let wanted = b.identity();
+        let pool = b.get("Pool").map(|v| v.to_string());
+        Ok(self
+            .configured
+            .trusted_pools
+            .iter()
+            .filter(|p| {
+                pool.as_deref()
+                    .is_none_or(|w| same_name(&p.fqdn, pool_fqdn(w)))
+            })
+            .flat_map(|p| p.computers.iter().map(move |c| (p, c)))
+            .filter(|(_, c)| wanted.as_deref().is_none_or(|w| same_name(c, w)))
+            .map(|(p, c)| {
+                Object::new("Microsoft.Rtc.Management.Xds.DisplayTrustedApplicationComputer")
+                    .with("Identity", c.clone())
+                    .with("Fqdn", c.clone())
+                    .with("Pool", p.fqdn.clone())
                     .into()
             })
             .collect())
+    }
+
+    /// `New-CsTrustedApplicationComputer -Identity <fqdn> -Pool <pool>`.
+    fn new_computer(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity", "Pool"])?;
+        let computer = b.identity().unwrap_or_default().to_ascii_lowercase();
+        let pool_name = b.text("Pool")?;
+        if self
+            .configured
+            .trusted_pools
+            .iter()
+            .any(|p| p.computers.iter().any(|c| same_name(c, &computer)))
+        {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplicationComputer : Cannot perform the action \"New\" because the computer \"{computer}\" already exists in the topology."
+            )));
+        }
+        let pool = self
+            .configured
+            .trusted_pools
+            .iter_mut()
+            .find(|p| same_name(&p.fqdn, pool_fqdn(&pool_name)))
+            .ok_or_else(|| {
+                PsError::terminating(format!(
+                    "New-CsTrustedApplicationComputer : Cannot find trusted application pool \"{pool_name}\"."
+                ))
+            })?;
+        if pool.single_default_computer() {
+            return Err(PsError::terminating(format!(
+                "New-CsTrustedApplicationComputer : The pool \"{}\" was created without -ComputerFqdn; its default computer has the pool's name and the pool cannot take another computer.",
+                pool.fqdn
+            )));
+        }
+        pool.computers.push(computer.clone());
+        Ok(vec![
+            Object::new("Microsoft.Rtc.Management.Xds.DisplayTrustedApplicationComputer")
+                .with("Identity", computer.clone())
+                .with("Fqdn", computer)
+                .with("Pool", pool.fqdn.clone())
+                .into(),
+        ])
+    }
+
+    /// `Remove-CsTrustedApplicationComputer -Identity <fqdn>`.
+    fn remove_computer(&mut self, call: &Invocation) -> Result<Vec<Value>, PsError> {
+        let b = Bound::new(call, &["Identity"])?;
+        let computer = b.identity().unwrap_or_default();
+        for pool in &mut self.configured.trusted_pools {
+            if let Some(i) = pool.computers.iter().position(|c| same_name(c, &computer)) {
+                if pool.computers.len() == 1 {
+                    return Err(PsError::terminating(format!(
+                        "Remove-CsTrustedApplicationComputer : \"{computer}\" is the last computer of \"{}\"; remove the pool instead.",
+                        pool.fqdn
+                    )));
+                }
+                pool.computers.remove(i);
+                return Ok(Vec::new());
+            }
+        }
+        Err(PsError::terminating(format!(
+            "Remove-CsTrustedApplicationComputer : Cannot find \"{computer}\" because it does not exist."
+        )))
     }
 
     fn get_pool(&self, call: &Invocation) -> Result<Vec<Value>, PsError> {
@@ -459,7 +577,11 @@ impl LyncState {
                 "New-CsTrustedApplicationPool : Site \"{site_id}\" does not exist. Use Get-CsSite to find the SiteId of the site."
             )));
         }
+        let computer = b
+            .get("ComputerFqdn")
+            .map_or(fqdn.clone(), |c| c.to_string().to_ascii_lowercase());
         let pool = TrustedPool {
+            computers: vec![computer],
             fqdn,
             registrar,
             site_id,

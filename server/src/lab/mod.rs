@@ -73,6 +73,11 @@ pub const SCENARIOS: &[&str] = &[
     "mixed-2010",
     "site-id-differs",
     "all-autodiscovered",
+    "coexistence-2010",
+    "multi-server",
+    "director",
+    "self-signed",
+    "cert-per-server",
 ];
 
 impl LabState {
@@ -91,28 +96,48 @@ impl LabState {
 
     /// An organization as the facts describe it; existing trusted pools are published.
     pub fn from_facts(facts: &app::procedure::facts::Facts) -> LabState {
+        use app::procedure::facts::{LYNC_2010, LYNC_2013};
         let registrar = facts
             .lync
             .pools
             .iter()
-            .find(|p| p.is_registrar())
+            .find(|p| {
+                p.is_registrar()
+                    && !p.is_director()
+                    && p.registrar_version.is_none_or(|v| v == LYNC_2013)
+            })
             .map_or("", |p| p.fqdn.as_str());
-        let mailbox_server = facts
-            .exchange
-            .servers
+        let mailbox_servers: Vec<&str> = facts
+            .backend_servers()
             .iter()
-            .find(|s| s.has_role("Mailbox") && s.is_exchange_2013())
-            .map_or("", |s| s.fqdn.as_str());
+            .map(|s| s.fqdn.as_str())
+            .collect();
+        let mut users = directory::users(USERS, registrar);
+        let mut databases =
+            directory::databases(mailbox_servers.first().copied().unwrap_or_default());
+        directory::spread_databases(&mut users, &mut databases, &mailbox_servers);
+        if let Some(legacy) = facts
+            .lync
+            .pools
+            .iter()
+            .find(|p| p.is_registrar() && p.registrar_version == Some(LYNC_2010))
+        {
+            directory::home_some_on(&mut users, &legacy.fqdn, LEGACY_LYNC_EVERY);
+        }
         LabState {
             lync: lync::LyncState::from_facts(&facts.lync),
             exchange: exchange::ExchangeState::from_facts(&facts.exchange),
-            users: directory::users(USERS, registrar),
-            databases: directory::databases(mailbox_server),
+            users,
+            databases,
             remote: None,
             applied: Vec::new(),
         }
     }
 }
+
+/// With a Lync Server 2010 pool in the organization, every this-many-th Lync user is homed on
+/// it.
+pub const LEGACY_LYNC_EVERY: usize = 11;
 
 impl Host for LabState {
     fn env(&self, name: &str) -> Option<String> {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::LabState;
 use super::directory::RecipientType;
 use super::xml::{Document, XmlRef};
+use app::procedure::facts::same_name;
 
 /// The policy of mailboxes that have none assigned: Exchange 2013 creates it as `Default`.
 pub const DEFAULT_OWA_POLICY: &str = "Default";
@@ -119,9 +120,31 @@ impl LabState {
                 reasons.push("IM is turned off on OWA's front-end virtual directory.".to_string());
             }
         }
-        // The user's mailbox is served by the first back end (the lab has one database copy).
-        let Some(backend) = ex.backends.first() else {
-            reasons.push("There is no Exchange back-end server.".into());
+        // The back end holding the user's mailbox database serves the sign-in.
+        let home = user
+            .mailbox
+            .as_ref()
+            .and_then(|m| {
+                self.databases
+                    .iter()
+                    .find(|d| same_name(&d.name, &m.database))
+            })
+            .map(|d| d.server.clone());
+        let Some(backend) = ex
+            .backends
+            .iter()
+            .find(|b| home.as_deref().is_some_and(|h| same_name(&b.server, h)))
+            .or_else(|| {
+                if home.is_none() {
+                    ex.backends.first()
+                } else {
+                    None
+                }
+            })
+        else {
+            if home.is_none() {
+                reasons.push("There is no Exchange back-end server.".into());
+            }
             return SignIn {
                 upn: user.upn,
                 presence: false,
@@ -141,22 +164,46 @@ impl LabState {
                 Some(c) if c.not_after <= now => reasons.push("IM Certificate has expired.".into()),
                 Some(c) if c.not_before > now => reasons.push("IM Certificate has not become valid yet.".into()),
                 Some(c) if !c.has_private_key => reasons.push("IM Certificate does not have a private key.".into()),
+                Some(c) if c.is_self_signed => reasons.push(format!(
+                    "The IM certificate on {server} is self-signed: Lync does not trust it, and the TLS connection from OWA fails."
+                )),
+                Some(c) if !c.chain_valid() => reasons.push(format!(
+                    "The IM certificate's chain on {server} is {} ({}): Lync does not trust a certificate whose issuer is not trusted.",
+                    c.status,
+                    if c.issuer.is_empty() { "issuer unknown" } else { c.issuer.as_str() }
+                )),
                 Some(_) => {}
             },
         }
+        let (trust, trusted_by) = self.lync_trust(thumbprint.as_deref(), &server);
         match &im_server {
             None => reasons.push(format!(
-                "IMServerName is missing from web.config on {server}."
+                "Instant Messaging Server name is set to null or empty on web.config ({server})."
             )),
             Some(pool) => {
-                let registrar = self.lync.pools.iter().any(|p| {
-                    p.fqdn.eq_ignore_ascii_case(pool)
-                        && p.services
-                            .iter()
-                            .any(|s| s.eq_ignore_ascii_case(&format!("Registrar:{pool}")))
+                let known = self.lync.pools.iter().find(|p| same_name(&p.fqdn, pool));
+                let registrar = known.is_some_and(|p| {
+                    p.services
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(&format!("Registrar:{pool}")))
                 });
-                if !registrar {
+                let director = known.is_some_and(|p| {
+                    p.services
+                        .iter()
+                        .any(|s| s.to_ascii_lowercase().starts_with("director:"))
+                });
+                if director {
+                    reasons.push(format!("IMServerName on {server} is “{pool}”, a Director pool: Directors home nobody and host no trusted application pool."));
+                } else if !registrar {
                     reasons.push(format!("IMServerName is “{pool}”, which is not a Lync pool with a Registrar service."));
+                } else if known.is_some_and(|p| p.version != 6 && p.version != 7) {
+                    reasons.push(format!("IMServerName on {server} is “{pool}”, which is not a Lync Server 2013 pool."));
+                } else if let Some(host) = trusted_by.as_deref()
+                    && !same_name(host, pool)
+                {
+                    reasons.push(format!(
+                        "IMServerName on {server} is “{pool}”, but the trusted application pool is hosted by {host}: IMServerName must name the pool that hosts it."
+                    ));
                 }
             }
         }
@@ -170,7 +217,7 @@ impl LabState {
                 "UCMA 4.0 is missing on {server}: ImplementationDLLPath does not name an existing Microsoft.Rtc.Internal.Ucweb.dll."
             ));
         }
-        reasons.extend(self.lync_trust(thumbprint.as_deref(), &server));
+        reasons.extend(trust);
         let lync = user.lync.as_ref().filter(|l| l.enabled);
         match lync.and_then(|l| l.registrar_pool.as_deref()) {
             None => reasons.push("The user is not enabled for Lync Server 2013.".into()),
@@ -221,8 +268,9 @@ impl LabState {
         }
     }
 
-    /// Whether Lync trusts the OWA server exactly once.
-    fn lync_trust(&self, thumbprint: Option<&str>, server: &str) -> Vec<String> {
+    /// Whether Lync trusts the OWA server `server` exactly once: why not, and the registrar
+    /// FQDN of the trusted application pool that trusts it, if one does.
+    fn lync_trust(&self, thumbprint: Option<&str>, server: &str) -> (Vec<String>, Option<String>) {
         let facts_like = app::procedure::facts::Facts {
             format: app::procedure::facts::FORMAT,
             collected_at: None,
@@ -256,16 +304,30 @@ impl LabState {
             })
             .or(certificates.first());
         let published = &self.lync.published;
-        let trusted: Vec<&super::lync::TrustedPool> = published
+        // A pool is the server's when the certificate names the pool and, for a pool of several
+        // computers, the server is one of them.
+        let named: Vec<&super::lync::TrustedPool> = published
             .trusted_pools
             .iter()
             .filter(|p| cert.is_some_and(|c| c.names(&p.fqdn)))
+            .collect();
+        let trusted: Vec<&&super::lync::TrustedPool> = named
+            .iter()
+            .filter(|p| {
+                p.single_default_computer() || p.computers.iter().any(|c| same_name(c, server))
+            })
             .collect();
         let known: Vec<&String> = autodiscovered
             .iter()
             .filter(|a| cert.is_some_and(|c| c.names(a)))
             .collect();
         let mut reasons = Vec::new();
+        let host = trusted.first().map(|p| {
+            p.registrar
+                .split_once(':')
+                .map_or(p.registrar.as_str(), |(_, f)| f)
+                .to_string()
+        });
         match (trusted.first(), known.first()) {
             (Some(pool), Some(_)) => reasons.push(format!(
                 "{} is both autodiscovered (UM and its call router on one server hosting a SipName dial plan) and a manual trusted application pool: two entries for the same computer stop OWA integration from working.",
@@ -277,12 +339,19 @@ impl LabState {
                 }
             }
             (None, Some(_)) => {}
-            (None, None) => reasons.push(
-                "Lync does not know the OWA server: no published trusted application pool matches its certificate, and it is not autodiscovered (the peer is not a configured server)."
-                    .into(),
-            ),
+            (None, None) => match named.first() {
+                Some(pool) => reasons.push(format!(
+                    "{server} presents a certificate naming {}, but it is not one of that trusted application pool's computers ({}): the peer is not a configured server.",
+                    pool.fqdn,
+                    pool.computers.join(", ")
+                )),
+                None => reasons.push(
+                    "Lync does not know the OWA server: no published trusted application pool matches its certificate, and it is not autodiscovered (the peer is not a configured server)."
+                        .into(),
+                ),
+            },
         }
-        reasons
+        (reasons, host)
     }
 
     /// Installs an Exchange cumulative update on `server`: setup rewrites OWA's web.config

@@ -55,6 +55,11 @@ impl Worker {
             report.push(ServerVerification {
                 server: server.clone(),
                 recycled,
+                next_checks: if event_112 == Some(true) {
+                    Vec::new()
+                } else {
+                    evidence.next_checks.clone()
+                },
                 event_112,
                 im_log_folder,
                 error,

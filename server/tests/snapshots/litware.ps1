@@ -1,4 +1,4 @@
-﻿# imlink runbook for integration plan 42a00219ba82aa1bc1f19d2c58c8f7dd19c83592e9921828332e7b3ccee5c4a4
+﻿# imlink runbook for integration plan 728936bd3233bd4cfb62d1a27c9a51ed7e81e0ca48dc1f6d4a5f241656701604
 # OWA trusted application pool atl-owa-001.litwareinc.com, Lync registrar pool atl-cs-001.litwareinc.com, SiteId Redmond.
 # Run in one PowerShell session that has the Lync Server and Exchange management shells loaded.
 # Only the steps the plan will change are run; the others are listed as comments.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Plan;
+use super::{CheckOutcome, Plan};
 
 /// One difference between two plans, in words.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,12 +33,16 @@ pub fn diff(old: &Plan, new: &Plan) -> Vec<Difference> {
     }
     for check in &new.preflight {
         match old.preflight.iter().find(|c| c.id == check.id) {
-            Some(before) if before.passed != check.passed => say(
+            Some(before) if before.outcome() != check.outcome() => say(
                 &check.id,
                 format!(
                     "preflight “{}” now {}: {}",
                     check.title,
-                    if check.passed { "passes" } else { "fails" },
+                    match check.outcome() {
+                        CheckOutcome::Passed => "passes",
+                        CheckOutcome::Warning => "passes with a warning",
+                        CheckOutcome::Failed => "fails",
+                    },
                     check.detail
                 ),
             ),

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::fields::PolicySelection;
 use crate::domain::request::IntegrationSpec;
 use crate::procedure::facts::same_name;
-use crate::procedure::facts::{Backend, Facts, Site};
+use crate::procedure::facts::{Backend, Certificate, Facts, Site};
 use crate::procedure::powershell::{Command, Value, quote};
 
 mod diff;
@@ -137,13 +137,46 @@ impl Step {
     }
 }
 
-/// One preflight check. A failed one blocks submission.
+/// One preflight check. A failed one blocks submission; a passed one may carry a warning the
+/// approver should see (a certificate that expires soon).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preflight {
     pub id: String,
     pub title: String,
     pub passed: bool,
     pub detail: String,
+    /// Passed, but with something to act on soon (stored only when set, so plans hashed
+    /// before warnings existed keep their hash).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
+}
+
+/// How a preflight check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Passed,
+    Warning,
+    Failed,
+}
+
+impl CheckOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckOutcome::Passed => "Passed",
+            CheckOutcome::Warning => "Warning",
+            CheckOutcome::Failed => "Failed",
+        }
+    }
+}
+
+impl Preflight {
+    pub fn outcome(&self) -> CheckOutcome {
+        match (self.passed, self.warning) {
+            (false, _) => CheckOutcome::Failed,
+            (true, true) => CheckOutcome::Warning,
+            (true, false) => CheckOutcome::Passed,
+        }
+    }
 }
 
 /// Evidence to collect after the first OWA sign-in (ARTICLE §1.9).
@@ -152,6 +185,10 @@ pub struct Evidence {
     pub target: Target,
     pub script: String,
     pub explanation: String,
+    /// What to check next on this server when the evidence shows no event 112 after people
+    /// signed in (stored only when set, so older plans keep their hash).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_checks: Vec<crate::procedure::diagnostics::NextCheck>,
 }
 
 /// The whole plan.
@@ -173,6 +210,14 @@ impl Plan {
     /// The failed preflight checks; any blocks submission.
     pub fn failures(&self) -> Vec<&Preflight> {
         self.preflight.iter().filter(|p| !p.passed).collect()
+    }
+
+    /// The checks that passed with a warning.
+    pub fn warnings(&self) -> Vec<&Preflight> {
+        self.preflight
+            .iter()
+            .filter(|p| p.outcome() == CheckOutcome::Warning)
+            .collect()
     }
 
     /// Steps that will change something.

@@ -3,6 +3,8 @@
 
 use super::steps::{app_step, evidence, pool_step, publish_step};
 use super::*;
+use crate::procedure::facts::{LYNC_2010, LYNC_2013, SKYPE_2015};
+use crate::procedure::probes::UM_DIAL_PLANS;
 
 /// Decides the plan for `spec` against `facts` at time `now` (certificate validity).
 pub fn plan(spec: &IntegrationSpec, facts: &Facts, now: DateTime<Utc>) -> Plan {
@@ -12,9 +14,13 @@ pub fn plan(spec: &IntegrationSpec, facts: &Facts, now: DateTime<Utc>) -> Plan {
         now,
         notes: Vec::new(),
         preflight: Vec::new(),
+        discovered: Vec::new(),
     }
     .run()
 }
+
+/// A certificate that expires sooner than this is a warning on the plan.
+const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(30);
 
 pub(super) struct Planner<'a> {
     spec: &'a IntegrationSpec,
@@ -22,6 +28,8 @@ pub(super) struct Planner<'a> {
     now: DateTime<Utc>,
     notes: Vec<String>,
     preflight: Vec<Preflight>,
+    /// The servers Lync autodiscovers once the dial-plan step has run.
+    discovered: Vec<String>,
 }
 
 /// The FQDN inside a Lync service id such as `Registrar:atl-cs-001.litwareinc.com`.
@@ -42,7 +50,16 @@ impl<'a> Planner<'a> {
             title: title.into(),
             passed,
             detail: detail.into(),
+            warning: false,
         });
+    }
+
+    /// A check that passes with a warning.
+    fn warn(&mut self, id: impl Into<String>, title: impl Into<String>, detail: impl Into<String>) {
+        self.check(id, title, true, detail);
+        if let Some(last) = self.preflight.last_mut() {
+            last.warning = true;
+        }
     }
 
     fn owa(&self) -> &'a str {
@@ -60,17 +77,21 @@ impl<'a> Planner<'a> {
         let backends = self.check_backends();
         let dial_plans = self.dial_plan_step();
         let autodiscovered = self.owa_autodiscovered(&dial_plans.1);
+        let trusted_as = autodiscovered.is_none().then(|| self.owa());
         let mut steps = Vec::new();
         steps.extend(self.lync_steps(site.as_ref().map(|s| s.site_id.as_str()), autodiscovered));
         steps.push(dial_plans.0);
         steps.extend(self.vdir_step());
-        for backend in &backends {
-            steps.push(self.web_config_step(backend));
+        for (backend, thumbprint) in &backends {
+            steps.push(self.web_config_step(backend, thumbprint));
             let changed = steps.last().is_some_and(|s| s.decision == Decision::Change);
             steps.push(self.recycle_step(&backend.server, changed));
         }
         steps.extend(self.policy_step());
-        let evidence = backends.iter().map(|b| evidence(&b.server)).collect();
+        let evidence = backends
+            .iter()
+            .map(|(b, thumbprint)| evidence(&b.server, thumbprint, self.registrar(), trusted_as))
+            .collect();
         Plan {
             format: FORMAT,
             site_id: site
@@ -226,6 +247,10 @@ impl<'a> Planner<'a> {
         );
     }
 
+    /// The registrar must be a Lync Server 2013 (or Skype for Business Server 2015) Front End
+    /// pool: not a Director, which authenticates sign-ins but homes nobody (the troubleshooting
+    /// table lists a Director as IMServerName as a misconfiguration), and not Lync Server 2010.
+    /// It becomes the trusted pool's `-Registrar` and OWA's `IMServerName` alike.
     fn check_registrar(&mut self) {
         let registrar = self.registrar();
         let pool = self
@@ -235,26 +260,87 @@ impl<'a> Planner<'a> {
             .iter()
             .find(|p| same_name(&p.fqdn, registrar));
         let (passed, detail) = match pool {
-            Some(p) if p.is_registrar() => (
-                true,
-                format!("{registrar} is a Lync pool with a Registrar service."),
-            ),
-            Some(_) => (
-                false,
-                format!("{registrar} is a Lync pool but runs no Registrar service."),
-            ),
             None => (false, format!("Get-CsPool knows no pool {registrar}.")),
+            Some(p) if p.is_director() => (
+                false,
+                format!(
+                    "{registrar} is a Director pool. Directors authenticate sign-ins but home no users and host no \
+                     trusted application pool; the registrar and IMServerName must be the Front End pool that hosts \
+                     the trusted application pool (ARTICLE §1.5, §1.6 step 2).{}",
+                    self.front_end_hint()
+                ),
+            ),
+            Some(p) if !p.is_registrar() => (
+                false,
+                format!(
+                    "{registrar} is a Lync pool but runs no Registrar service.{}",
+                    self.front_end_hint()
+                ),
+            ),
+            Some(p) => match (p.registrar_version, p.product()) {
+                (Some(LYNC_2010), _) => (
+                    false,
+                    format!(
+                        "{registrar} runs Lync Server 2010 (registrar service Version {LYNC_2010}). This procedure \
+                         integrates OWA 2013 with a Lync Server 2013 pool, which hosts the trusted application pool \
+                         and is named in IMServerName; Lync Server 2010 pools are configured differently.{}",
+                        self.front_end_hint()
+                    ),
+                ),
+                (Some(_), Some(product)) => (
+                    true,
+                    format!("{registrar} is a {product} Front End pool with a Registrar service."),
+                ),
+                (Some(version), None) => (
+                    false,
+                    format!(
+                        "{registrar} reports registrar service Version {version}, which is neither Lync Server 2013 \
+                         ({LYNC_2013}) nor Skype for Business Server 2015 ({SKYPE_2015})."
+                    ),
+                ),
+                (None, _) => (
+                    true,
+                    format!(
+                        "{registrar} is a Lync pool with a Registrar service (its version was not reported by the probe)."
+                    ),
+                ),
+            },
         };
         self.check(
             "registrar-pool",
-            "The Lync registrar pool exists",
+            "The Lync registrar pool exists and is a Lync Server 2013 Front End pool",
             passed,
             detail,
         );
     }
 
-    /// Checks UCMA and the certificate on every back-end; returns the back-ends to configure.
-    fn check_backends(&mut self) -> Vec<Backend> {
+    /// The Front End pools a request could name instead, as a sentence (empty when none).
+    fn front_end_hint(&self) -> String {
+        let pools: Vec<&str> = self
+            .facts
+            .lync
+            .pools
+            .iter()
+            .filter(|p| {
+                p.is_registrar()
+                    && !p.is_director()
+                    && matches!(p.registrar_version, Some(LYNC_2013 | SKYPE_2015) | None)
+            })
+            .map(|p| p.fqdn.as_str())
+            .collect();
+        if pools.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Front End pools in this organization: {}.",
+                pools.join(", ")
+            )
+        }
+    }
+
+    /// Checks UCMA and the certificate on every back-end; returns the back-ends to configure,
+    /// each with the thumbprint its web.config will name.
+    fn check_backends(&mut self) -> Vec<(Backend, String)> {
         let servers: Vec<String> = self
             .facts
             .backend_servers()
@@ -280,8 +366,8 @@ impl<'a> Planner<'a> {
                 continue;
             };
             self.check_ucma(&backend);
-            self.check_certificate(&backend);
-            found.push(backend);
+            let thumbprint = self.check_certificate(&backend);
+            found.push((backend, thumbprint));
         }
         found
     }
@@ -321,85 +407,136 @@ impl<'a> Planner<'a> {
         );
     }
 
-    fn check_certificate(&mut self, b: &Backend) {
-        let thumbprint = self.spec.thumbprint.as_str();
+    /// Finds, among the request's thumbprints, the certificate installed on `b` and checks it as
+    /// OWA and Lync need it; returns the thumbprint `b`'s web.config will name.
+    fn check_certificate(&mut self, b: &Backend) -> String {
         let owa = self.owa();
-        let cert = b
+        let given: Vec<&str> = self.spec.thumbprint.iter().map(|t| t.as_str()).collect();
+        let installed: Vec<&Certificate> = b
             .certificates
             .iter()
-            .find(|c| same_name(&c.thumbprint, thumbprint));
-        let (passed, detail) = match cert {
-            None => (
-                false,
-                format!(
-                    "No certificate with thumbprint {thumbprint} is installed on {}.",
-                    b.server
-                ),
-            ),
-            Some(c) if !c.status.eq_ignore_ascii_case("Valid") => {
-                (false, format!("The certificate's status is {}.", c.status))
+            .filter(|c| given.iter().any(|t| same_name(&c.thumbprint, t)))
+            .collect();
+        let server = &b.server;
+        let (thumbprint, cert) = match installed.as_slice() {
+            [one] => (one.thumbprint.to_ascii_uppercase(), Some(*one)),
+            [] => (given.first().copied().unwrap_or_default().to_string(), None),
+            several => {
+                let list: Vec<&str> = several.iter().map(|c| c.thumbprint.as_str()).collect();
+                self.check(
+                    format!("certificate:{server}"),
+                    format!("Certificate on {server}"),
+                    false,
+                    format!(
+                        "{server} holds more than one of the request's certificates ({}); OWA's web.config names one, \
+                         so give only the one this server uses.",
+                        list.join(", ")
+                    ),
+                );
+                return list[0].to_string();
             }
-            Some(c) if c.not_after <= self.now => (
-                false,
-                format!(
-                    "The certificate expired on {}.",
-                    c.not_after.format("%Y-%m-%d")
-                ),
-            ),
-            Some(c) if c.not_before > self.now => (
-                false,
-                format!(
-                    "The certificate is not valid before {}.",
-                    c.not_before.format("%Y-%m-%d")
-                ),
-            ),
-            Some(c) if !c.has_private_key => {
-                (false, "The certificate has no private key.".to_string())
-            }
-            Some(c) if !c.names(owa) => (
-                false,
-                format!(
-                    "The certificate ({}) does not name {owa} in its subject or subject alternative names; the trusted \
-                 application pool FQDN must match them (ARTICLE §1.5).",
-                    c.subject
-                ),
-            ),
-            // The article asks for the pool FQDN in both the Subject and the SANs.
-            Some(c) if !c.subject_names(owa) => (
-                false,
-                format!(
-                    "The certificate names {owa} among its subject alternative names, but its subject is {}; the \
-                     OWA pool FQDN must be the certificate's Subject name and be in its SANs (ARTICLE §1.5).",
-                    c.subject
-                ),
-            ),
-            Some(c) if !c.san_names(owa) => (
-                false,
-                format!(
-                    "The certificate's subject is {owa}, but its subject alternative names ({}) do not include it; \
-                     the OWA pool FQDN must be the certificate's Subject name and be in its SANs (ARTICLE §1.5).",
-                    if c.domains.is_empty() {
-                        "none".to_string()
-                    } else {
-                        c.domains.join(", ")
-                    }
-                ),
-            ),
-            Some(c) => (
-                true,
-                format!(
-                    "{} is valid until {}, has a private key and names {owa} in its Subject and SANs.",
-                    c.subject,
-                    c.not_after.format("%Y-%m-%d")
-                ),
-            ),
         };
-        self.check(
-            format!("certificate:{}", b.server),
-            format!("Certificate {thumbprint} on {}", b.server),
-            passed,
-            detail,
+        let title = format!("Certificate {thumbprint} on {server}");
+        let id = format!("certificate:{server}");
+        let Some(c) = cert else {
+            let detail = if given.len() == 1 {
+                format!("No certificate with thumbprint {thumbprint} is installed on {server}.")
+            } else {
+                format!(
+                    "None of the request's certificates ({}) is installed on {server}.",
+                    given.join(", ")
+                )
+            };
+            self.check(id, title, false, detail);
+            return thumbprint;
+        };
+        let issuer = if c.issuer.is_empty() {
+            String::new()
+        } else {
+            format!(" (issued by {})", c.issuer)
+        };
+        let failure = if c.not_after <= self.now {
+            Some(format!(
+                "The certificate expired on {}.",
+                c.not_after.format("%Y-%m-%d")
+            ))
+        } else if c.not_before > self.now {
+            Some(format!(
+                "The certificate is not valid before {}.",
+                c.not_before.format("%Y-%m-%d")
+            ))
+        } else if !c.has_private_key {
+            Some("The certificate has no private key.".to_string())
+        } else if c.is_self_signed {
+            Some(format!(
+                "The certificate is self-signed{issuer}. Lync must trust the certificate OWA presents, so it must be \
+                 issued by a certification authority both Exchange and Lync trust, such as the internal CA \
+                 (ARTICLE §1.6 step 3)."
+            ))
+        } else if c.status.eq_ignore_ascii_case("Untrusted") {
+            Some(format!(
+                "Windows on {server} does not trust the certificate's chain (Status Untrusted){issuer}. Lync must trust \
+                 the certificate OWA presents: install the issuing CA's chain on both sides or use a certificate from a \
+                 CA both trust (ARTICLE §1.6 step 3)."
+            ))
+        } else if !c.chain_valid() {
+            Some(format!(
+                "The certificate's status is {}{issuer}; Windows on {server} must report it Valid.",
+                c.status
+            ))
+        } else if !c.subject_names(owa) && !c.san_names(owa) {
+            Some(format!(
+                "The certificate ({}) does not name {owa} in its subject or subject alternative names; the trusted \
+                 application pool FQDN must match them (ARTICLE §1.5).",
+                c.subject
+            ))
+        } else if !c.subject_names(owa) {
+            // The article asks for the pool FQDN in both the Subject and the SANs.
+            Some(format!(
+                "The certificate names {owa} among its subject alternative names, but its subject is {}; the \
+                 OWA pool FQDN must be the certificate's Subject name and be in its SANs (ARTICLE §1.5).",
+                c.subject
+            ))
+        } else if !c.san_names(owa) {
+            Some(format!(
+                "The certificate's subject is {owa}, but its subject alternative names ({}) do not include it; \
+                 the OWA pool FQDN must be the certificate's Subject name and be in its SANs (ARTICLE §1.5).",
+                if c.domains.is_empty() {
+                    "none".to_string()
+                } else {
+                    c.domains.join(", ")
+                }
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = failure {
+            self.check(id, title, false, detail);
+            return thumbprint;
+        }
+        let valid = format!(
+            "{}{issuer} is valid until {}, has a private key, is trusted on {server} and names {owa} in its Subject \
+             and SANs.",
+            c.subject,
+            c.not_after.format("%Y-%m-%d")
         );
+        let left = c.not_after - self.now;
+        if left <= EXPIRY_WARNING {
+            self.warn(
+                id,
+                title,
+                format!(
+                    "{valid} It expires on {} ({} days from now): renew it, install the new certificate on every \
+                     Mailbox server and change IMCertificateThumbprint before then, or OWA loses IM (MSExchange OWA \
+                     warns with event 106).",
+                    c.not_after.format("%Y-%m-%d"),
+                    left.num_days()
+                ),
+            );
+        } else {
+            self.check(id, title, true, valid);
+        }
+        thumbprint
     }
 
     /// Whether the OWA servers are autodiscovered once the dial-plan step has run, decided
@@ -410,6 +547,7 @@ impl<'a> Planner<'a> {
     fn owa_autodiscovered(&mut self, after: &Facts) -> Option<Vec<String>> {
         let owa = self.owa();
         let discovered = after.autodiscovered_servers();
+        self.discovered = discovered.iter().map(|s| s.to_string()).collect();
         let is_discovered = |fqdn: &str| discovered.iter().any(|s| same_name(s, fqdn));
         let mailbox: Vec<&str> = after
             .backend_servers()
@@ -508,12 +646,19 @@ impl<'a> Planner<'a> {
                     .collect();
                 steps.push(self.remove_duplicate_step(pool, &apps));
             }
-            steps.push(pool_step(owa, registrar, site_id.unwrap_or(""), skip(why)));
+            steps.push(pool_step(
+                owa,
+                registrar,
+                site_id.unwrap_or(""),
+                &[],
+                skip(why),
+            ));
             steps.push(app_step(owa, app_id, port, skip(why)));
             steps.push(publish_step(skip(why)));
             return steps;
         }
 
+        let computers = self.pool_computers();
         let pool_decision = match &existing_pool {
             None => Decision::Change,
             Some(p) => {
@@ -531,6 +676,7 @@ impl<'a> Planner<'a> {
                         format!("{} already exists with registrar “{}” in {}; imlink does not change an existing pool. \
                                  Fix the request or the pool first.", p.identity, p.registrar, p.site)
                     });
+                self.check_pool_computers(p, &computers);
                 Decision::Satisfied(format!("{} already exists.", p.identity))
             }
         };
@@ -581,11 +727,99 @@ impl<'a> Planner<'a> {
             owa,
             registrar,
             site_id.unwrap_or(self.spec.site_id.as_str()),
+            &computers,
             pool_decision,
         ));
         steps.push(app_step(owa, app_id, port, app_decision));
         steps.push(publish_step(publish));
         steps
+    }
+
+    /// The computers of a new trusted application pool. When the OWA pool FQDN names an
+    /// Exchange server, none are given: the pool's one computer takes the pool's name, as in
+    /// the article. Otherwise the name is a load-balanced name in front of the Exchange 2013
+    /// Mailbox servers, where OWA's IM endpoint runs, and each becomes a computer of the pool
+    /// (the documented way to give a trusted application pool several computers).
+    fn pool_computers(&mut self) -> Vec<String> {
+        let owa = self.owa();
+        if self
+            .facts
+            .exchange
+            .servers
+            .iter()
+            .any(|s| same_name(&s.fqdn, owa))
+        {
+            return Vec::new();
+        }
+        let computers: Vec<String> = self
+            .facts
+            .backend_servers()
+            .iter()
+            .filter(|s| !self.discovered.iter().any(|d| same_name(d, &s.fqdn)))
+            .map(|s| s.fqdn.to_ascii_lowercase())
+            .collect();
+        if !computers.is_empty() {
+            self.notes.push(format!(
+                "{owa} is not the name of an Exchange server, so it is taken as a load-balanced name in front of the \
+                 Exchange 2013 Mailbox servers ({}). The trusted application pool gets each of them as a computer: \
+                 the first with -ComputerFqdn, the others with New-CsTrustedApplicationComputer. Every one of them \
+                 must present a certificate naming {owa}.",
+                computers.join(", ")
+            ));
+        }
+        computers
+    }
+
+    /// An existing pool must already hold the computers a new one would get.
+    fn check_pool_computers(
+        &mut self,
+        pool: &crate::procedure::facts::TrustedPool,
+        wanted: &[String],
+    ) {
+        if wanted.is_empty() || pool.computers.is_empty() {
+            return;
+        }
+        let missing: Vec<&str> = wanted
+            .iter()
+            .filter(|w| !pool.computers.iter().any(|c| same_name(c, w)))
+            .map(String::as_str)
+            .collect();
+        let (passed, detail) = if missing.is_empty() {
+            (
+                true,
+                format!(
+                    "{} holds every Mailbox server as a computer.",
+                    pool.pool_fqdn
+                ),
+            )
+        } else {
+            let commands: Vec<String> = missing
+                .iter()
+                .map(|m| {
+                    Command::new("New-CsTrustedApplicationComputer")
+                        .arg("Identity", Value::text(m))
+                        .arg("Pool", Value::text(&pool.pool_fqdn))
+                        .to_string()
+                })
+                .collect();
+            (
+                false,
+                format!(
+                    "{} lacks the computers {}; Lync does not trust OWA on them. imlink does not change an existing \
+                     pool: add them ({}), then publish the topology, or remove the pool. A pool whose only computer \
+                     carries the pool's name cannot take another.",
+                    pool.pool_fqdn,
+                    missing.join(", "),
+                    commands.join("; ")
+                ),
+            )
+        };
+        self.check(
+            "pool-computers",
+            "The trusted application pool holds every server behind the OWA name",
+            passed,
+            detail,
+        );
     }
 
     fn remove_duplicate_step(
@@ -666,7 +900,7 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|d| d.name.clone())
             .collect();
-        let (mut apply, mut rollback) = (Vec::new(), Vec::new());
+        let (mut apply, mut rollback, mut reads) = (Vec::new(), Vec::new(), Vec::new());
         for server in self
             .facts
             .exchange
@@ -691,6 +925,14 @@ impl<'a> Planner<'a> {
                 if !server.has_role(role) {
                     continue;
                 }
+                // Each server is read by name: without it the call router's cmdlet reads
+                // only the local server.
+                let getter = if parameter == "Identity" {
+                    "Get-UMService"
+                } else {
+                    "Get-UMCallRouterSettings"
+                };
+                reads.push(format!("@({getter} -{parameter} {})", quote(&server.fqdn)));
                 let entry = match list.iter().position(|a| same_name(&a.server, &server.fqdn)) {
                     Some(i) => &mut list[i],
                     None => {
@@ -733,13 +975,14 @@ impl<'a> Planner<'a> {
         } else {
             Decision::Change
         };
-        let check = if sip.is_empty() {
+        let check = if sip.is_empty() || reads.is_empty() {
             "$True".to_string()
         } else {
             let plans = sip.iter().map(|p| quote(p)).collect::<Vec<_>>().join(", ");
             format!(
-                "$plans = @({plans}); @(Get-UMService) + @(Get-UMCallRouterSettings) | ForEach-Object {{ $d = @($_.DialPlans); \
-                 $plans | Where-Object {{ $d -notcontains $_ }} }} | Measure-Object | ForEach-Object {{ $_.Count -eq 0 }}"
+                "$plans = @({plans}); {} | ForEach-Object {{ $d = {UM_DIAL_PLANS}; \
+                 $plans | Where-Object {{ $d -notcontains $_ }} }} | Measure-Object | ForEach-Object {{ $_.Count -eq 0 }}",
+                reads.join(" + ")
             )
         };
         let step = Step {
@@ -849,9 +1092,9 @@ impl<'a> Planner<'a> {
         })
     }
 
-    fn web_config_step(&mut self, b: &Backend) -> Step {
+    fn web_config_step(&mut self, b: &Backend, thumbprint: &str) -> Step {
         let keys = [
-            ("IMCertificateThumbprint", self.spec.thumbprint.as_str()),
+            ("IMCertificateThumbprint", thumbprint),
             ("IMServerName", self.registrar()),
         ];
         let satisfied = keys.iter().all(|(k, v)| {
@@ -896,7 +1139,7 @@ impl<'a> Planner<'a> {
              $s = @($config.configuration.appSettings.add); \
              [bool](@($s | Where-Object {{ $_.key -eq 'IMCertificateThumbprint' -and $_.value -eq {} }}).Count -and \
              @($s | Where-Object {{ $_.key -eq 'IMServerName' -and $_.value -eq {} }}).Count)",
-            quote(self.spec.thumbprint.as_str()),
+            quote(thumbprint),
             quote(self.registrar())
         );
         Step {
@@ -913,7 +1156,7 @@ impl<'a> Planner<'a> {
                 "OWA on the back end reads the certificate thumbprint ({}) and the Lync pool ({}) from appSettings in \
                  ClientAccess\\Owa\\web.config. Existing keys are updated in place, missing ones added, and the file is \
                  copied to a timestamped .bak first. Exchange cumulative updates rewrite this file, so re-run the plan after each CU.",
-                self.spec.thumbprint,
+                thumbprint,
                 self.registrar()
             ),
             reference: "ARTICLE §1.6 step 2".into(),

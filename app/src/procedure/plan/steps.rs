@@ -3,38 +3,91 @@
 
 use super::*;
 
-pub(super) fn pool_step(owa: &str, registrar: &str, site_id: &str, decision: Decision) -> Step {
+/// Creates the trusted application pool. With `computers` (a load-balanced OWA name in front
+/// of several servers) the pool's first computer is named with `-ComputerFqdn` and the others
+/// are added with `New-CsTrustedApplicationComputer`: a pool created without `-ComputerFqdn`
+/// has one computer named as the pool and can take no other.
+pub(super) fn pool_step(
+    owa: &str,
+    registrar: &str,
+    site_id: &str,
+    computers: &[String],
+    decision: Decision,
+) -> Step {
+    let mut create = Command::new("New-CsTrustedApplicationPool")
+        .arg("Identity", Value::text(owa))
+        .arg("Registrar", Value::text(registrar))
+        .arg("Site", Value::text(site_id))
+        .arg("RequiresReplication", Value::Bool(false));
+    if let Some(first) = computers.first() {
+        create = create.arg("ComputerFqdn", Value::text(first));
+    }
+    let mut apply = vec![create.to_string()];
+    let mut rollback = Vec::new();
+    for computer in computers.iter().skip(1) {
+        apply.push(
+            Command::new("New-CsTrustedApplicationComputer")
+                .arg("Identity", Value::text(computer))
+                .arg("Pool", Value::text(owa))
+                .to_string(),
+        );
+        rollback.push(
+            Command::new("Remove-CsTrustedApplicationComputer")
+                .arg("Identity", Value::text(computer))
+                .switch("Force")
+                .to_string(),
+        );
+    }
+    rollback.push(
+        Command::new("Remove-CsTrustedApplicationPool")
+            .arg("Identity", Value::text(owa))
+            .switch("Force")
+            .to_string(),
+    );
+    rollback.push("Enable-CsTopology".into());
+    let computers_text = if computers.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " {owa} is a load-balanced name, so the pool's computers are the servers behind it: {}.",
+            computers.join(", ")
+        )
+    };
+    let check = if computers.is_empty() {
+        format!(
+            "$null -ne (Get-CsTrustedApplicationPool -Identity {} -ErrorAction SilentlyContinue)",
+            quote(owa)
+        )
+    } else {
+        let wanted: Vec<String> = computers.iter().map(|c| quote(c)).collect();
+        format!(
+            "$have = @(Get-CsTrustedApplicationComputer -Pool {} -ErrorAction SilentlyContinue | ForEach-Object {{ [string]$_.Identity }}); \
+             @({} | Where-Object {{ $have -notcontains $_ }}).Count -eq 0 -and $have.Count -gt 0",
+            quote(owa),
+            wanted.join(", ")
+        )
+    };
     Step {
         id: "trusted-pool".into(),
         title: format!("Create the trusted application pool {owa}"),
         target: Target::LyncShell,
-        apply: vec![
-            Command::new("New-CsTrustedApplicationPool")
-                .arg("Identity", Value::text(owa))
-                .arg("Registrar", Value::text(registrar))
-                .arg("Site", Value::text(site_id))
-                .arg("RequiresReplication", Value::Bool(false))
-                .to_string(),
-        ],
-        check: format!(
-            "$null -ne (Get-CsTrustedApplicationPool -Identity {} -ErrorAction SilentlyContinue)",
-            quote(owa)
-        ),
+        apply,
+        check,
         expect_output: None,
         explanation: format!(
             "Adds the OWA server {owa} to Lync's Known Servers List as a trusted application pool homed on the \
              registrar {registrar}, in the site whose SiteId is {site_id}. Replication is off, as for any manually \
-             provisioned application. The FQDN must match the Exchange certificate's subject and SAN."
+             provisioned application. The FQDN must match the Exchange certificate's subject and SAN.{computers_text}"
         ),
-        reference: "ARTICLE §1.5 step 1".into(),
+        reference: if computers.is_empty() {
+            "ARTICLE §1.5 step 1".into()
+        } else {
+            "ARTICLE §1.5 step 1; New-CsTrustedApplicationPool -ComputerFqdn, New-CsTrustedApplicationComputer \
+             (Lync Server 2013: configuring trusted application pools with more than one computer)"
+                .into()
+        },
         decision,
-        rollback: vec![
-            Command::new("Remove-CsTrustedApplicationPool")
-                .arg("Identity", Value::text(owa))
-                .switch("Force")
-                .to_string(),
-            "Enable-CsTopology".into(),
-        ],
+        rollback,
     }
 }
 
@@ -87,8 +140,18 @@ pub(super) fn publish_step(decision: Decision) -> Step {
     }
 }
 
-pub(super) fn evidence(server: &str) -> Evidence {
+/// The evidence to read on back-end `server` after the first sign-in, and what to check next
+/// when it shows no event 112.
+pub(super) fn evidence(
+    server: &str,
+    thumbprint: &str,
+    registrar: &str,
+    owa_pool: Option<&str>,
+) -> Evidence {
     Evidence {
+        next_checks: crate::procedure::diagnostics::after_no_event_112(
+            server, thumbprint, registrar, owa_pool,
+        ),
         target: Target::Backend(server.to_string()),
         script: "[pscustomobject]@{ Event112 = [bool](Get-EventLog -LogName Application -Source 'MSExchange OWA' -ErrorAction SilentlyContinue | Where-Object { $_.EventID -eq 112 } | Select-Object -First 1); \
                  LogFolder = (Test-Path -LiteralPath (Join-Path $env:ExchangeInstallPath 'Logging\\OWA\\InstantMessaging')) } | ConvertTo-Json".into(),

@@ -651,3 +651,188 @@ fn autodiscovery_is_decided_from_the_organization_not_the_typed_name() {
         p.notes
     );
 }
+
+/// UM assignments are read server by server, from both property names.
+#[test]
+fn the_dial_plan_check_reads_each_server_by_name_and_both_property_names() {
+    let p = plan_for(&article(), &litware());
+    let check = &step(&p, "sip-dial-plans").check;
+    assert!(
+        check.contains("Get-UMCallRouterSettings -Server 'atl-owa-001.litwareinc.com'"),
+        "{check}"
+    );
+    assert!(
+        check.contains("Get-UMService -Identity 'atl-mbx-001.litwareinc.com'"),
+        "{check}"
+    );
+    assert!(check.contains("$_.UMDialPlans") && check.contains("$_.DialPlans"));
+    let probe = crate::procedure::probes::exchange().script;
+    assert!(
+        probe.contains("Get-UMCallRouterSettings -Server $_.Fqdn"),
+        "{probe}"
+    );
+    assert!(probe.contains("Get-UMService -Identity $_.Fqdn"), "{probe}");
+}
+
+#[test]
+fn lync_versions_and_directors_decide_the_registrar() {
+    let named = |registrar: &str| RequestInput {
+        registrar_fqdn: registrar.into(),
+        ..article()
+    };
+    // A Director is refused as the registrar (and so as IMServerName), with the Front End pools
+    // it could be instead.
+    let p = plan_for(&named("atl-dir-001.litwareinc.com"), &samples::director());
+    assert_eq!(failed(&p), ["registrar-pool"]);
+    let detail = &p.failures()[0].detail;
+    assert!(detail.contains("Director pool"), "{detail}");
+    assert!(detail.contains("atl-cs-001.litwareinc.com"), "{detail}");
+    // The Front End pool beside it is fine.
+    assert!(
+        plan_for(&article(), &samples::director())
+            .failures()
+            .is_empty()
+    );
+    // Lync Server 2010 is refused with its reason.
+    let p = plan_for(
+        &named("atl-cs2010-001.litwareinc.com"),
+        &samples::coexistence_2010(),
+    );
+    assert_eq!(failed(&p), ["registrar-pool"]);
+    assert!(p.failures()[0].detail.contains("Lync Server 2010"));
+    // An unknown version is refused, a missing one (older facts) is not.
+    let mut f = litware();
+    f.lync.pools[0].registrar_version = Some(9);
+    assert_eq!(failed(&plan_for(&article(), &f)), ["registrar-pool"]);
+    f.lync.pools[0].registrar_version = None;
+    assert!(plan_for(&article(), &f).failures().is_empty());
+    // Skype for Business Server 2015 reuses the procedure.
+    f.lync.pools[0].registrar_version = Some(7);
+    let p = plan_for(&article(), &f);
+    assert!(p.failures().is_empty());
+    // IMServerName is always the registrar that hosts the trusted pool.
+    let pool = &step(&p, "trusted-pool").apply[0];
+    let web = step(&p, "web-config:atl-mbx-001.litwareinc.com");
+    assert!(pool.contains("-Registrar 'atl-cs-001.litwareinc.com'"));
+    assert!(web.apply.iter().any(|l| {
+        l.contains("'IMServerName'")
+            && web
+                .check
+                .contains("$_.value -eq 'atl-cs-001.litwareinc.com'")
+    }));
+}
+
+#[test]
+fn certificate_trust_and_expiry() {
+    let cert_check = |facts: &Facts| {
+        let p = plan_for(&article(), facts);
+        p.preflight
+            .iter()
+            .find(|c| c.id == "certificate:atl-mbx-001.litwareinc.com")
+            .cloned()
+            .unwrap()
+    };
+    // Self-signed: refused.
+    let c = cert_check(&samples::self_signed());
+    assert!(!c.passed && c.detail.contains("self-signed"), "{c:?}");
+    // An issuer Windows does not trust: refused, naming the issuer.
+    let mut f = litware();
+    f.exchange.backends[0].certificates[0].status = "Untrusted".into();
+    let c = cert_check(&f);
+    assert!(!c.passed, "{c:?}");
+    assert!(c.detail.contains("Litware Enterprise Root CA") && c.detail.contains("Untrusted"));
+    // Revocation cannot be checked: refused with the status.
+    f.exchange.backends[0].certificates[0].status = "RevocationCheckFailure".into();
+    assert!(cert_check(&f).detail.contains("RevocationCheckFailure"));
+    // Expiring within 30 days: a warning with the date, which does not block.
+    let mut f = litware();
+    f.exchange.backends[0].certificates[0].not_after = now() + chrono::Duration::days(12);
+    let c = cert_check(&f);
+    assert_eq!(c.outcome(), CheckOutcome::Warning);
+    assert!(
+        c.detail.contains("2026-12-09") && c.detail.contains("12 days"),
+        "{c:?}"
+    );
+    let p = plan_for(&article(), &f);
+    assert!(p.failures().is_empty());
+    assert_eq!(p.warnings().len(), 1);
+    // 31 days left: no warning.
+    f.exchange.backends[0].certificates[0].not_after = now() + chrono::Duration::days(31);
+    assert_eq!(cert_check(&f).outcome(), CheckOutcome::Passed);
+}
+
+#[test]
+fn each_back_end_gets_its_own_certificate() {
+    let f = samples::cert_per_server();
+    let both = samples::request_for("cert-per-server");
+    let p = plan_for(&both, &f);
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    for (server, thumbprint) in [
+        (
+            "atl-mbx-001.litwareinc.com",
+            "EA5A332496CC05DA69B75B66111C0F78A110D22D",
+        ),
+        ("atl-mbx-002.litwareinc.com", samples::SECOND_THUMBPRINT),
+    ] {
+        let web = step(&p, &format!("web-config:{server}"));
+        assert!(
+            web.check.contains(&format!("$_.value -eq '{thumbprint}'")),
+            "{server}: {}",
+            web.check
+        );
+    }
+    // One thumbprint for all cannot serve the server without it.
+    let p = plan_for(&article(), &f);
+    assert_eq!(failed(&p), ["certificate:atl-mbx-002.litwareinc.com"]);
+    // A server holding two of the given certificates is ambiguous.
+    let mut f2 = f.clone();
+    let extra = f2.exchange.backends[1].certificates[0].clone();
+    f2.exchange.backends[0].certificates.push(extra);
+    let p = plan_for(&both, &f2);
+    assert_eq!(failed(&p), ["certificate:atl-mbx-001.litwareinc.com"]);
+    assert!(p.failures()[0].detail.contains("more than one"));
+}
+
+#[test]
+fn a_load_balanced_owa_name_gets_every_mailbox_server_as_a_computer() {
+    let f = samples::multi_server();
+    let p = plan_for(&samples::request_for("multi-server"), &f);
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    let pool = step(&p, "trusted-pool");
+    assert_eq!(
+        pool.apply.iter().map(|c| unquoted(c)).collect::<Vec<_>>(),
+        [
+            "New-CsTrustedApplicationPool -Identity mail.litwareinc.com -Registrar atl-cs-001.litwareinc.com -Site Redmond -RequiresReplication $False -ComputerFqdn atl-mbx-001.litwareinc.com",
+            "New-CsTrustedApplicationComputer -Identity atl-mbx-002.litwareinc.com -Pool mail.litwareinc.com",
+            "New-CsTrustedApplicationComputer -Identity atl-mbx-003.litwareinc.com -Pool mail.litwareinc.com",
+        ]
+    );
+    // Every server's certificate must name the load-balanced name.
+    let mut f2 = f.clone();
+    f2.exchange.backends[2].certificates[0].subject = "CN=atl-mbx-003.litwareinc.com".into();
+    let p = plan_for(&samples::request_for("multi-server"), &f2);
+    assert_eq!(failed(&p), ["certificate:atl-mbx-003.litwareinc.com"]);
+    // An existing pool lacking a server is reported with the command that adds it.
+    let mut f3 = f.clone();
+    f3.lync
+        .trusted_pools
+        .push(crate::procedure::facts::TrustedPool {
+            identity: "TrustedApplicationPool:mail.litwareinc.com".into(),
+            pool_fqdn: "mail.litwareinc.com".into(),
+            registrar: "Registrar:atl-cs-001.litwareinc.com".into(),
+            site: "Site:Redmond".into(),
+            computers: vec![
+                "atl-mbx-001.litwareinc.com".into(),
+                "atl-mbx-002.litwareinc.com".into(),
+            ],
+        });
+    let p = plan_for(&samples::request_for("multi-server"), &f3);
+    assert_eq!(failed(&p), ["pool-computers"]);
+    assert!(p.failures()[0].detail.contains(
+        "New-CsTrustedApplicationComputer -Identity 'atl-mbx-003.litwareinc.com' -Pool 'mail.litwareinc.com'"
+    ));
+    // The article's organization, where the pool is named after a server, is unchanged.
+    let p = plan_for(&article(), &litware());
+    assert_eq!(step(&p, "trusted-pool").apply.len(), 1);
+    assert!(!step(&p, "trusted-pool").apply[0].contains("ComputerFqdn"));
+}

@@ -163,7 +163,7 @@ pub fn spec_of(row: &change_requests::Model) -> Result<IntegrationSpec, AppError
         application_id: ApplicationId::parse(&row.application_id)
             .map_err(|_| corrupt("application_id"))?,
         port: Port::parse(&row.port.to_string()).map_err(|_| corrupt("port"))?,
-        thumbprint: Thumbprint::parse(&row.thumbprint).map_err(|_| corrupt("thumbprint"))?,
+        thumbprint: Thumbprints::parse(&row.thumbprint).map_err(|_| corrupt("thumbprint"))?,
         policies: serde_json::from_str::<PolicySelection>(&row.policies)
             .map_err(|_| corrupt("policies"))?,
         justification: Justification::parse(&row.justification)
