@@ -23,6 +23,8 @@ pub struct RequestSummary {
     pub id: i32,
     pub state: RequestState,
     pub site_id: String,
+    pub kind: crate::domain::request::RequestKind,
+    /// Empty for a request that turns IM off.
     pub owa_pool_fqdn: String,
     pub requester: UserRef,
     pub approvals: u32,

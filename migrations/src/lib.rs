@@ -17,6 +17,7 @@ mod m20261130_000012_step_applying_since;
 mod m20261201_000013_eligibility_checks;
 mod m20261201_000014_eligibility_scans;
 mod m20261201_000015_people_and_oidc;
+mod m20261202_000016_request_kind;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_eligibility_checks::Migration),
             Box::new(m20261201_000014_eligibility_scans::Migration),
             Box::new(m20261201_000015_people_and_oidc::Migration),
+            Box::new(m20261202_000016_request_kind::Migration),
         ]
     }
 }

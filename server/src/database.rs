@@ -54,9 +54,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     on_one_connection(db, async |one| Migrator::up(one, None).await).await
 }
 
-/// Rolls every migration back (for tests of the migrations themselves).
-pub async fn unmigrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    on_one_connection(db, async |one| Migrator::down(one, None).await).await
+/// Rolls the last `steps` migrations back, or every one for `None` (for tests of the
+/// migrations themselves).
+pub async fn unmigrate(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    on_one_connection(db, async |one| Migrator::down(one, steps).await).await
 }
 
 /// Runs `work` with `db`, on SQLite over one connection of its own: migrations then never

@@ -48,6 +48,7 @@ struct PlanText<'a> {
 #[template(path = "runbook.ps1", escape = "none")]
 struct Runbook {
     hash: String,
+    integrate: bool,
     owa: String,
     registrar: String,
     site: String,
@@ -136,6 +137,7 @@ pub fn text(plan: &Plan) -> String {
 pub fn runbook(plan: &Plan) -> String {
     let body = Runbook {
         hash: plan.hash(),
+        integrate: plan.kind.is_integrate(),
         owa: comment(&plan.owa_pool_fqdn),
         registrar: comment(&plan.registrar_fqdn),
         site: comment(&plan.site_id),

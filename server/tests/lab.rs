@@ -987,3 +987,41 @@ fn each_server_gets_its_own_certificate() {
     }
     assert!(lab.exchange.backends.iter().all(|b| b.owa_events == [112]));
 }
+
+#[test]
+fn turning_im_off_ends_presence_and_its_rollback_brings_it_back() {
+    let now = samples::now();
+    let mut lab = LabState::scenario("litware").unwrap();
+    integrate(&mut lab);
+    assert!(lab.owa_sign_in(ELIGIBLE, now).presence);
+    let facts = probe_lab(&mut lab);
+    let spec = IntegrationSpec::validate(&samples::turn_off_request(), now).unwrap();
+    let off = plan(&spec, &facts, now);
+    assert!(off.failures().is_empty(), "{:?}", off.failures());
+    let outcome = run(&mut lab, &server::render::runbook(&off));
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let reasons = reasons_of(&mut lab, ELIGIBLE);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("IM is turned off on OWA's front-end virtual directory")),
+        "{reasons:?}"
+    );
+    let config = &lab.exchange.backends[0].web_config;
+    assert!(!config.contains("IMServerName") && !config.contains("IMCertificateThumbprint"));
+    assert!(
+        config.contains("ClientValidationEnabled"),
+        "other keys stay"
+    );
+    // Planned again, nothing is left to turn off.
+    let again = plan(&spec, &probe_lab(&mut lab), now);
+    assert_eq!(again.changes().count(), 0, "{:?}", again.steps);
+    // Rolling the change back restores what was there: presence again.
+    let positions: Vec<usize> = (0..off.steps.len()).collect();
+    let undo = off.undo(&positions, "undo".into());
+    let outcome = run(&mut lab, &server::render::runbook(&undo));
+    assert_eq!(outcome.failure, None, "{outcome:?}");
+    let back = lab.owa_sign_in(ELIGIBLE, now);
+    assert!(back.presence, "{back:?}");
+}

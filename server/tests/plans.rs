@@ -49,6 +49,11 @@ fn every_branch_matches_its_snapshot() {
     let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
     let p = plan(&spec, &samples::litware(), samples::now());
     assert_snapshot("litware.ps1", &server::render::runbook(&p));
+    // Turning IM off in the integrated organization.
+    let off = IntegrationSpec::validate(&samples::turn_off_request(), samples::now()).unwrap();
+    let p = plan(&off, &samples::integrated(), samples::now());
+    assert_snapshot("turn-off.txt", &server::render::text(&p));
+    assert_snapshot("turn-off.ps1", &server::render::runbook(&p));
 }
 
 /// What the worker sends for each step is, byte for byte, what the approver downloaded: the

@@ -7,7 +7,7 @@ use app::domain::runs::{RunState, StepState};
 use app::ssr::entities::{jobs, run_steps};
 use app::ssr::lab::Lab;
 use app::ssr::state::AppState;
-use common::{Backend, TestDb, approved, job_of, lab_state, user, version};
+use common::{Backend, TestDb, approved, approved_with, job_of, lab_state, user, version};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use server::config::ExecutorConfig;
 use server::executor::Executor;
@@ -139,6 +139,73 @@ async fn an_approved_request_runs_to_presence(backend: Backend) {
         trail.iter().filter(|a| *a == "run.step").count(),
         steps.len(),
         "every step is in the audit trail"
+    );
+}
+
+/// A request that turns IM off is stored, approved and run like an integration, and leaves
+/// the site not integrated; rolling it back integrates the site again.
+async fn turning_im_off_runs_like_any_change(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (s, store) = lab_state(&t.db);
+    let w = worker(&s, &store, "w1");
+    let integrate = approved(&t.db, &s).await;
+    assert!(w.tick().await.unwrap());
+    assert_eq!(job_of(&t, integrate).await.state, RunState::Succeeded);
+    let sites = app::ssr::runs::integrated_sites(&t.db).await.unwrap();
+    assert_eq!(sites, ["redmond"]);
+
+    let off = approved_with(&t.db, &s, &app::procedure::samples::turn_off_request()).await;
+    let row = app::ssr::entities::change_requests::Entity::find_by_id(off)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.kind, app::domain::request::RequestKind::TurnOff);
+    assert_eq!((row.owa_pool_fqdn.as_str(), row.port), ("", 0));
+    assert!(w.tick().await.unwrap());
+    let job = job_of(&t, off).await;
+    assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
+    let plan = app::ssr::runs::plan_of(&job).unwrap();
+    assert_eq!(plan.kind, app::domain::request::RequestKind::TurnOff);
+    assert!(
+        app::ssr::runs::integrated_sites(&t.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let signed_in = common::lab_change(&t.db, async |txn| {
+        store.sign_in(txn, "user0001@litwareinc.com").await
+    })
+    .await
+    .unwrap();
+    assert!(!signed_in.presence, "{signed_in:?}");
+    assert!(
+        signed_in
+            .reasons
+            .iter()
+            .any(|r| r.contains("IM is turned off")),
+        "{signed_in:?}"
+    );
+    // A request naming each server's own certificate is stored whole, on both databases.
+    let alice = user(&t.db, "alice").await;
+    let both = app::ssr::requests::create(
+        &s,
+        &alice,
+        &app::procedure::samples::request_for("cert-per-server"),
+    )
+    .await
+    .unwrap();
+    let row = app::ssr::entities::change_requests::Entity::find_by_id(both)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.thumbprint,
+        format!(
+            "EA5A332496CC05DA69B75B66111C0F78A110D22D, {}",
+            app::procedure::samples::SECOND_THUMBPRINT
+        )
     );
 }
 
@@ -610,6 +677,7 @@ on_both_databases!(
     one_run_per_site_at_a_time,
     operators_cancel_and_resume_runs,
     a_run_rolls_back_to_where_it_started,
+    turning_im_off_runs_like_any_change,
 );
 
 async fn operators_cancel_and_resume_runs(backend: Backend) {

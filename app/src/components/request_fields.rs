@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::text_area::TextArea;
-use crate::domain::request::{FieldErrors, RequestInput};
+use crate::domain::request::{FieldErrors, RequestInput, RequestKind};
 
 /// One labelled input with its hint and, when invalid, its error.
 #[component]
@@ -67,7 +67,42 @@ pub fn RequestFields(
     let justification_error = errors.get("justification").map(str::to_string);
     let justification_invalid = justification_error.is_some();
     let e = || errors.clone();
+    // With JavaScript the fields only an integration needs hide while "turn IM off" is chosen;
+    // without it they stay visible and the server ignores them for that kind.
+    let kind = RwSignal::new(values.kind.clone());
+    let turning_off = move || kind.get() == RequestKind::TurnOff.as_str();
+    let kind_error = errors.get("kind").map(str::to_string);
+    let kind_invalid = kind_error.is_some();
     view! {
+        <fieldset class="fieldset" class:field-invalid=kind_invalid>
+            <legend>"Change"</legend>
+            <div class="choices" role="radiogroup" aria-label="What the request changes">
+                {RequestKind::ALL
+                    .iter()
+                    .map(|k| {
+                        let value = k.as_str();
+                        view! {
+                            <label class="choice">
+                                <input
+                                    type="radio"
+                                    name="input[kind]"
+                                    value=value
+                                    checked=values.kind == value
+                                    on:change=move |_| kind.set(value.to_string())
+                                />
+                                {k.label()}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            <p class="hint">
+                "Turning IM in OWA off is for an organization that does not integrate with Lync: OWA has IM on by default, \
+                 so people see blank presence icons and an error at every sign-in (ARTICLE §1.8). It turns IM off on the \
+                 front-end OWA directories and the chosen policies, removes the IM keys from web.config and recycles OWA."
+            </p>
+            {kind_error.map(|e| view! { <p class="error" id="f-kind-error">{e}</p> })}
+        </fieldset>
         <fieldset class="fieldset">
             <legend>"Lync"</legend>
             <TextField
@@ -85,6 +120,7 @@ pub fn RequestFields(
                     .map(|(id, name)| view! { <option value=id.clone()>{format!("{name} (SiteId {id})")}</option> })
                     .collect_view()}
             </datalist>
+            <div class="integration-only" hidden=turning_off>
             <TextField
                 field="registrar_fqdn"
                 label="Lync registrar pool FQDN"
@@ -92,7 +128,6 @@ pub fn RequestFields(
                 value=values.registrar_fqdn.clone()
                 errors=e()
                 mono=true
-                required=true
             />
             <TextField
                 field="owa_pool_fqdn"
@@ -101,7 +136,6 @@ pub fn RequestFields(
                 value=values.owa_pool_fqdn.clone()
                 errors=e()
                 mono=true
-                required=true
             />
             <div class="field-row">
                 <TextField
@@ -110,7 +144,6 @@ pub fn RequestFields(
                     hint="Letters and digits only."
                     value=values.application_id.clone()
                     errors=e()
-                    required=true
                 />
                 <TextField
                     field="port"
@@ -119,12 +152,13 @@ pub fn RequestFields(
                     value=values.port.clone()
                     errors=e()
                     kind="text"
-                    required=true
                 />
+            </div>
             </div>
         </fieldset>
         <fieldset class="fieldset">
             <legend>"Exchange"</legend>
+            <div class="integration-only" hidden=turning_off>
             <TextField
                 field="thumbprint"
                 label="Exchange certificate thumbprint"
@@ -132,8 +166,8 @@ pub fn RequestFields(
                 value=values.thumbprint.clone()
                 errors=e()
                 mono=true
-                required=true
             />
+            </div>
             <div class="field" class:field-invalid=policies_invalid>
                 <span class="label" id="policies-label">
                     "OWA mailbox policies to enable for IM"

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::feedback::Empty;
-use crate::domain::request::RequestState;
+use crate::domain::request::{RequestKind, RequestState};
 use crate::domain::time;
 use crate::views::RequestSummary;
 
@@ -26,7 +26,7 @@ pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl Into
                     <tr>
                         <th scope="col">"#"</th>
                         <th scope="col">"Site"</th>
-                        <th scope="col">"OWA pool"</th>
+                        <th scope="col">"OWA pool (or change)"</th>
                         <th scope="col">"Requester"</th>
                         <th scope="col">"State"</th>
                         <th scope="col">"Approvals"</th>
@@ -46,7 +46,10 @@ pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl Into
                                     <td>
                                         <a href=href>{r.site_id}</a>
                                     </td>
-                                    <td class="mono">{r.owa_pool_fqdn}</td>
+                                    {match r.kind {
+                                        RequestKind::Integrate => view! { <td class="mono">{r.owa_pool_fqdn}</td> }.into_any(),
+                                        RequestKind::TurnOff => view! { <td>{r.kind.label()}</td> }.into_any(),
+                                    }}
                                     <td>{r.requester.display_name}</td>
                                     <td>
                                         <StateBadge state=r.state />

@@ -21,6 +21,8 @@ pub const MAX_WINDOW_LEAD: Duration = Duration::days(365);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RequestInput {
+    /// `integrate` or `turn_off` ([`RequestKind`]).
+    pub kind: String,
     pub site_id: String,
     pub owa_pool_fqdn: String,
     pub registrar_fqdn: String,
@@ -38,6 +40,7 @@ pub struct RequestInput {
 impl Default for RequestInput {
     fn default() -> Self {
         RequestInput {
+            kind: RequestKind::Integrate.as_str().into(),
             site_id: String::new(),
             owa_pool_fqdn: String::new(),
             registrar_fqdn: String::new(),
@@ -56,6 +59,7 @@ impl Default for RequestInput {
 /// A form field, named as in [`RequestInput`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
+    Kind,
     SiteId,
     OwaPoolFqdn,
     RegistrarFqdn,
@@ -72,6 +76,7 @@ impl Field {
     /// The field's name in the form and in [`FieldErrors`].
     pub fn name(self) -> &'static str {
         match self {
+            Field::Kind => "kind",
             Field::SiteId => "site_id",
             Field::OwaPoolFqdn => "owa_pool_fqdn",
             Field::RegistrarFqdn => "registrar_fqdn",
@@ -131,15 +136,64 @@ impl ChangeWindow {
     }
 }
 
-/// A validated request: every value passed its validator.
+crate::domain::stored_enum! {
+    /// What a request changes.
+    #[derive(Default)]
+    pub enum RequestKind {
+        /// Integrate OWA with Lync (ARTICLE §1.4–§1.7).
+        #[default]
+        Integrate = "integrate",
+        /// Turn IM in OWA off, for an organization that does not integrate: otherwise people
+        /// see blank presence icons and an error at every sign-in (ARTICLE §1.8).
+        TurnOff = "turn_off",
+    }
+}
+
+impl RequestKind {
+    pub fn is_integrate(&self) -> bool {
+        *self == RequestKind::Integrate
+    }
+
+    /// In a sentence.
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestKind::Integrate => "Integrate OWA with Lync",
+            RequestKind::TurnOff => "Turn IM in OWA off",
+        }
+    }
+
+    /// Reads the form's value.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == text.trim())
+    }
+}
+
+/// What an integration needs beyond the site and the policies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IntegrationSpec {
-    pub site_id: SiteId,
+pub struct Integration {
     pub owa_pool_fqdn: Fqdn,
     pub registrar_fqdn: Fqdn,
     pub application_id: ApplicationId,
     pub port: Port,
     pub thumbprint: Thumbprints,
+}
+
+/// The change a request makes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Integrate(Integration),
+    TurnOff,
+}
+
+/// A validated request: every value passed its validator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationSpec {
+    pub site_id: SiteId,
+    pub change: Change,
     pub policies: PolicySelection,
     pub justification: Justification,
     pub window: Option<ChangeWindow>,
@@ -159,16 +213,54 @@ impl IntegrationSpec {
                 .ok()
         }
         let e = &mut errs;
+        let kind = RequestKind::parse(&input.kind);
+        if kind.is_none() {
+            e.add(
+                Field::Kind.name(),
+                "Choose whether to integrate OWA with Lync or to turn IM in OWA off.",
+            );
+        }
         let site_id = check(e, Field::SiteId, SiteId::parse(&input.site_id));
-        let owa = check(e, Field::OwaPoolFqdn, Fqdn::parse(&input.owa_pool_fqdn));
-        let registrar = check(e, Field::RegistrarFqdn, Fqdn::parse(&input.registrar_fqdn));
-        let app_id = check(
-            e,
-            Field::ApplicationId,
-            ApplicationId::parse(&input.application_id),
-        );
-        let port = check(e, Field::Port, Port::parse(&input.port));
-        let thumbprint = check(e, Field::Thumbprint, Thumbprints::parse(&input.thumbprint));
+        // What only an integration needs is not read for turning IM off.
+        let integration = match kind {
+            Some(RequestKind::Integrate) => {
+                let owa = check(e, Field::OwaPoolFqdn, Fqdn::parse(&input.owa_pool_fqdn));
+                let registrar = check(e, Field::RegistrarFqdn, Fqdn::parse(&input.registrar_fqdn));
+                let app_id = check(
+                    e,
+                    Field::ApplicationId,
+                    ApplicationId::parse(&input.application_id),
+                );
+                let port = check(e, Field::Port, Port::parse(&input.port));
+                let thumbprint = check(e, Field::Thumbprint, Thumbprints::parse(&input.thumbprint));
+                if let (Some(o), Some(r)) = (&owa, &registrar)
+                    && o == r
+                {
+                    e.add(
+                        Field::OwaPoolFqdn.name(),
+                        "The OWA trusted application pool must be a different FQDN from the Lync registrar pool.",
+                    );
+                }
+                match (owa, registrar, app_id, port, thumbprint) {
+                    (
+                        Some(owa_pool_fqdn),
+                        Some(registrar_fqdn),
+                        Some(application_id),
+                        Some(port),
+                        Some(thumbprint),
+                    ) => Some(Change::Integrate(Integration {
+                        owa_pool_fqdn,
+                        registrar_fqdn,
+                        application_id,
+                        port,
+                        thumbprint,
+                    })),
+                    _ => None,
+                }
+            }
+            Some(RequestKind::TurnOff) => Some(Change::TurnOff),
+            None => None,
+        };
         let policies = if input.policy_scope == "all" {
             Some(PolicySelection::All)
         } else {
@@ -185,51 +277,38 @@ impl IntegrationSpec {
         );
         let window = validate_window(input, now, &mut errs);
 
-        if let (Some(o), Some(r)) = (&owa, &registrar)
-            && o == r
-        {
-            errs.add(
-                Field::OwaPoolFqdn.name(),
-                "The OWA trusted application pool must be a different FQDN from the Lync registrar pool.",
-            );
-        }
-
-        match (
-            site_id,
-            owa,
-            registrar,
-            app_id,
-            port,
-            thumbprint,
-            policies,
-            justification,
-            window,
-        ) {
-            (
-                Some(site_id),
-                Some(owa_pool_fqdn),
-                Some(registrar_fqdn),
-                Some(application_id),
-                Some(port),
-                Some(thumbprint),
-                Some(policies),
-                Some(justification),
-                Some(window),
-            ) if errs.is_empty() => Ok(IntegrationSpec {
-                site_id,
-                owa_pool_fqdn,
-                registrar_fqdn,
-                application_id,
-                port,
-                thumbprint,
-                policies,
-                justification,
-                window,
-            }),
+        match (site_id, integration, policies, justification, window) {
+            (Some(site_id), Some(change), Some(policies), Some(justification), Some(window))
+                if errs.is_empty() =>
+            {
+                Ok(IntegrationSpec {
+                    site_id,
+                    change,
+                    policies,
+                    justification,
+                    window,
+                })
+            }
             _ => {
                 errs.values = input.to_values();
                 Err(errs)
             }
+        }
+    }
+
+    /// What the request changes.
+    pub fn kind(&self) -> RequestKind {
+        match self.change {
+            Change::Integrate(_) => RequestKind::Integrate,
+            Change::TurnOff => RequestKind::TurnOff,
+        }
+    }
+
+    /// The integration's values, for an integration request.
+    pub fn integration(&self) -> Option<&Integration> {
+        match &self.change {
+            Change::Integrate(i) => Some(i),
+            Change::TurnOff => None,
         }
     }
 
@@ -239,13 +318,9 @@ impl IntegrationSpec {
             PolicySelection::All => ("all", String::new()),
             named => ("named", named.to_list_text()),
         };
-        RequestInput {
+        let mut input = RequestInput {
+            kind: self.kind().as_str().into(),
             site_id: self.site_id.to_string(),
-            owa_pool_fqdn: self.owa_pool_fqdn.to_string(),
-            registrar_fqdn: self.registrar_fqdn.to_string(),
-            application_id: self.application_id.to_string(),
-            port: self.port.get().to_string(),
-            thumbprint: self.thumbprint.to_string(),
             policy_scope: policy_scope.into(),
             policies,
             justification: self.justification.to_string(),
@@ -257,7 +332,16 @@ impl IntegrationSpec {
                 .window
                 .map(|w| time::to_input(w.end))
                 .unwrap_or_default(),
+            ..RequestInput::default()
+        };
+        if let Some(i) = self.integration() {
+            input.owa_pool_fqdn = i.owa_pool_fqdn.to_string();
+            input.registrar_fqdn = i.registrar_fqdn.to_string();
+            input.application_id = i.application_id.to_string();
+            input.port = i.port.get().to_string();
+            input.thumbprint = i.thumbprint.to_string();
         }
+        input
     }
 }
 
@@ -265,6 +349,7 @@ impl RequestInput {
     /// The typed values keyed by field name.
     pub fn to_values(&self) -> BTreeMap<String, String> {
         let pairs = [
+            ("kind", &self.kind),
             ("site_id", &self.site_id),
             ("owa_pool_fqdn", &self.owa_pool_fqdn),
             ("registrar_fqdn", &self.registrar_fqdn),
@@ -287,6 +372,9 @@ impl RequestInput {
     pub fn from_values(values: &BTreeMap<String, String>) -> Self {
         let get = |k: &str| values.get(k).cloned().unwrap_or_default();
         RequestInput {
+            kind: Some(get("kind"))
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| RequestKind::Integrate.as_str().into()),
             site_id: get("site_id"),
             owa_pool_fqdn: get("owa_pool_fqdn"),
             registrar_fqdn: get("registrar_fqdn"),
@@ -306,13 +394,19 @@ impl RequestInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFile {
+    /// `integrate` (the default) or `turn_off`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
     pub site: String,
+    #[serde(default)]
     pub owa_pool_fqdn: String,
+    #[serde(default)]
     pub registrar_pool_fqdn: String,
     #[serde(default = "default_application_id")]
     pub application_id: String,
     #[serde(default = "default_port")]
     pub port: u32,
+    #[serde(default)]
     pub certificate_thumbprint: String,
     #[serde(default = "default_policies")]
     pub mailbox_policies: PolicyList,
@@ -329,6 +423,10 @@ pub struct RequestFile {
 pub enum PolicyList {
     Keyword(String),
     Names(Vec<String>),
+}
+
+fn default_kind() -> String {
+    RequestKind::Integrate.as_str().into()
 }
 
 fn default_application_id() -> String {
@@ -352,6 +450,7 @@ impl RequestFile {
             PolicyList::Names(names) => ("named", names.join("\n")),
         };
         RequestInput {
+            kind: self.kind.clone(),
             site_id: self.site.clone(),
             owa_pool_fqdn: self.owa_pool_fqdn.clone(),
             registrar_fqdn: self.registrar_pool_fqdn.clone(),
@@ -516,12 +615,14 @@ mod tests {
     #[test]
     fn the_articles_values_validate_and_normalize() {
         let spec = IntegrationSpec::validate(&article_input(), now()).unwrap();
+        let i = spec.integration().unwrap();
         assert_eq!(
-            spec.thumbprint.to_string(),
+            i.thumbprint.to_string(),
             "EA5A332496CC05DA69B75B66111C0F78A110D22D"
         );
-        assert_eq!(spec.port.get(), 5199);
-        assert_eq!(spec.application_id.to_string(), "OutlookWebApp");
+        assert_eq!(i.port.get(), 5199);
+        assert_eq!(i.application_id.to_string(), "OutlookWebApp");
+        assert_eq!(spec.kind(), RequestKind::Integrate);
         assert_eq!(spec.policies.to_list_text(), "Default");
         assert_eq!(spec.window, None);
         let again = IntegrationSpec::validate(&spec.to_input(), now()).unwrap();
@@ -558,6 +659,45 @@ mod tests {
             assert!(errs.get(field).is_some(), "no error for {field}: {errs:?}");
         }
         assert_eq!(RequestInput::from_values(&errs.values), input);
+    }
+
+    #[test]
+    fn turning_im_off_needs_only_the_site_policies_and_justification() {
+        let input = RequestInput {
+            kind: "turn_off".into(),
+            site_id: "Redmond".into(),
+            owa_pool_fqdn: "not even an fqdn".into(),
+            thumbprint: "xyz".into(),
+            policy_scope: "all".into(),
+            justification: "We do not integrate with Lync.".into(),
+            ..RequestInput::default()
+        };
+        let spec = IntegrationSpec::validate(&input, now()).unwrap();
+        assert_eq!(spec.kind(), RequestKind::TurnOff);
+        assert_eq!(spec.change, Change::TurnOff);
+        assert!(spec.integration().is_none());
+        let again = IntegrationSpec::validate(&spec.to_input(), now()).unwrap();
+        assert_eq!(again, spec);
+        // The site and the justification are still required; an unknown kind is a field error.
+        let errs = IntegrationSpec::validate(
+            &RequestInput {
+                site_id: String::new(),
+                ..input.clone()
+            },
+            now(),
+        )
+        .unwrap_err();
+        assert!(errs.get("site_id").is_some());
+        let errs = IntegrationSpec::validate(
+            &RequestInput {
+                kind: "<script>".into(),
+                ..input
+            },
+            now(),
+        )
+        .unwrap_err();
+        assert!(errs.get("kind").is_some());
+        assert_eq!(errs.value("kind"), Some("<script>"));
     }
 
     #[test]

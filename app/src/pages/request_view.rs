@@ -289,17 +289,26 @@ fn RequestValues(d: RequestDetail) -> impl IntoView {
         .window
         .map(|w| format!("{} – {}", time::display(w.start), time::display(w.end)))
         .unwrap_or_else(|| "Any time after approval".into());
-    let rows: Vec<(&str, String, bool)> = vec![
+    let kind = crate::domain::request::RequestKind::parse(&v.kind)
+        .unwrap_or(crate::domain::request::RequestKind::Integrate);
+    let mut rows: Vec<(&str, String, bool)> = vec![
+        ("Change", kind.label().to_string(), false),
         ("Lync site (SiteId)", v.site_id, false),
-        ("Lync registrar pool", v.registrar_fqdn, true),
-        ("OWA trusted application pool", v.owa_pool_fqdn, true),
-        ("Application ID", v.application_id, true),
-        ("Port", v.port, true),
-        ("Certificate thumbprint", v.thumbprint, true),
+    ];
+    if kind == crate::domain::request::RequestKind::Integrate {
+        rows.extend([
+            ("Lync registrar pool", v.registrar_fqdn, true),
+            ("OWA trusted application pool", v.owa_pool_fqdn, true),
+            ("Application ID", v.application_id, true),
+            ("Port", v.port, true),
+            ("Certificate thumbprint", v.thumbprint, true),
+        ]);
+    }
+    rows.extend([
         ("OWA mailbox policies", policies, false),
         ("Change window", window, false),
         ("Justification", v.justification, false),
-    ];
+    ]);
     view! {
         <section class="panel" aria-labelledby="values-h">
             <h2 id="values-h">"What is requested"</h2>

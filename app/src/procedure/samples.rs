@@ -11,6 +11,19 @@ pub fn article_request() -> RequestInput {
     request_file().to_input()
 }
 
+/// A request that turns IM in OWA off for Redmond, on every OWA mailbox policy.
+pub fn turn_off_request() -> RequestInput {
+    RequestInput {
+        kind: "turn_off".into(),
+        site_id: "Redmond".into(),
+        policy_scope: "all".into(),
+        policies: String::new(),
+        justification: "Redmond does not integrate with Lync: stop the blank presence icons."
+            .into(),
+        ..RequestInput::default()
+    }
+}
+
 /// The article's example request as a request file.
 pub fn request_file() -> RequestFile {
     serde_json::from_str(include_str!("testdata/article-request.json")).expect("sample request")

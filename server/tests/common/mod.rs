@@ -281,10 +281,17 @@ pub fn article_request() -> RequestInput {
 
 /// Alice files and submits, Bob approves; returns the request id.
 pub async fn approved(db: &DatabaseConnection, s: &AppState) -> i32 {
+    approved_with(db, s, &article_request()).await
+}
+
+/// Alice files `input`, submits it, and Bob approves it.
+pub async fn approved_with(
+    db: &DatabaseConnection,
+    s: &AppState,
+    input: &app::domain::request::RequestInput,
+) -> i32 {
     let alice = user(db, "alice").await;
-    let id = app::ssr::requests::create(s, &alice, &article_request())
-        .await
-        .unwrap();
+    let id = app::ssr::requests::create(s, &alice, input).await.unwrap();
     app::ssr::requests::transition(s, &alice, id, 1, Action::Submit)
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::fields::PolicySelection;
-use crate::domain::request::IntegrationSpec;
+use crate::domain::request::{Integration, IntegrationSpec, RequestKind};
 use crate::procedure::facts::same_name;
 use crate::procedure::facts::{Backend, Certificate, Facts, Site};
 use crate::procedure::powershell::{Command, Value, quote};
@@ -65,6 +65,51 @@ impl Target {
             Target::LyncShell => "Lync Server Management Shell".into(),
             Target::ExchangeShell => "Exchange Management Shell".into(),
             Target::Backend(server) => format!("Exchange back-end server {server}"),
+        }
+    }
+}
+
+/// The IM setting an OWA step leaves in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Im {
+    /// IM enabled with type OCS (Lync), for an integration.
+    On,
+    /// IM disabled, for an organization that does not integrate.
+    Off,
+}
+
+impl Im {
+    /// Whether a directory or policy with these settings is already as wanted.
+    pub fn holds(self, enabled: bool, kind: &str) -> bool {
+        match self {
+            Im::On => enabled && kind.eq_ignore_ascii_case("Ocs"),
+            Im::Off => !enabled,
+        }
+    }
+
+    /// The `Set-OwaVirtualDirectory` / `Set-OwaMailboxPolicy` parameters that set it.
+    pub fn parameters(self) -> &'static str {
+        match self {
+            Im::On => "-InstantMessagingEnabled $True -InstantMessagingType OCS",
+            Im::Off => "-InstantMessagingEnabled $False",
+        }
+    }
+
+    /// The PowerShell condition that `variable` (e.g. `$_`) is as wanted.
+    pub fn condition(self, variable: &str) -> String {
+        match self {
+            Im::On => format!(
+                "{variable}.InstantMessagingEnabled -and {variable}.InstantMessagingType -eq 'Ocs'"
+            ),
+            Im::Off => format!("-not {variable}.InstantMessagingEnabled"),
+        }
+    }
+
+    /// The PowerShell condition that `variable` is not yet as wanted.
+    pub fn unmet(self, variable: &str) -> String {
+        match self {
+            Im::On => format!("-not ({})", self.condition(variable)),
+            Im::Off => format!("{variable}.InstantMessagingEnabled"),
         }
     }
 }
@@ -195,6 +240,10 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub format: u32,
+    /// What the plan changes (stored only for turning IM off, so integration plans keep the
+    /// hash they had before requests had kinds).
+    #[serde(default, skip_serializing_if = "RequestKind::is_integrate")]
+    pub kind: RequestKind,
     /// The SiteId passed to `-Site` (resolved from a display name when needed).
     pub site_id: String,
     pub owa_pool_fqdn: String,

@@ -1,29 +1,37 @@
 //! Deciding the article's command sequence against the environment's facts: preflight
 //! checks, then each step with its decision (change, already satisfied, skipped).
 
-use super::steps::{app_step, evidence, pool_step, publish_step};
+use super::steps::{app_step, evidence, pool_step, publish_step, web_config_edit};
 use super::*;
 use crate::procedure::facts::{LYNC_2010, LYNC_2013, SKYPE_2015};
 use crate::procedure::probes::UM_DIAL_PLANS;
 
+mod turn_off;
+
 /// Decides the plan for `spec` against `facts` at time `now` (certificate validity).
 pub fn plan(spec: &IntegrationSpec, facts: &Facts, now: DateTime<Utc>) -> Plan {
-    Planner {
+    let planner = Planner {
         spec,
+        integration: spec.integration(),
         facts,
         now,
         notes: Vec::new(),
         preflight: Vec::new(),
         discovered: Vec::new(),
+    };
+    match planner.integration {
+        Some(_) => planner.run(),
+        None => planner.run_turn_off(),
     }
-    .run()
 }
 
 /// A certificate that expires sooner than this is a warning on the plan.
 const EXPIRY_WARNING: chrono::Duration = chrono::Duration::days(30);
 
 pub(super) struct Planner<'a> {
-    spec: &'a IntegrationSpec,
+    pub(super) spec: &'a IntegrationSpec,
+    /// The integration's values (`None` when the request turns IM off).
+    integration: Option<&'a Integration>,
     facts: &'a Facts,
     now: DateTime<Utc>,
     notes: Vec<String>,
@@ -62,12 +70,19 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The integration being planned: only integration steps call this, and only
+    /// [`Planner::run`], which is given it, reaches them.
+    fn integration(&self) -> &'a Integration {
+        self.integration
+            .expect("integration steps are planned only for integration requests")
+    }
+
     fn owa(&self) -> &'a str {
-        self.spec.owa_pool_fqdn.as_str()
+        self.integration().owa_pool_fqdn.as_str()
     }
 
     fn registrar(&self) -> &'a str {
-        self.spec.registrar_fqdn.as_str()
+        self.integration().registrar_fqdn.as_str()
     }
 
     fn run(mut self) -> Plan {
@@ -81,19 +96,20 @@ impl<'a> Planner<'a> {
         let mut steps = Vec::new();
         steps.extend(self.lync_steps(site.as_ref().map(|s| s.site_id.as_str()), autodiscovered));
         steps.push(dial_plans.0);
-        steps.extend(self.vdir_step());
+        steps.extend(self.vdir_step(Im::On));
         for (backend, thumbprint) in &backends {
             steps.push(self.web_config_step(backend, thumbprint));
             let changed = steps.last().is_some_and(|s| s.decision == Decision::Change);
             steps.push(self.recycle_step(&backend.server, changed));
         }
-        steps.extend(self.policy_step());
+        steps.extend(self.policy_step(Im::On));
         let evidence = backends
             .iter()
             .map(|(b, thumbprint)| evidence(&b.server, thumbprint, self.registrar(), trusted_as))
             .collect();
         Plan {
             format: FORMAT,
+            kind: RequestKind::Integrate,
             site_id: site
                 .map(|s| s.site_id)
                 .unwrap_or_else(|| self.spec.site_id.to_string()),
@@ -341,33 +357,40 @@ impl<'a> Planner<'a> {
     /// Checks UCMA and the certificate on every back-end; returns the back-ends to configure,
     /// each with the thumbprint its web.config will name.
     fn check_backends(&mut self) -> Vec<(Backend, String)> {
+        self.probed_backends()
+            .into_iter()
+            .map(|backend| {
+                self.check_ucma(&backend);
+                let thumbprint = self.check_certificate(&backend);
+                (backend, thumbprint)
+            })
+            .collect()
+    }
+
+    /// The Exchange 2013 Mailbox servers (where OWA's web.config lives) as the back-end probe
+    /// read them; none, or one the probe did not read, fails a check.
+    fn probed_backends(&mut self) -> Vec<Backend> {
         let servers: Vec<String> = self
             .facts
             .backend_servers()
             .iter()
             .map(|s| s.fqdn.clone())
             .collect();
-        if servers.is_empty() {
-            if self.exchange_usable() {
-                self.check("backends", "Exchange back-end servers were found", false,
-                    "No Exchange 2013 server with the Mailbox role was found; OWA's web.config lives there.");
-            }
-            return Vec::new();
+        if servers.is_empty() && self.exchange_usable() {
+            self.check("backends", "Exchange back-end servers were found", false,
+                "No Exchange 2013 server with the Mailbox role was found; OWA's web.config lives there.");
         }
         let mut found = Vec::new();
         for server in servers {
-            let Some(backend) = self.facts.backend(&server).cloned() else {
-                self.check(
+            match self.facts.backend(&server) {
+                Some(backend) => found.push(backend.clone()),
+                None => self.check(
                     format!("probe:{server}"),
                     format!("{server} was probed"),
                     false,
                     "The back-end probe returned nothing for this server.",
-                );
-                continue;
-            };
-            self.check_ucma(&backend);
-            let thumbprint = self.check_certificate(&backend);
-            found.push((backend, thumbprint));
+                ),
+            }
         }
         found
     }
@@ -411,7 +434,12 @@ impl<'a> Planner<'a> {
     /// OWA and Lync need it; returns the thumbprint `b`'s web.config will name.
     fn check_certificate(&mut self, b: &Backend) -> String {
         let owa = self.owa();
-        let given: Vec<&str> = self.spec.thumbprint.iter().map(|t| t.as_str()).collect();
+        let given: Vec<&str> = self
+            .integration()
+            .thumbprint
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
         let installed: Vec<&Certificate> = b
             .certificates
             .iter()
@@ -612,8 +640,8 @@ impl<'a> Planner<'a> {
         autodiscovered: Option<Vec<String>>,
     ) -> Vec<Step> {
         let (owa, registrar) = (self.owa(), self.registrar());
-        let app_id = self.spec.application_id.as_str();
-        let port = self.spec.port.get();
+        let app_id = self.integration().application_id.as_str();
+        let port = self.integration().port.get();
         let lync = &self.facts.lync;
         let existing_pool = lync
             .trusted_pools
@@ -1002,7 +1030,8 @@ impl<'a> Planner<'a> {
         (step, after)
     }
 
-    fn vdir_step(&mut self) -> Option<Step> {
+    /// Sets IM on every Exchange 2013 front-end OWA virtual directory as `im` says.
+    pub(super) fn vdir_step(&mut self, im: Im) -> Option<Step> {
         let front: Vec<_> = self
             .facts
             .exchange
@@ -1028,10 +1057,12 @@ impl<'a> Planner<'a> {
         if front.is_empty() {
             return None;
         }
-        let pending = front.iter().filter(|v| !v.im_ready()).count();
-        let rollback = front
+        let pending: Vec<_> = front
             .iter()
-            .filter(|v| !v.im_ready())
+            .filter(|v| !im.holds(v.instant_messaging_enabled, &v.instant_messaging_type))
+            .collect();
+        let rollback = pending
+            .iter()
             .map(|v| {
                 Command::new("Set-OwaVirtualDirectory")
                     .arg("Identity", Value::text(&v.identity))
@@ -1054,6 +1085,7 @@ impl<'a> Planner<'a> {
             .servers
             .iter()
             .any(|s| s.is_exchange_2010());
+        let set = format!("Set-OwaVirtualDirectory {}", im.parameters());
         let (apply, source) = if coexisting {
             let mut servers: Vec<&str> = front.iter().map(|v| v.server.as_str()).collect();
             servers.sort_unstable_by_key(|s| s.to_ascii_lowercase());
@@ -1062,29 +1094,52 @@ impl<'a> Planner<'a> {
             (
                 quoted
                     .iter()
-                    .map(|q| format!("Get-OwaVirtualDirectory -Server {q} | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS"))
+                    .map(|q| format!("Get-OwaVirtualDirectory -Server {q} | {set}"))
                     .collect(),
-                format!("{} | ForEach-Object {{ Get-OwaVirtualDirectory -Server $_ }}", quoted.join(", ")),
+                format!(
+                    "{} | ForEach-Object {{ Get-OwaVirtualDirectory -Server $_ }}",
+                    quoted.join(", ")
+                ),
             )
         } else {
             (
-                vec!["Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $True -InstantMessagingType OCS".into()],
+                vec![format!("Get-OwaVirtualDirectory | {set}")],
                 "Get-OwaVirtualDirectory".to_string(),
             )
         };
+        let (id, title, explanation, reference, satisfied) = match im {
+            Im::On => (
+                "owa-virtual-directories",
+                "Turn on Lync instant messaging in OWA's front-end virtual directories",
+                "Get-OwaVirtualDirectory returns the front-end (Client Access) virtual directories; each gets \
+                 InstantMessagingType OCS (the default is None) and IM enabled. Back-end virtual directories are left alone, \
+                 as the procedure recommends.",
+                "ARTICLE §1.6 step 1",
+                "Every front-end OWA virtual directory already has IM enabled with type OCS.",
+            ),
+            Im::Off => (
+                "owa-virtual-directories-off",
+                "Turn IM off in OWA's front-end virtual directories",
+                "IM is on by default in OWA; without Lync integration people see blank presence icons and an error \
+                 message at every sign-in. Turning it off on the front-end (Client Access) virtual directories ends that.",
+                "ARTICLE §1.8",
+                "IM is already off in every front-end OWA virtual directory.",
+            ),
+        };
         Some(Step {
-            id: "owa-virtual-directories".into(),
-            title: "Turn on Lync instant messaging in OWA's front-end virtual directories".into(),
+            id: id.into(),
+            title: title.into(),
             target: Target::ExchangeShell,
             apply,
-            check: format!("@({source} | Where-Object {{ -not ($_.InstantMessagingEnabled -and $_.InstantMessagingType -eq 'Ocs') }}).Count -eq 0"),
+            check: format!(
+                "@({source} | Where-Object {{ {} }}).Count -eq 0",
+                im.unmet("$_")
+            ),
             expect_output: None,
-            explanation: "Get-OwaVirtualDirectory returns the front-end (Client Access) virtual directories; each gets \
-                InstantMessagingType OCS (the default is None) and IM enabled. Back-end virtual directories are left alone, \
-                as the procedure recommends.".into(),
-            reference: "ARTICLE §1.6 step 1".into(),
-            decision: if pending == 0 {
-                Decision::Satisfied("Every front-end OWA virtual directory already has IM enabled with type OCS.".into())
+            explanation: explanation.into(),
+            reference: reference.into(),
+            decision: if pending.is_empty() {
+                Decision::Satisfied(satisfied.into())
             } else {
                 Decision::Change
             },
@@ -1101,39 +1156,7 @@ impl<'a> Planner<'a> {
             b.app_setting(k)
                 .is_some_and(|have| same_name(have.trim(), v))
         });
-        let mut apply = vec![
-            "$path = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'".to_string(),
-            "Copy-Item -LiteralPath $path -Destination ($path + '.imlink-' + (Get-Date -Format 'yyyyMMddHHmmss') + '.bak')".to_string(),
-            "$config = [xml](Get-Content -LiteralPath $path -Raw)".to_string(),
-            "$settings = $config.SelectSingleNode('/configuration/appSettings')".to_string(),
-        ];
-        let mut rollback = vec![
-            "$path = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'"
-                .to_string(),
-            "$config = [xml](Get-Content -LiteralPath $path -Raw)".to_string(),
-            "$settings = $config.SelectSingleNode('/configuration/appSettings')".to_string(),
-        ];
-        for (key, value) in keys {
-            let k = quote(key);
-            apply.push(format!(
-                "$node = @($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }})[0]; \
-                 if ($null -eq $node) {{ $node = $config.CreateElement('add'); $node.SetAttribute('key', {k}); [void]$settings.AppendChild($node) }}; \
-                 $node.SetAttribute('value', {})",
-                quote(value)
-            ));
-            rollback.push(match b.app_setting(key) {
-                Some(previous) => format!(
-                    "@($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }}) | ForEach-Object {{ $_.SetAttribute('value', {}) }}",
-                    quote(previous)
-                ),
-                None => format!(
-                    "@($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }}) | ForEach-Object {{ [void]$settings.RemoveChild($_) }}"
-                ),
-            });
-        }
-        apply.push("$config.Save($path)".to_string());
-        rollback.push("$config.Save($path)".to_string());
-        rollback.push(RECYCLE_COMMAND.to_string());
+        let (apply, rollback) = web_config_edit(b, &keys.map(|(key, value)| (key, Some(value))));
         let check = format!(
             "$config = [xml](Get-Content -LiteralPath (Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config') -Raw); \
              $s = @($config.configuration.appSettings.add); \
@@ -1193,16 +1216,21 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn policy_step(&mut self) -> Option<Step> {
+    /// Sets IM in the request's OWA mailbox policies as `im` says.
+    pub(super) fn policy_step(&mut self, im: Im) -> Option<Step> {
         let policies = &self.facts.exchange.owa_mailbox_policies;
         let set = |identity: Option<&str>| {
             let mut cmd = Command::new("Set-OwaMailboxPolicy");
             if let Some(name) = identity {
                 cmd = cmd.arg("Identity", Value::text(name));
             }
-            cmd.arg("InstantMessagingEnabled", Value::Bool(true))
-                .arg("InstantMessagingType", Value::text("OCS"))
-                .to_string()
+            match im {
+                Im::On => cmd
+                    .arg("InstantMessagingEnabled", Value::Bool(true))
+                    .arg("InstantMessagingType", Value::text("OCS")),
+                Im::Off => cmd.arg("InstantMessagingEnabled", Value::Bool(false)),
+            }
+            .to_string()
         };
         let restore = |p: &crate::procedure::facts::OwaMailboxPolicy| {
             Command::new("Set-OwaMailboxPolicy")
@@ -1217,14 +1245,20 @@ impl<'a> Planner<'a> {
                 )
                 .to_string()
         };
+        let holds = |p: &crate::procedure::facts::OwaMailboxPolicy| {
+            im.holds(p.instant_messaging_enabled, &p.instant_messaging_type)
+        };
         let (apply, pending, names, check) = match &self.spec.policies {
             PolicySelection::All => {
-                let pending: Vec<_> = policies.iter().filter(|p| !p.im_ready()).collect();
+                let pending: Vec<_> = policies.iter().filter(|p| !holds(p)).collect();
                 (
                     vec![format!("Get-OwaMailboxPolicy | {}", set(None))],
                     pending,
                     "every OWA mailbox policy".to_string(),
-                    "@(Get-OwaMailboxPolicy | Where-Object { -not ($_.InstantMessagingEnabled -and $_.InstantMessagingType -eq 'Ocs') }).Count -eq 0".to_string(),
+                    format!(
+                        "@(Get-OwaMailboxPolicy | Where-Object {{ {} }}).Count -eq 0",
+                        im.unmet("$_")
+                    ),
                 )
             }
             PolicySelection::Named(names) => {
@@ -1232,7 +1266,7 @@ impl<'a> Planner<'a> {
                 let mut missing = Vec::new();
                 for name in names {
                     match policies.iter().find(|p| same_name(&p.name, name.as_str())) {
-                        Some(p) if !p.im_ready() => pending.push(p),
+                        Some(p) if !holds(p) => pending.push(p),
                         Some(_) => {}
                         None => missing.push(name.to_string()),
                     }
@@ -1259,7 +1293,13 @@ impl<'a> Planner<'a> {
                 );
                 let checks = names
                     .iter()
-                    .map(|n| format!("$p = Get-OwaMailboxPolicy -Identity {}; ($p.InstantMessagingEnabled -and $p.InstantMessagingType -eq 'Ocs')", quote(n.as_str())))
+                    .map(|n| {
+                        format!(
+                            "$p = Get-OwaMailboxPolicy -Identity {}; ({})",
+                            quote(n.as_str()),
+                            im.condition("$p")
+                        )
+                    })
                     .collect::<Vec<_>>();
                 (
                     pending.iter().map(|p| set(Some(&p.name))).collect(),
@@ -1273,21 +1313,42 @@ impl<'a> Planner<'a> {
                 )
             }
         };
+        let (id, title, satisfied, explanation, reference) = match im {
+            Im::On => (
+                "owa-mailbox-policies",
+                format!("Enable Lync instant messaging in {names}"),
+                format!("IM is already enabled with type OCS in {names}."),
+                "Users get IM in OWA only when their OWA mailbox policy enables it with type OCS (and they have \
+                 an Exchange 2013 mailbox, are enabled for Lync, and have a SIP proxy address).",
+                "ARTICLE §1.7",
+            ),
+            Im::Off => (
+                "owa-mailbox-policies-off",
+                format!("Turn IM off in {names}"),
+                format!("IM is already off in {names}."),
+                "With IM off in their OWA mailbox policy, people are offered no IM in OWA, so they see no blank \
+                 presence icons or sign-in error.",
+                "ARTICLE §1.8 (Set-OwaMailboxPolicy -InstantMessagingEnabled)",
+            ),
+        };
         let decision = if pending.is_empty() {
-            Decision::Satisfied(format!("IM is already enabled with type OCS in {names}."))
+            Decision::Satisfied(satisfied)
         } else {
             Decision::Change
         };
         Some(Step {
-            id: "owa-mailbox-policies".into(),
-            title: format!("Enable Lync instant messaging in {names}"),
+            id: id.into(),
+            title,
             target: Target::ExchangeShell,
-            apply: if pending.is_empty() { apply.into_iter().take(1).collect() } else { apply },
+            apply: if pending.is_empty() {
+                apply.into_iter().take(1).collect()
+            } else {
+                apply
+            },
             check,
             expect_output: None,
-            explanation: "Users get IM in OWA only when their OWA mailbox policy enables it with type OCS (and they have \
-                an Exchange 2013 mailbox, are enabled for Lync, and have a SIP proxy address).".into(),
-            reference: "ARTICLE §1.7".into(),
+            explanation: explanation.into(),
+            reference: reference.into(),
             decision,
             rollback: pending.into_iter().map(restore).collect(),
         })

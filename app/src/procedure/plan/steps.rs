@@ -91,6 +91,60 @@ pub(super) fn pool_step(
     }
 }
 
+/// The commands that edit OWA's web.config on back end `b`: each key set to its value, or
+/// removed for `None`, after a timestamped backup; and the commands that restore what `b` had,
+/// then recycle OWA.
+pub(super) fn web_config_edit(
+    b: &Backend,
+    keys: &[(&str, Option<&str>)],
+) -> (Vec<String>, Vec<String>) {
+    let open = [
+        "$path = Join-Path $env:ExchangeInstallPath 'ClientAccess\\Owa\\web.config'".to_string(),
+        "$config = [xml](Get-Content -LiteralPath $path -Raw)".to_string(),
+        "$settings = $config.SelectSingleNode('/configuration/appSettings')".to_string(),
+    ];
+    let set = |k: &str, value: &str| {
+        format!(
+            "$node = @($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }})[0]; \
+             if ($null -eq $node) {{ $node = $config.CreateElement('add'); $node.SetAttribute('key', {k}); [void]$settings.AppendChild($node) }}; \
+             $node.SetAttribute('value', {})",
+            quote(value)
+        )
+    };
+    let remove = |k: &str| {
+        format!(
+            "@($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }}) | ForEach-Object {{ [void]$settings.RemoveChild($_) }}"
+        )
+    };
+    let mut apply = vec![
+        open[0].clone(),
+        "Copy-Item -LiteralPath $path -Destination ($path + '.imlink-' + (Get-Date -Format 'yyyyMMddHHmmss') + '.bak')".to_string(),
+        open[1].clone(),
+        open[2].clone(),
+    ];
+    let mut rollback = open.to_vec();
+    for (key, value) in keys {
+        let k = quote(key);
+        apply.push(match value {
+            Some(value) => set(&k, value),
+            None => remove(&k),
+        });
+        rollback.push(match (b.app_setting(key), value) {
+            // Set back in place: the key was there and the change kept it.
+            (Some(previous), Some(_)) => format!(
+                "@($settings.ChildNodes | Where-Object {{ $_.key -eq {k} }}) | ForEach-Object {{ $_.SetAttribute('value', {}) }}",
+                quote(previous)
+            ),
+            (Some(previous), None) => set(&k, previous),
+            (None, _) => remove(&k),
+        });
+    }
+    apply.push("$config.Save($path)".to_string());
+    rollback.push("$config.Save($path)".to_string());
+    rollback.push(RECYCLE_COMMAND.to_string());
+    (apply, rollback)
+}
+
 pub(super) fn app_step(owa: &str, app_id: &str, port: u16, decision: Decision) -> Step {
     Step {
         id: "trusted-application".into(),

@@ -836,3 +836,78 @@ fn a_load_balanced_owa_name_gets_every_mailbox_server_as_a_computer() {
     assert_eq!(step(&p, "trusted-pool").apply.len(), 1);
     assert!(!step(&p, "trusted-pool").apply[0].contains("ComputerFqdn"));
 }
+
+#[test]
+fn turning_im_off_plans_the_documented_reverse() {
+    // On an integrated organization: directories and policies off, keys removed, OWA recycled.
+    let p = plan_for(&samples::turn_off_request(), &samples::integrated());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    assert_eq!(p.kind, crate::domain::request::RequestKind::TurnOff);
+    assert_eq!(
+        p.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [
+            "owa-virtual-directories-off",
+            "web-config-off:atl-mbx-001.litwareinc.com",
+            "recycle:atl-mbx-001.litwareinc.com",
+            "owa-mailbox-policies-off",
+        ]
+    );
+    assert!(p.changes().count() == 4);
+    assert_eq!(
+        unquoted(&step(&p, "owa-virtual-directories-off").apply[0]),
+        // ARTICLE §1.8, word for word.
+        "Get-OwaVirtualDirectory | Set-OwaVirtualDirectory -InstantMessagingEnabled $False"
+    );
+    assert_eq!(
+        unquoted(&step(&p, "owa-mailbox-policies-off").apply[0]),
+        "Get-OwaMailboxPolicy | Set-OwaMailboxPolicy -InstantMessagingEnabled $False"
+    );
+    let keys = step(&p, "web-config-off:atl-mbx-001.litwareinc.com");
+    assert!(
+        keys.apply
+            .iter()
+            .any(|l| l.contains("RemoveChild") && l.contains("'IMServerName'"))
+    );
+    // Rolling back puts the values back.
+    assert!(
+        keys.rollback
+            .iter()
+            .any(|l| l.contains("'atl-cs-001.litwareinc.com'"))
+    );
+    assert!(p.evidence.is_empty());
+    // Nothing on the Lync side.
+    assert!(p.steps.iter().all(|s| s.target != Target::LyncShell));
+    // The hash and the text say what it is.
+    assert!(
+        serde_json::to_string(&p)
+            .unwrap()
+            .contains("\"kind\":\"turn_off\"")
+    );
+    // An integration plan's JSON does not carry the kind, so its hash is as before.
+    let integration = plan_for(&article(), &litware());
+    assert!(
+        !serde_json::to_string(&integration)
+            .unwrap()
+            .contains("\"kind\":\"integrate\"")
+    );
+
+    // On the article's organization before integration, only IM on the directories (on by
+    // default) needs turning off; the policies are turned off too (enabled by default).
+    let p = plan_for(&samples::turn_off_request(), &litware());
+    assert!(p.failures().is_empty());
+    assert_eq!(
+        step(&p, "web-config-off:atl-mbx-001.litwareinc.com").decision,
+        Decision::Satisfied("web.config holds neither key.".into())
+    );
+    assert!(matches!(
+        step(&p, "recycle:atl-mbx-001.litwareinc.com").decision,
+        Decision::Satisfied(_)
+    ));
+    // A named policy that does not exist fails preflight, as for an integration.
+    let input = RequestInput {
+        policy_scope: "named".into(),
+        policies: "Nowhere".into(),
+        ..samples::turn_off_request()
+    };
+    assert_eq!(failed(&plan_for(&input, &litware())), ["mailbox-policies"]);
+}

@@ -13,6 +13,9 @@ pub struct Model {
     pub revision: i32,
     pub version: i32,
     pub site_id: String,
+    /// What the request changes; the integration columns below are empty (and `port` 0) for
+    /// a request that turns IM off.
+    pub kind: crate::domain::request::RequestKind,
     pub owa_pool_fqdn: String,
     pub registrar_fqdn: String,
     pub application_id: String,

@@ -156,14 +156,22 @@ pub fn spec_of(row: &change_requests::Model) -> Result<IntegrationSpec, AppError
         AppError::Internal
     };
     use crate::domain::fields::*;
+    use crate::domain::request::{Change, Integration, RequestKind};
+    let change = match row.kind {
+        RequestKind::TurnOff => Change::TurnOff,
+        RequestKind::Integrate => Change::Integrate(Integration {
+            owa_pool_fqdn: Fqdn::parse(&row.owa_pool_fqdn).map_err(|_| corrupt("owa_pool_fqdn"))?,
+            registrar_fqdn: Fqdn::parse(&row.registrar_fqdn)
+                .map_err(|_| corrupt("registrar_fqdn"))?,
+            application_id: ApplicationId::parse(&row.application_id)
+                .map_err(|_| corrupt("application_id"))?,
+            port: Port::parse(&row.port.to_string()).map_err(|_| corrupt("port"))?,
+            thumbprint: Thumbprints::parse(&row.thumbprint).map_err(|_| corrupt("thumbprint"))?,
+        }),
+    };
     Ok(IntegrationSpec {
         site_id: SiteId::parse(&row.site_id).map_err(|_| corrupt("site_id"))?,
-        owa_pool_fqdn: Fqdn::parse(&row.owa_pool_fqdn).map_err(|_| corrupt("owa_pool_fqdn"))?,
-        registrar_fqdn: Fqdn::parse(&row.registrar_fqdn).map_err(|_| corrupt("registrar_fqdn"))?,
-        application_id: ApplicationId::parse(&row.application_id)
-            .map_err(|_| corrupt("application_id"))?,
-        port: Port::parse(&row.port.to_string()).map_err(|_| corrupt("port"))?,
-        thumbprint: Thumbprints::parse(&row.thumbprint).map_err(|_| corrupt("thumbprint"))?,
+        change,
         policies: serde_json::from_str::<PolicySelection>(&row.policies)
             .map_err(|_| corrupt("policies"))?,
         justification: Justification::parse(&row.justification)
@@ -176,13 +184,16 @@ pub fn spec_of(row: &change_requests::Model) -> Result<IntegrationSpec, AppError
 }
 
 fn spec_columns(spec: &IntegrationSpec) -> change_requests::ActiveModel {
+    let text = |value: Option<String>| Set(value.unwrap_or_default());
+    let i = spec.integration();
     change_requests::ActiveModel {
         site_id: Set(spec.site_id.to_string()),
-        owa_pool_fqdn: Set(spec.owa_pool_fqdn.to_string()),
-        registrar_fqdn: Set(spec.registrar_fqdn.to_string()),
-        application_id: Set(spec.application_id.to_string()),
-        port: Set(i32::from(spec.port.get())),
-        thumbprint: Set(spec.thumbprint.to_string()),
+        kind: Set(spec.kind()),
+        owa_pool_fqdn: text(i.map(|i| i.owa_pool_fqdn.to_string())),
+        registrar_fqdn: text(i.map(|i| i.registrar_fqdn.to_string())),
+        application_id: text(i.map(|i| i.application_id.to_string())),
+        port: Set(i.map_or(0, |i| i32::from(i.port.get()))),
+        thumbprint: text(i.map(|i| i.thumbprint.to_string())),
         policies: Set(serde_json::to_string(&spec.policies).unwrap_or_default()),
         justification: Set(spec.justification.to_string()),
         window_start: Set(spec.window.map(|w| w.start)),

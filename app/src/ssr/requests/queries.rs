@@ -252,6 +252,7 @@ fn summary_of(
         id: row.id,
         state: facts.state,
         site_id: row.site_id.clone(),
+        kind: row.kind,
         owa_pool_fqdn: row.owa_pool_fqdn.clone(),
         requester: person(people, row.requester_id),
         approvals: facts.approvals() as u32,

@@ -52,10 +52,13 @@ pub async fn steps(db: &impl ConnectionTrait, job: i32) -> Result<Vec<run_steps:
         .await
 }
 
-/// The Lync sites (their SiteIds, as requests name them) that are integrated now: the latest
-/// successful run of a request for the site applied the change (a later successful rollback
-/// undid it).
+/// The Lync sites (their SiteIds, as requests name them) that are integrated now, by the
+/// successful runs in order: an integration's run integrates its site, its rollback undoes
+/// that; a run that turns IM off leaves the site not integrated, and its rollback puts back
+/// what the site was before it.
 pub async fn integrated_sites(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    use super::entities::change_requests;
+    use crate::domain::request::RequestKind;
     use sea_orm::QuerySelect;
     let succeeded: Vec<(i32, RunKind)> = jobs::Entity::find()
         .select_only()
@@ -67,26 +70,41 @@ pub async fn integrated_sites(db: &impl ConnectionTrait) -> Result<Vec<String>, 
         .all(db)
         .await?;
     let requests: Vec<i32> = succeeded.iter().map(|(request, _)| *request).collect();
-    let sites: std::collections::HashMap<i32, String> =
-        super::entities::change_requests::Entity::find()
+    let sites: std::collections::HashMap<i32, (String, RequestKind)> =
+        change_requests::Entity::find()
             .select_only()
-            .column(super::entities::change_requests::Column::Id)
-            .column(super::entities::change_requests::Column::SiteId)
-            .filter(super::entities::change_requests::Column::Id.is_in(requests))
-            .into_tuple()
+            .column(change_requests::Column::Id)
+            .column(change_requests::Column::SiteId)
+            .column(change_requests::Column::Kind)
+            .filter(change_requests::Column::Id.is_in(requests))
+            .into_tuple::<(i32, String, RequestKind)>()
             .all(db)
             .await?
             .into_iter()
+            .map(|(id, site, kind)| (id, (site, kind)))
             .collect();
-    let mut latest: std::collections::BTreeMap<String, RunKind> = Default::default();
-    for (request, kind) in succeeded {
-        if let Some(site) = sites.get(&request) {
-            latest.insert(site.to_ascii_lowercase(), kind);
-        }
+    let mut integrated: std::collections::BTreeMap<String, bool> = Default::default();
+    let mut before_turn_off: std::collections::HashMap<i32, bool> = Default::default();
+    for (request, run) in succeeded {
+        let Some((site, kind)) = sites.get(&request) else {
+            continue;
+        };
+        let state = integrated.entry(site.to_ascii_lowercase()).or_insert(false);
+        *state = match (kind, run) {
+            (RequestKind::Integrate, RunKind::Apply) => true,
+            (RequestKind::Integrate, RunKind::Rollback) => false,
+            (RequestKind::TurnOff, RunKind::Apply) => {
+                before_turn_off.insert(request, *state);
+                false
+            }
+            (RequestKind::TurnOff, RunKind::Rollback) => {
+                before_turn_off.get(&request).copied().unwrap_or(false)
+            }
+        };
     }
-    Ok(latest
+    Ok(integrated
         .into_iter()
-        .filter(|(_, kind)| *kind == RunKind::Apply)
+        .filter(|(_, integrated)| *integrated)
         .map(|(site, _)| site)
         .collect())
 }
