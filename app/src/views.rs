@@ -32,6 +32,8 @@ pub struct RequestSummary {
     pub updated_at: DateTime<Utc>,
     /// When approvals time out, for a request awaiting approval.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Where its change stands on the servers (its latest run), once it has a run.
+    pub change: Option<crate::domain::runs::ChangeStatus>,
 }
 
 /// An approver's vote.

@@ -42,6 +42,8 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   // page follows it live, without a reload.
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 30_000 });
   await expect(page.locator('li.step')).not.toHaveCount(0);
+  // The request now reads as integrated, with when.
+  await expect(page.getByTestId('change-status')).toHaveText(/^Integrated · \d{4}-\d\d-\d\d \d\d:\d\d/);
   // Every step done, and the report says what verification found.
   const run = page.getByRole('region', { name: /^Run #\d+$/ });
   const steps = await run.locator('li.step').count();

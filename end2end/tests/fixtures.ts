@@ -291,12 +291,21 @@ export async function fillRequest(page: Page, values: Partial<RequestValues>): P
 
 /** The state badge in the request page's heading. */
 export function stateBadge(page: Page): Locator {
-  return page.locator('.page-head .badge');
+  return page.locator('.page-head .badge:not([data-testid="change-status"])');
 }
 
 /** The value shown beside `term` in the request's "What is requested" list. */
 export function requestValue(page: Page, term: string): Locator {
   return page.locator('dl.values').getByText(term, { exact: true }).locator('xpath=following-sibling::dd[1]');
+}
+
+/**
+ * Does a destructive action behind its confirmation step: unfolds `opener` (which only says
+ * what will happen), then presses `confirm`.
+ */
+export async function confirmAction(page: Page, opener: string, confirm: string): Promise<void> {
+  await page.locator('details.confirm > summary', { hasText: opener }).click();
+  await button(page, confirm).click();
 }
 
 /** A button by its exact accessible name. */
@@ -339,7 +348,8 @@ export async function fileRequest(
   await waitForHydration(page);
   await fillRequest(page, values);
   await button(page, 'Save draft').click();
-  await expect(page).toHaveURL(/\/requests\/\d+$/);
+  await expect(page).toHaveURL(/\/requests\/\d+(\?done=saved)?$/);
+  await expect(page.getByTestId('outcome')).toHaveText('Draft saved. Review its plan below, then submit it for approval.');
   const id = requestIdFromUrl(page);
   await expect(page.getByRole('heading', { level: 1 })).toContainText(`Request #${id}`);
   await expect(stateBadge(page)).toHaveText('Draft');
@@ -351,6 +361,7 @@ export async function submitForApproval(page: Page): Promise<void> {
   await waitForHydration(page);
   await button(page, 'Submit for approval').click();
   await expect(stateBadge(page)).toHaveText('Awaiting approval');
+  await expect(page.getByTestId('outcome')).toHaveText(/^Submitted: waiting for approval by \d+ approvers? other than you\.$/);
 }
 
 /** As the signed-in requester: files a valid request and submits it for approval. */

@@ -123,7 +123,7 @@ test('markup comes back from a no-JavaScript form error as text, rendered by the
 
 test('a form error forged into a link is dropped, not shown', async ({ page }) => {
   const dialogs = watchDialogs(page);
-  await signIn(page, USERS.bob);
+  await signIn(page, USERS.alice);
   const forged = {
     Invalid: {
       errors: { justification: 'Forged message' },

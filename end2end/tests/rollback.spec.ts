@@ -4,6 +4,7 @@
 import {
   USERS,
   button,
+  confirmAction,
   expect,
   fileAndSubmitRequest,
   openRequest,
@@ -22,7 +23,7 @@ test('Erin asks for a rollback, Bob approves its undo plan, and OWA loses presen
   // The page reads the lab again after the reset; wait for it before signing out (the
   // scenario's name is the same before and after, so the text alone does not tell).
   const reread = page.waitForResponse((r) => r.url().endsWith('/api/get_lab'));
-  await button(page, 'Reset').click();
+  await confirmAction(page, 'Reset…', 'Reset the lab');
   await reread;
   await expect(page.getByTestId('lab-scenario')).toContainText('Scenario litware');
   await signOut(page);
@@ -39,7 +40,7 @@ test('Erin asks for a rollback, Bob approves its undo plan, and OWA loses presen
   // Erin, an admin, asks for the rollback: it waits, showing exactly what it would undo.
   await signIn(page, USERS.erin);
   await openRequest(page, id);
-  await button(page, 'Roll back').click();
+  await confirmAction(page, 'Roll back…', 'Ask for the rollback');
   const rollback = page.getByRole('region', { name: /^Rollback run #\d+ \(undoes run #\d+\)$/ });
   await expect(rollback).toBeVisible();
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'awaiting_approval');

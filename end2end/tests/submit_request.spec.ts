@@ -77,7 +77,7 @@ async function fixBadValues(page: Page, siteId: string): Promise<void> {
 
 /** Asserts the saved request page shows the stored, normalized values. */
 async function expectSavedRequest(page: Page, siteId: string): Promise<number> {
-  await expect(page).toHaveURL(/\/requests\/\d+$/);
+  await expect(page).toHaveURL(/\/requests\/\d+(\?done=saved)?$/);
   const id = requestIdFromUrl(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Request #${id} · ${siteId}`);
   await expect(stateBadge(page)).toHaveText('Draft');

@@ -31,7 +31,7 @@ test('Alice asks to turn IM in OWA off: no integration fields, the documented re
   await expect(preview).toContainText("Turn IM off in OWA's front-end virtual directories");
   await expect(preview).not.toContainText('trusted application pool atl-owa-001');
   await button(page, 'Save draft').click();
-  await expect(page).toHaveURL(/\/requests\/\d+$/);
+  await expect(page).toHaveURL(/\/requests\/\d+(\?done=saved)?$/);
   await expect(requestValue(page, 'Change')).toHaveText('Turn IM in OWA off');
   await expect(page.locator('dl.values')).not.toContainText('Certificate thumbprint');
   // Markup in the justification stays text.

@@ -1025,3 +1025,20 @@ fn turning_im_off_ends_presence_and_its_rollback_brings_it_back() {
     let back = lab.owa_sign_in(ELIGIBLE, now);
     assert!(back.presence, "{back:?}");
 }
+
+#[test]
+fn the_integrated_scenario_shows_presence_and_leaves_nothing_to_change() {
+    let mut lab = LabState::scenario("integrated").unwrap();
+    let signed_in = lab.owa_sign_in(ELIGIBLE, samples::now());
+    assert!(signed_in.presence, "{signed_in:?}");
+    let facts = probe_lab(&mut lab);
+    let spec = IntegrationSpec::validate(&samples::article_request(), samples::now()).unwrap();
+    let p = plan(&spec, &facts, samples::now());
+    assert!(p.failures().is_empty(), "{:?}", p.failures());
+    assert_eq!(
+        p.changes().count(),
+        0,
+        "{:?}",
+        p.changes().map(|s| &s.id).collect::<Vec<_>>()
+    );
+}

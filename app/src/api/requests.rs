@@ -69,7 +69,7 @@ pub async fn create_request(input: RequestInput) -> Result<i32, AppError> {
         async move {
             let user = require_actor(&[], "request.create").await?;
             let id = service::create(&AppState::current()?, &user, &input).await?;
-            leptos_axum::redirect(&format!("/requests/{id}"));
+            leptos_axum::redirect(&format!("/requests/{id}?done=saved"));
             Ok(id)
         }
         .await,
@@ -83,7 +83,7 @@ pub async fn update_request(id: i32, version: i32, input: RequestInput) -> Resul
         async move {
             let user = require_actor(&[], "request.edit").await?;
             service::update(&AppState::current()?, &user, id, version, &input).await?;
-            leptos_axum::redirect(&format!("/requests/{id}"));
+            leptos_axum::redirect(&format!("/requests/{id}?done=updated"));
             Ok(id)
         }
         .await,

@@ -46,9 +46,13 @@ pub async fn get_sign_in_options() -> Result<SignInOptions, AppError> {
 /// Signs in as one of the configured demo accounts: only from this machine (see
 /// [`crate::ssr::auth::local_accounts`]), and at most `limits.sign_ins_per_minute` attempts per
 /// client address. Refused attempts are counted and logged, never written to the audit trail
-/// under the name they give.
+/// under the name they give. Then goes to `return_to` when it is a path of this site (the
+/// page that sent the person to sign in), else to the dashboard.
 #[server(endpoint = "sign_in_local")]
-pub async fn sign_in_local(username: String) -> Result<(), AppError> {
+pub async fn sign_in_local(
+    username: String,
+    #[server(default)] return_to: Option<String>,
+) -> Result<(), AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::sign_in::{SignInMethod, SignInRefusal};
@@ -96,7 +100,9 @@ pub async fn sign_in_local(username: String) -> Result<(), AppError> {
                 })?;
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.insert_header(axum::http::header::SET_COOKIE, cookie);
-            leptos_axum::redirect("/");
+            leptos_axum::redirect(&crate::domain::sign_in::safe_return_to(
+                return_to.as_deref().unwrap_or("/"),
+            ));
             Ok(())
         }
         .await,

@@ -1,8 +1,10 @@
 //! Errors, empty states and loading indicators.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
+use crate::domain::roles::Role;
 use crate::error::AppError;
 
 /// Shows an error as a page-level notice; an unauthenticated caller is sent to sign in, and
@@ -28,13 +30,34 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
             let path = crate::domain::sign_in::sign_in_path(&here);
             view! { <Redirect path /> }.into_any()
         }
-        AppError::NotFound => view! {
-            <section class="notice notice-error" role="alert">
-                <h1>"Not found"</h1>
-                <p>"There is nothing at this address. " <a href="/">"Back to the dashboard"</a></p>
-            </section>
+        AppError::NotFound => {
+            let location = leptos_router::hooks::use_location();
+            let path = location.pathname.get_untracked();
+            // Say what was asked for, in words, where the address tells it.
+            let what = match path
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()[..]
+            {
+                ["requests", id, ..] => format!("There is no request #{id}."),
+                ["people", "checks", id] => format!("There is no stored check #{id}."),
+                ["people", "scans", id, ..] => format!("There is no bulk check #{id}."),
+                _ => format!("There is no page at {path}."),
+            };
+            view! {
+                <Title text="Not found" />
+                <section class="notice notice-error" role="alert">
+                    <h1>"Not found"</h1>
+                    <p data-testid="not-found">{what}</p>
+                    <p>
+                        <a href="/">"Back to the dashboard"</a>
+                        " · "
+                        <a href="/requests">"All requests"</a>
+                    </p>
+                </section>
+            }
+            .into_any()
         }
-        .into_any(),
         other => view! {
             <section class="notice notice-error" role="alert">
                 <p>{other.to_string()}</p>
@@ -88,6 +111,57 @@ pub fn Loading() -> impl IntoView {
         <p class="loading" aria-live="polite">
             "Loading…"
         </p>
+    }
+}
+
+/// Renders `children` only for a signed-in person holding `role`, and nothing for anyone else:
+/// for the links and buttons to what only that role may do.
+#[component]
+pub fn IfRole(role: Role, children: ChildrenFn) -> impl IntoView {
+    let user = expect_context::<crate::app::UserResource>();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(me)) if me.has(role) => children().into_any(),
+                        _ => ().into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// Renders `children` for a signed-in person holding `role`; anyone else signed in is told
+/// that `doing` needs that role and which roles they have, before typing anything.
+#[component]
+pub fn RequiresRole(role: Role, doing: &'static str, children: ChildrenFn) -> impl IntoView {
+    let user = expect_context::<crate::app::UserResource>();
+    view! {
+        <Suspense fallback=Loading>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(me)) if me.has(role) => children().into_any(),
+                        Ok(Some(me)) => view! {
+                            <p class="notice notice-info" role="note" data-testid="needs-role">
+                                {format!(
+                                    "{doing} needs the {} role; you have {}. Ask an administrator if you should have it.",
+                                    role.as_str(),
+                                    if me.roles.is_empty() { "none".to_string() } else { Role::list(&me.roles) },
+                                )}
+                            </p>
+                        }
+                        .into_any(),
+                        Ok(None) => view! { <ErrorNotice error=AppError::Unauthenticated /> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }
 

@@ -109,6 +109,16 @@ pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl
                         </div>
                     }
                 })}
+            {(changes == 0 && failures == 0 && !plan.steps.is_empty())
+                .then(|| {
+                    view! {
+                        <p class="notice notice-warn" role="note" data-testid="nothing-to-change">
+                            <strong>"This plan changes nothing"</strong>
+                            ": every step is already in effect in the environment. Approved, its run only checks each step \
+                             and reads the verification; nothing on the servers is changed."
+                        </p>
+                    }
+                })}
             {plan.notes.iter().map(|n| view! { <p class="notice notice-info" role="note">{n.clone()}</p> }).collect_view()}
             <h3>
                 {if failures == 0 && warnings > 0 {

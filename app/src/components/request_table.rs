@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::feedback::Empty;
 use crate::domain::request::{RequestKind, RequestState};
+use crate::domain::runs::ChangeStatus;
 use crate::domain::time;
 use crate::views::RequestSummary;
 
@@ -11,6 +12,19 @@ use crate::views::RequestSummary;
 #[component]
 pub fn StateBadge(state: RequestState) -> impl IntoView {
     view! { <span class=format!("badge badge-{}", state.as_str())>{state.label()}</span> }
+}
+
+/// Where a request's change stands on the servers (its latest run), as a badge with the time;
+/// nothing before its first run.
+#[component]
+pub fn ChangeBadge(change: Option<ChangeStatus>, kind: RequestKind) -> impl IntoView {
+    change.map(|c| {
+        view! {
+            <span class=c.class() data-testid="change-status" title=format!("Run #{}", c.run)>
+                {format!("{} · {}", c.label(kind == RequestKind::TurnOff), time::display(c.at))}
+            </span>
+        }
+    })
 }
 
 /// Requests as a table, or `empty` when there are none.
@@ -29,6 +43,7 @@ pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl Into
                         <th scope="col">"OWA pool (or change)"</th>
                         <th scope="col">"Requester"</th>
                         <th scope="col">"State"</th>
+                        <th scope="col">"On the servers"</th>
                         <th scope="col">"Approvals"</th>
                         <th scope="col">"Updated"</th>
                     </tr>
@@ -53,6 +68,9 @@ pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl Into
                                     <td>{r.requester.display_name}</td>
                                     <td>
                                         <StateBadge state=r.state />
+                                    </td>
+                                    <td>
+                                        <ChangeBadge change=r.change kind=r.kind />
                                     </td>
                                     <td>{format!("{} of {}", r.approvals, r.quorum)}</td>
                                     <td>{time::display(r.updated_at)}</td>

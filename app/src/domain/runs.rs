@@ -47,6 +47,48 @@ stored_enum! {
     }
 }
 
+/// Where a request's change stands on the servers, by its latest run: what lists and pages
+/// show beside the request's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeStatus {
+    pub run: i32,
+    pub kind: RunKind,
+    pub state: RunState,
+    /// When the run last changed (its end, for a finished run).
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ChangeStatus {
+    /// In words, for a request that integrates (`turns_off` false) or turns IM off.
+    pub fn label(&self, turns_off: bool) -> &'static str {
+        match (self.kind, self.state) {
+            (RunKind::Apply, RunState::Succeeded) if turns_off => "IM turned off",
+            (RunKind::Apply, RunState::Succeeded) => "Integrated",
+            (RunKind::Rollback, RunState::Succeeded) => "Rolled back",
+            (RunKind::Rollback, RunState::AwaitingApproval) => "Rollback awaiting approval",
+            (_, RunState::AwaitingApproval) => "Awaiting approval",
+            (_, RunState::Queued) => "Run queued",
+            (_, RunState::Running) => "Running",
+            (_, RunState::Failed) => "Run failed",
+            (_, RunState::NeedsAttention) => "Run needs attention",
+            (_, RunState::Cancelled) => "Run cancelled",
+        }
+    }
+
+    /// The badge's style: done, under way, or stopped.
+    pub fn class(&self) -> &'static str {
+        match self.state {
+            RunState::Succeeded => "badge badge-approved",
+            RunState::Queued | RunState::Running | RunState::AwaitingApproval => {
+                "badge badge-submitted"
+            }
+            RunState::Failed | RunState::NeedsAttention | RunState::Cancelled => {
+                "badge badge-rejected"
+            }
+        }
+    }
+}
+
 /// What an operator can do to a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunAction {

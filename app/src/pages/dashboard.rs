@@ -5,8 +5,9 @@ use leptos_meta::Title;
 
 use crate::api::requests::get_dashboard;
 use crate::components::audit_table::AuditTable;
-use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::feedback::{ErrorNotice, IfRole, Loading};
 use crate::components::request_table::RequestTable;
+use crate::domain::roles::Role;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -21,7 +22,9 @@ pub fn DashboardPage() -> impl IntoView {
                         <section class="panel" aria-labelledby="mine-h">
                             <div class="panel-head">
                                 <h2 id="mine-h">"My requests"</h2>
-                                <a class="button" href="/requests/new">"New request"</a>
+                                <IfRole role=Role::Requester>
+                                    <a class="button" href="/requests/new">"New request"</a>
+                                </IfRole>
                             </div>
                             <RequestTable rows=d.mine empty="You have not filed any requests yet." />
                         </section>

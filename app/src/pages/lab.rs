@@ -6,6 +6,7 @@ use leptos_meta::Title;
 
 use crate::api::lab::{LabInstallCu, ResetLab, SimulateSignIn, get_lab};
 use crate::app::UserResource;
+use crate::components::confirm::ConfirmSubmit;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
 use crate::domain::roles::Role;
 use crate::views::{LabSignIn, LabView};
@@ -86,7 +87,11 @@ fn Organization(
                             <select id="lab-scenario" name="scenario">
                                 {scenarios.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
                             </select>
-                            <button type="submit" class="button-secondary">"Reset"</button>
+                            <ConfirmSubmit
+                                opener="Reset…"
+                                consequence="Resetting replaces the whole lab with the chosen scenario: its trusted pools, web.config changes, recycles, sign-in events and people go back to the scenario's. What imlink recorded (requests, runs, audit) stays as it is.".to_string()
+                                confirm="Reset the lab"
+                            />
                         </ActionForm>
                         <ActionForm action=cu attr:class="inline-form">
                             <label for="lab-cu">"Install an Exchange cumulative update on"</label>

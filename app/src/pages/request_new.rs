@@ -4,10 +4,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::requests::{CreateRequest, PreviewPlan, get_environment};
-use crate::components::feedback::{ActionError, SignedIn};
+use crate::components::feedback::{ActionError, RequiresRole};
 use crate::components::plan_view::PlanPanel;
 use crate::components::request_fields::RequestFields;
 use crate::domain::request::{FieldErrors, RequestInput};
+use crate::domain::roles::Role;
 use crate::error::AppError;
 
 /// How long typing must pause before the preview is refreshed.
@@ -39,11 +40,11 @@ pub fn NewRequestPage() -> impl IntoView {
     };
     view! {
         <Title text="New request" />
-        <h1>"New integration request"</h1>
+        <h1>"New request"</h1>
         <p class="lede">
-            "Integrate Outlook Web App with Lync for one site. The request is saved as a draft with its plan; you review the plan and submit it for approval from the request's page."
+            "Integrate Outlook Web App with Lync for one site, or turn IM in OWA off. The request is saved as a draft with its plan; you review the plan and submit it for approval from the request's page."
         </p>
-        <SignedIn>
+        <RequiresRole role=Role::Requester doing="Filing a request">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let env = environment.await;
@@ -87,7 +88,7 @@ pub fn NewRequestPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </SignedIn>
+        </RequiresRole>
     }
 }
 

@@ -9,9 +9,10 @@ use crate::api::requests::{
     SubmitRequest, VoteRequest, get_request,
 };
 use crate::components::audit_table::AuditTable;
+use crate::components::confirm::ConfirmSubmit;
 use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
 use crate::components::plan_view::{PlanPanel, StepList};
-use crate::components::request_table::StateBadge;
+use crate::components::request_table::{ChangeBadge, StateBadge};
 use crate::components::text_area::TextArea;
 use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::time;
@@ -72,6 +73,47 @@ pub fn RequestPage() -> impl IntoView {
             .or_else(|| rollback_run.value().get().and_then(Result::err))
             .or_else(|| approve_rollback.value().get().and_then(Result::err))
     });
+    // What the person's last action did, said where they are looking.
+    let query = leptos_router::hooks::use_query_map();
+    let done = move |quorum: u32| -> Option<String> {
+        fn ok<T>(v: Option<Result<T, AppError>>) -> bool {
+            matches!(v, Some(Ok(_)))
+        }
+        if ok(submit.value().get()) {
+            return Some(format!(
+                "Submitted: waiting for approval by {quorum} approver{} other than you.",
+                if quorum == 1 { "" } else { "s" }
+            ));
+        }
+        if ok(cancel.value().get()) {
+            return Some("Request cancelled.".into());
+        }
+        if ok(vote.value().get()) {
+            return Some("Your vote is recorded.".into());
+        }
+        if ok(cancel_run.value().get()) {
+            return Some("The run is cancelled: it stops before its next step.".into());
+        }
+        if ok(resume_run.value().get()) {
+            return Some("The run is back in the queue.".into());
+        }
+        if ok(rollback_run.value().get()) {
+            return Some(
+                "Rollback asked: its undo plan is below, and it runs once another approver approves it."
+                    .into(),
+            );
+        }
+        if ok(approve_rollback.value().get()) {
+            return Some("Rollback approved: it runs now.".into());
+        }
+        match query.read().get("done").as_deref() {
+            Some("saved") => {
+                Some("Draft saved. Review its plan below, then submit it for approval.".into())
+            }
+            Some("updated") => Some("Changes saved.".into()),
+            _ => None,
+        }
+    };
     let replan_outcome = move || match replan.value().get() {
         Some(Ok(false)) => Some("Re-planned against the current facts: the plan is unchanged."),
         Some(Ok(true)) => Some(
@@ -86,6 +128,12 @@ pub fn RequestPage() -> impl IntoView {
                     Ok(d) => view! {
                         <Title text=format!("Request #{}", d.summary.id) />
                         <RequestHeader d=d.clone() />
+                        {
+                            let quorum = d.summary.quorum;
+                            move || done(quorum).map(|m| view! {
+                                <p class="notice notice-ok" role="status" data-testid="outcome">{m}</p>
+                            })
+                        }
                         <ActionError error=submit_error />
                         <ActionError error=cancel_error />
                         <ActionError error=vote_error />
@@ -138,6 +186,7 @@ fn RequestHeader(d: RequestDetail) -> impl IntoView {
         <div class="page-head">
             <h1>{format!("Request #{} · {}", s.id, s.site_id)}</h1>
             <StateBadge state=s.state />
+            <ChangeBadge change=s.change kind=s.kind />
         </div>
         <p class="meta">
             {format!(
@@ -166,10 +215,20 @@ fn RequesterActions(
         .plan
         .as_ref()
         .is_some_and(|p| !p.plan.failures().is_empty());
+    let idle = d
+        .plan
+        .as_ref()
+        .is_some_and(|p| p.plan.changes().next().is_none() && !p.plan.steps.is_empty());
     if !(can.edit || can.submit || can.cancel || can.replan) {
         return None;
     }
     Some(view! {
+        {(can.submit && !blocked && idle).then(|| view! {
+            <p class="notice notice-warn" role="note" data-testid="submit-changes-nothing">
+                "Its plan changes nothing: every step is already in effect (see the plan below). Submitted and approved, \
+                 its run would only check the steps and read the verification."
+            </p>
+        })}
         {(can.submit && blocked).then(|| view! {
             <p class="notice notice-error" role="note">
                 "The plan's preflight checks fail (see the plan below), so this request cannot be submitted yet. Fix the environment or the request, then re-plan."
@@ -480,6 +539,11 @@ fn RunPanel(
     approve_rollback: ServerAction<ApproveRollback>,
 ) -> impl IntoView {
     let rollback = run.kind == RunKind::Rollback;
+    let done_steps = run
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Done)
+        .count();
     let label = match run.state {
         RunState::AwaitingApproval => {
             "Waiting for approval: the undo plan below runs only once an approver other than the admin who asked for it approves it."
@@ -546,7 +610,11 @@ fn RunPanel(
                     {run.can_cancel.then(|| view! {
                         <ActionForm action=cancel_run>
                             <input type="hidden" name="id" value=request />
-                            <button type="submit" class="button-danger">"Cancel run"</button>
+                            <ConfirmSubmit
+                                opener="Cancel run…"
+                                consequence="Cancelling stops the run before its next step; the step in hand finishes first. Steps already done stay done: roll back to undo them.".to_string()
+                                confirm="Cancel the run"
+                            />
                         </ActionForm>
                     })}
                     {run.can_resume.then(|| view! {
@@ -558,7 +626,13 @@ fn RunPanel(
                     {run.can_roll_back.then(|| view! {
                         <ActionForm action=rollback_run>
                             <input type="hidden" name="id" value=request />
-                            <button type="submit" class="button-danger">"Roll back"</button>
+                            <ConfirmSubmit
+                                opener="Roll back…"
+                                consequence=format!(
+                                    "Asks to undo what this run did ({done_steps} step(s) done), last first, with the undo commands stored with the run. The undo plan is shown here and runs only once an approver other than you approves it."
+                                )
+                                confirm="Ask for the rollback"
+                            />
                         </ActionForm>
                     })}
                 </div>

@@ -5,9 +5,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::requests::list_requests;
-use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::feedback::{ErrorNotice, IfRole, Loading};
 use crate::components::request_table::RequestTable;
 use crate::domain::request::RequestState;
+use crate::domain::roles::Role;
 
 #[component]
 pub fn RequestsPage() -> impl IntoView {
@@ -18,7 +19,9 @@ pub fn RequestsPage() -> impl IntoView {
         <Title text="Requests" />
         <div class="page-head">
             <h1>"Requests"</h1>
-            <a class="button" href="/requests/new">"New request"</a>
+            <IfRole role=Role::Requester>
+                <a class="button" href="/requests/new">"New request"</a>
+            </IfRole>
         </div>
         <nav class="filters" aria-label="Filter by state">
             <a href="/requests" aria-current=move || state().is_empty().then_some("page")>"All"</a>

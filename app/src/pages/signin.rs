@@ -63,6 +63,7 @@ pub fn SignInPage() -> impl IntoView {
                                                 <li>
                                                     <form method="post" action="/api/sign_in_local">
                                                         <input type="hidden" name="username" value=a.username.clone() />
+                                                        <input type="hidden" name="return_to" value=return_to() />
                                                         <button type="submit" class="account">
                                                             <span class="account-name">{format!("Sign in as {}", a.display_name)}</span>
                                                             <span class="account-meta">{format!("{} · {}", a.username, roles)}</span>

@@ -66,6 +66,7 @@ pub const USERS: usize = 2000;
 /// Named scenarios: the article's organization and variants with one thing changed.
 pub const SCENARIOS: &[&str] = &[
     "litware",
+    "integrated",
     "colocated-um",
     "duplicate-pool",
     "ucma-missing",

@@ -30,7 +30,10 @@ pub async fn detail(
     )
     .await?;
     let facts = facts_of(&row, &all_votes)?;
-    let summary = summary_of(state, &row, &facts, &people);
+    let change = crate::ssr::runs::latest_status(db, &[row.id])
+        .await?
+        .remove(&row.id);
+    let summary = summary_of(state, &row, &facts, &people, change);
     let votes = all_votes
         .iter()
         .map(|v| VoteView {
@@ -223,6 +226,7 @@ async fn summaries(
     rows: Vec<change_requests::Model>,
 ) -> Result<Vec<RequestSummary>, AppError> {
     let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+    let changes = crate::ssr::runs::latest_status(&state.db, &ids).await?;
     let votes = approvals::Entity::find()
         .filter(approvals::Column::RequestId.is_in(ids))
         .all(&state.db)
@@ -236,7 +240,13 @@ async fn summaries(
                 .cloned()
                 .collect();
             let facts = facts_of(row, &mine)?;
-            Ok(summary_of(state, row, &facts, &people))
+            Ok(summary_of(
+                state,
+                row,
+                &facts,
+                &people,
+                changes.get(&row.id).copied(),
+            ))
         })
         .collect()
 }
@@ -246,6 +256,7 @@ fn summary_of(
     row: &change_requests::Model,
     facts: &RequestFacts,
     people: &HashMap<i32, UserRef>,
+    change: Option<crate::domain::runs::ChangeStatus>,
 ) -> RequestSummary {
     let policy = &state.settings.approval;
     RequestSummary {
@@ -262,6 +273,7 @@ fn summary_of(
             .then_some(row.submitted_at)
             .flatten()
             .map(|at| policy.expires_at(at)),
+        change,
     }
 }
 

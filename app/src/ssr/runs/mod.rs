@@ -109,6 +109,40 @@ pub async fn integrated_sites(db: &impl ConnectionTrait) -> Result<Vec<String>, 
         .collect())
 }
 
+/// Where each of `requests` stands on the servers: its latest run, for those that have one.
+pub async fn latest_status(
+    db: &impl ConnectionTrait,
+    requests: &[i32],
+) -> Result<std::collections::HashMap<i32, crate::domain::runs::ChangeStatus>, DbErr> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<(i32, i32, RunKind, RunState, chrono::DateTime<Utc>)> = jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::Id)
+        .column(jobs::Column::RequestId)
+        .column(jobs::Column::Kind)
+        .column(jobs::Column::State)
+        .column(jobs::Column::UpdatedAt)
+        .filter(jobs::Column::RequestId.is_in(requests.iter().copied()))
+        .order_by_asc(jobs::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(run, request, kind, state, at)| {
+            (
+                request,
+                crate::domain::runs::ChangeStatus {
+                    run,
+                    kind,
+                    state,
+                    at,
+                },
+            )
+        })
+        .collect())
+}
+
 /// The plan run `job` executes.
 pub fn plan_of(job: &jobs::Model) -> Option<Plan> {
     let json = job.plan_json.as_deref()?;
