@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
-use crate::domain::roles::Role;
+use crate::domain::roles::{CurrentUser, Role};
 use crate::error::AppError;
 
 /// Shows an error as a page-level notice; an unauthenticated caller is sent to sign in, and
@@ -114,73 +114,67 @@ pub fn Loading() -> impl IntoView {
     }
 }
 
+/// Renders what `show` makes of the signed-in person (or of their absence) once they are
+/// known, with "Loading…" meanwhile when `loading` is set: the one way pages ask who is there.
+fn with_user(
+    loading: bool,
+    show: impl Fn(Result<Option<CurrentUser>, AppError>) -> AnyView + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let user = expect_context::<crate::app::UserResource>();
+    view! {
+        <Suspense fallback=move || loading.then(|| view! { <Loading /> })>
+            {move || {
+                let show = show.clone();
+                Suspend::new(async move { show(user.await) })
+            }}
+        </Suspense>
+    }
+}
+
+/// What a page shows someone it cannot serve: sign-in for the signed-out, the error otherwise.
+fn refusal(error: AppError) -> AnyView {
+    view! { <ErrorNotice error /> }.into_any()
+}
+
 /// Renders `children` only for a signed-in person holding `role`, and nothing for anyone else:
 /// for the links and buttons to what only that role may do.
 #[component]
 pub fn IfRole(role: Role, children: ChildrenFn) -> impl IntoView {
-    let user = expect_context::<crate::app::UserResource>();
-    view! {
-        <Suspense fallback=|| ()>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match user.await {
-                        Ok(Some(me)) if me.has(role) => children().into_any(),
-                        _ => ().into_any(),
-                    }
-                })
-            }}
-        </Suspense>
-    }
+    with_user(false, move |user| match user {
+        Ok(Some(me)) if me.has(role) => children().into_any(),
+        _ => ().into_any(),
+    })
 }
 
 /// Renders `children` for a signed-in person holding `role`; anyone else signed in is told
 /// that `doing` needs that role and which roles they have, before typing anything.
 #[component]
 pub fn RequiresRole(role: Role, doing: &'static str, children: ChildrenFn) -> impl IntoView {
-    let user = expect_context::<crate::app::UserResource>();
-    view! {
-        <Suspense fallback=Loading>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match user.await {
-                        Ok(Some(me)) if me.has(role) => children().into_any(),
-                        Ok(Some(me)) => view! {
-                            <p class="notice notice-info" role="note" data-testid="needs-role">
-                                {format!(
-                                    "{doing} needs the {} role; you have {}. Ask an administrator if you should have it.",
-                                    role.as_str(),
-                                    if me.roles.is_empty() { "none".to_string() } else { Role::list(&me.roles) },
-                                )}
-                            </p>
-                        }
-                        .into_any(),
-                        Ok(None) => view! { <ErrorNotice error=AppError::Unauthenticated /> }.into_any(),
-                        Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+    with_user(true, move |user| {
+        match user {
+        Ok(Some(me)) if me.has(role) => children().into_any(),
+        Ok(Some(me)) => view! {
+            <p class="notice notice-info" role="note" data-testid="needs-role">
+                {format!(
+                    "{doing} needs the {} role; you have {}. Ask an administrator if you should have it.",
+                    role.as_str(),
+                    if me.roles.is_empty() { "none".to_string() } else { Role::list(&me.roles) },
+                )}
+            </p>
+        }
+        .into_any(),
+        Ok(None) => refusal(AppError::Unauthenticated),
+        Err(e) => refusal(e),
     }
+    })
 }
 
 /// Renders `children` for a signed-in person; anyone else is sent to the sign-in page.
 #[component]
 pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
-    let user = expect_context::<crate::app::UserResource>();
-    view! {
-        <Suspense fallback=Loading>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match user.await {
-                        Ok(Some(_)) => children().into_any(),
-                        Ok(None) => view! { <ErrorNotice error=AppError::Unauthenticated /> }.into_any(),
-                        Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
-    }
+    with_user(true, move |user| match user {
+        Ok(Some(_)) => children().into_any(),
+        Ok(None) => refusal(AppError::Unauthenticated),
+        Err(e) => refusal(e),
+    })
 }

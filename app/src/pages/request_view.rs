@@ -348,8 +348,7 @@ fn RequestValues(d: RequestDetail) -> impl IntoView {
         .window
         .map(|w| format!("{} – {}", time::display(w.start), time::display(w.end)))
         .unwrap_or_else(|| "Any time after approval".into());
-    let kind = crate::domain::request::RequestKind::parse(&v.kind)
-        .unwrap_or(crate::domain::request::RequestKind::Integrate);
+    let kind = d.summary.kind;
     let mut rows: Vec<(&str, String, bool)> = vec![
         ("Change", kind.label().to_string(), false),
         ("Lync site (SiteId)", v.site_id, false),
