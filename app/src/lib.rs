@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! imlink's Leptos crate: the pages and components, server functions, the views they show,
 //! and what the server and the browser share: the pure domain and the documented procedure.
 

@@ -167,7 +167,10 @@ pub struct RunStepView {
 pub struct AuditEntry {
     pub seq: i64,
     pub at: DateTime<Utc>,
+    /// The username (or machine actor) recorded.
     pub actor: String,
+    /// Who that is, for people: their name, or what the machine actor is.
+    pub actor_name: String,
     pub action: String,
     pub outcome: String,
     pub entity_type: Option<String>,
@@ -252,6 +255,9 @@ pub struct LabView {
     pub backends: Vec<LabBackend>,
     /// A few directory users with what their OWA sign-in would show.
     pub people: Vec<LabSignIn>,
+    /// What the sign-in of the person last tried on the page would show now (the page's
+    /// answer to a sign-in posted without JavaScript).
+    pub tried: Option<LabSignIn>,
     pub users: usize,
 }
 

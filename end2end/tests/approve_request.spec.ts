@@ -38,10 +38,28 @@ test('Bob approves a submitted request from his approvals inbox', async ({ page 
   await button(page, 'Approve').click();
 
   await expect(stateBadge(page)).toHaveText('Approved');
+  // The outcome is said where Bob is looking, and takes the focus; the run, far below the
+  // plan, is summed up at the top and one link away; screen readers hear its progress.
+  const outcome = page.getByTestId('outcome');
+  await expect(outcome).toContainText('Your vote is recorded.');
+  await expect(outcome).toBeFocused();
+  await expect(page.getByTestId('run-summary')).toContainText(/^Run #\d+: /);
+  await expect(page.getByTestId('run-live')).toHaveAttribute('aria-live', 'polite');
+  await expect(page.getByTestId('run-live')).toHaveText(/^Run #\d+: succeeded, (\d+) of \1 steps done\.$/, { timeout: 30_000 });
+  await expect(page.getByTestId('run-summary')).toContainText(/^Run #\d+: succeeded/);
+  await expect(page.locator('#run')).not.toBeInViewport();
+  await outcome.getByRole('link', { name: 'Follow the run' }).click();
+  await expect(page.locator('#run')).toBeInViewport();
+  await expect(page.locator('#run')).toBeFocused();
   // The approval queued a run; the worker inside the portal runs the plan on the lab, and the
   // page follows it live, without a reload.
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 30_000 });
   await expect(page.locator('li.step')).not.toHaveCount(0);
+  // The plan now says what the run did with each change, not that it "will change".
+  const plan = page.locator('section.plan');
+  await expect(plan.getByTestId('plan-summary')).toHaveText(/^ · run #\d+ did (\d+) of its \1 changes$/);
+  await expect(plan.getByTestId('step-ran').first()).toHaveText(/^done by run #\d+$/);
+  await expect(plan.getByText('will change', { exact: true })).toHaveCount(0);
   // The request now reads as integrated, with when.
   await expect(page.getByTestId('change-status')).toHaveText(/^Integrated · \d{4}-\d\d-\d\d \d\d:\d\d/);
   // Every step done, and the report says what verification found.

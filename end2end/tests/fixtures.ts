@@ -350,6 +350,8 @@ export async function fileRequest(
   await button(page, 'Save draft').click();
   await expect(page).toHaveURL(/\/requests\/\d+(\?done=saved)?$/);
   await expect(page.getByTestId('outcome')).toHaveText('Draft saved. Review its plan below, then submit it for approval.');
+  // The confirmation takes the focus, so the keyboard starts from it.
+  await expect(page.getByTestId('outcome')).toBeFocused();
   const id = requestIdFromUrl(page);
   await expect(page.getByRole('heading', { level: 1 })).toContainText(`Request #${id}`);
   await expect(stateBadge(page)).toHaveText('Draft');

@@ -36,8 +36,8 @@ test('Erin ends Bob\'s session, disables him, and enables him again', async ({ p
 
   await page.goto('/audit');
   await waitForHydration(page);
-  await expect(page.getByText('disabled a person in imlink').first()).toBeVisible();
-  await expect(page.getByText('enabled a person in imlink again').first()).toBeVisible();
+  await expect(page.locator('li.event .event-what', { hasText: 'disabled a person in imlink' }).first()).toBeVisible();
+  await expect(page.locator('li.event .event-what', { hasText: 'enabled a person in imlink again' }).first()).toBeVisible();
 });
 
 test('Only admins see the Users page', async ({ page, browserErrors }) => {

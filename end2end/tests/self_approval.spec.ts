@@ -49,6 +49,6 @@ test('Erin, who holds every role, cannot approve her own request', async ({ page
     .getByRole('region', { name: 'Timeline', exact: true })
     .locator('li.event.event-denied[data-action="request.approve"]');
   await expect(refused).toHaveCount(1);
-  await expect(refused).toContainText('erin');
+  await expect(refused).toContainText(USERS.erin);
   await expect(refused).toContainText('was refused');
 });

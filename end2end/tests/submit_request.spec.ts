@@ -60,7 +60,20 @@ async function expectBadValuesReported(page: Page): Promise<void> {
   await expect(input(page, LABELS.thumbprint)).toHaveValue(BAD.thumbprint);
   await expect(input(page, LABELS.justification)).toHaveValue(BAD.justification);
 
-  await expect(page.getByRole('alert')).toContainText('Some fields need attention');
+  // The summary lists every bad field, in the form's order, each a link to its field.
+  const summary = page.getByTestId('error-summary');
+  await expect(summary).toContainText('Some fields need attention');
+  await expect(summary.getByRole('link')).toHaveText([
+    /^Lync site \(SiteId\): .*remove a space/,
+    /^Lync registrar pool FQDN: .*fully qualified name/,
+    /^Port: .*from 1 to 65535/,
+    /^Exchange certificate thumbprint: .*hexadecimal/,
+    /^Justification: .*at least 10 characters/,
+  ]);
+  for (const link of await summary.getByRole('link').all()) {
+    const target = (await link.getAttribute('href'))!;
+    await expect(page.locator(target), `${target} is a field on the page`).toHaveCount(1);
+  }
   await expect(page).toHaveURL(ON_NEW_REQUEST_FORM);
 }
 
@@ -106,6 +119,10 @@ test('Alice files a request: errors beside each bad field, values kept, then sav
   await fillRequest(page, BAD);
   await button(page, 'Save draft').click();
   await expectBadValuesReported(page);
+  // Focus lands on the summary, and its links take the keyboard to the field.
+  await expect(page.getByTestId('error-summary')).toBeFocused();
+  await page.getByTestId('error-summary').getByRole('link', { name: /^Port:/ }).click();
+  await expect(input(page, LABELS.port)).toBeFocused();
 
   const siteId = SITE_ID;
   await fixBadValues(page, siteId);

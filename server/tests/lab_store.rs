@@ -11,10 +11,16 @@ use server::lab::store::LabStore;
 async fn the_lab_persists_and_plans(backend: Backend) {
     let t = TestDb::new(backend).await;
     let store = LabStore::new(t.db.clone());
-    let view = store.view().await.unwrap();
+    let view = store.view(None).await.unwrap();
     assert_eq!(view.scenario, "litware");
     assert_eq!(view.users, server::lab::USERS);
     assert!(view.people.iter().all(|p| !p.presence));
+    assert_eq!(view.tried, None);
+    // Asked about one person (the page's answer to a sign-in posted without JavaScript).
+    let tried = store.view(Some("user0001@litwareinc.com")).await.unwrap();
+    let tried = tried.tried.expect("the person tried is shown");
+    assert_eq!(tried.upn, "user0001@litwareinc.com");
+    assert!(!tried.presence && !tried.reasons.is_empty());
 
     // Requests are planned against the lab.
     let (s, _) = common::lab_state(&t.db);
@@ -41,7 +47,7 @@ async fn the_lab_persists_and_plans(backend: Backend) {
     common::lab_change(&t.db, async |txn| store.reset(txn, "site-id-differs").await)
         .await
         .unwrap();
-    let again = LabStore::new(t.db.clone()).view().await.unwrap();
+    let again = LabStore::new(t.db.clone()).view(None).await.unwrap();
     assert_eq!(again.scenario, "site-id-differs");
     assert_eq!(again.sites, vec![("1".to_string(), "Redmond".to_string())]);
     assert!(

@@ -186,8 +186,11 @@ struct CountingLab {
 }
 
 impl app::ssr::lab::Lab for CountingLab {
-    fn view(&self) -> app::ssr::lab::Pending<'_, app::views::LabView> {
-        self.inner.view()
+    fn view<'a>(
+        &'a self,
+        tried: Option<&'a str>,
+    ) -> app::ssr::lab::Pending<'a, app::views::LabView> {
+        self.inner.view(tried)
     }
     fn reset<'a>(
         &'a self,

@@ -518,7 +518,7 @@ async fn a_rollback_undoes_only_what_its_run_applied_once_another_approver_appro
         ran, changes,
         "exactly the undo plan's changes, in its order"
     );
-    let view = store.view().await.unwrap();
+    let view = store.view(None).await.unwrap();
     assert!(view.trusted_pools.is_empty(), "{view:?}");
     // The database refuses an approval by the person who asked, whatever the code does.
     let mut forged: jobs::ActiveModel = undone.into();
@@ -790,7 +790,7 @@ async fn a_run_rolls_back_to_where_it_started(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(job.state, RunState::Succeeded, "{:?}", job.reason);
-    let view = store.view().await.unwrap();
+    let view = store.view(None).await.unwrap();
     assert!(
         view.trusted_pools.is_empty() && view.trusted_applications.is_empty(),
         "{view:?}"

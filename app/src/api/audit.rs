@@ -11,9 +11,9 @@ pub async fn audit_log(filter: AuditFilter) -> Result<AuditPage, AppError> {
     crate::ssr::reply(
         async move {
             use crate::domain::roles::Role;
-            use crate::ssr::{auth::require_any, requests, state::AppState};
+            use crate::ssr::{audit, auth::require_any, state::AppState};
             require_any(&[Role::Auditor, Role::Admin], "audit.view").await?;
-            requests::audit_page(&AppState::current()?, &filter).await
+            audit::read::page(&AppState::current()?.db, &filter).await
         }
         .await,
     )

@@ -47,15 +47,16 @@ fn refused(e: crate::ssr::lab::LabError, field: &'static str, value: &str) -> Ap
     }
 }
 
-/// The organization at a glance.
+/// The organization at a glance, with what `tried`'s OWA sign-in would show now.
 #[server(endpoint = "get_lab")]
-pub async fn get_lab() -> Result<Option<LabView>, AppError> {
+pub async fn get_lab(tried: Option<String>) -> Result<Option<LabView>, AppError> {
     crate::ssr::reply(
         async move {
             auth::require_user().await?;
             let state = AppState::current()?;
+            let tried = tried.as_deref().map(str::trim).filter(|t| valid_upn(t));
             match lab(&state) {
-                Some(lab) => lab.view().await.map(Some).map_err(failed),
+                Some(lab) => lab.view(tried).await.map(Some).map_err(failed),
                 None => Ok(None),
             }
         }
@@ -63,8 +64,15 @@ pub async fn get_lab() -> Result<Option<LabView>, AppError> {
     )
 }
 
+/// Whether `upn` can be tried at all (any text a directory might hold, within reason).
+#[cfg(feature = "ssr")]
+fn valid_upn(upn: &str) -> bool {
+    !upn.is_empty() && upn.len() <= 256 && !upn.chars().any(char::is_control)
+}
+
 /// Simulates a user's OWA sign-in (anyone signed in: helpdesk staff ask exactly this). The
-/// simulation changes the lab (event 112, the IM log folder), so it is audited with it.
+/// simulation changes the lab (event 112, the IM log folder), so it is audited with it. A form
+/// posted without JavaScript is answered with the lab page showing the result.
 #[server(endpoint = "simulate_sign_in")]
 pub async fn simulate_sign_in(upn: String) -> Result<LabSignIn, AppError> {
     crate::ssr::reply(
@@ -73,7 +81,7 @@ pub async fn simulate_sign_in(upn: String) -> Result<LabSignIn, AppError> {
             let state = AppState::current()?;
             let lab = lab(&state).ok_or_else(no_lab)?;
             let upn = upn.trim().to_string();
-            if upn.is_empty() || upn.len() > 256 || upn.chars().any(char::is_control) {
+            if !valid_upn(&upn) {
                 return Err(AppError::invalid_field("upn", "Enter a user principal name, like user0001@litwareinc.com.", [("upn", upn)]));
             }
             let txn = begin_write(&state.db).await?;
@@ -82,10 +90,21 @@ pub async fn simulate_sign_in(upn: String) -> Result<LabSignIn, AppError> {
                 &txn,
                 AuditRecord::ok(&user.username, "lab.sign_in")
                     .entity("lab_user", &outcome.upn)
+                    .detail(if outcome.presence {
+                        format!("{}: presence and IM work in OWA", outcome.upn)
+                    } else {
+                        format!("{}: no presence in OWA ({})", outcome.upn, outcome.reasons.join("; "))
+                    })
                     .after(serde_json::json!({ "presence": outcome.presence, "reasons": outcome.reasons })),
             )
             .await?;
             txn.commit().await?;
+            if crate::ssr::plain_form() {
+                leptos_axum::redirect(&format!(
+                    "/lab?tried={}#signin-result",
+                    crate::pages::people::query_value(&outcome.upn)
+                ));
+            }
             Ok(outcome)
         }
         .await,

@@ -3,33 +3,9 @@
 use leptos::prelude::*;
 
 use super::feedback::Empty;
+use crate::domain::activity::describe;
 use crate::domain::time;
 use crate::views::AuditEntry;
-
-/// A plain-words description of an audit action.
-pub fn describe(action: &str) -> &str {
-    match action {
-        "request.create" => "filed the request as a draft",
-        "request.edit" => "edited the request",
-        "request.submit" => "submitted the request for approval",
-        "request.cancel" => "cancelled the request",
-        "request.approve" => "approved",
-        "request.reject" => "rejected",
-        "request.expire" => "expired the request",
-        "session.sign_in" => "signed in",
-        "session.sign_out" => "signed out",
-        "audit.view" => "opened the audit log",
-        "user.end_sessions" => "ended a person's sessions",
-        "user.disable" => "disabled a person in imlink",
-        "user.enable" => "enabled a person in imlink again",
-        "eligibility.check" => "checked whether a person gets presence in OWA",
-        "eligibility.scan.requested" => "asked for a bulk eligibility check",
-        "eligibility.scan.cancelled" => "stopped a bulk eligibility check",
-        "eligibility.scan.succeeded" => "finished a bulk eligibility check",
-        "eligibility.scan.failed" => "gave up a bulk eligibility check",
-        other => other,
-    }
-}
 
 /// Stored JSON, indented for reading; `—` when absent.
 fn pretty(json: Option<&str>) -> String {
@@ -65,6 +41,9 @@ pub fn AuditTable(
                         (Some("scan"), Some(id)) => Some(view! {
                             <a href=format!("/people/scans/{id}")>{format!("bulk check #{id}")}</a>
                         }.into_any()),
+                        (Some("lab_user"), Some(upn)) => Some(view! {
+                            <span>"as "<span class="mono">{upn}</span></span>
+                        }.into_any()),
                         _ => None,
                     };
                     view! {
@@ -72,7 +51,7 @@ pub fn AuditTable(
                             <div class="event-head">
                                 <span class="event-seq mono">{format!("#{}", e.seq)}</span>
                                 <time class="event-time">{time::display(e.at)}</time>
-                                <strong class="event-actor">{e.actor.clone()}</strong>
+                                <strong class="event-actor" title=e.actor.clone()>{e.actor_name.clone()}</strong>
                                 <span class="event-what">
                                     {if denied { "was refused: " } else { "" }}
                                     {describe(&e.action).to_string()}

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
+use crate::domain::request::FieldErrors;
 use crate::domain::roles::{CurrentUser, Role};
 use crate::error::AppError;
 
@@ -78,14 +79,7 @@ pub fn ActionError(error: Signal<Option<AppError>>) -> impl IntoView {
             {
                 None
             }
-            AppError::Invalid(_) => Some(
-                view! {
-                    <p class="notice notice-error" role="alert">
-                        "Some fields need attention; see the messages below each of them."
-                    </p>
-                }
-                .into_any(),
-            ),
+            AppError::Invalid(fe) => Some(view! { <ErrorSummary errors=fe /> }.into_any()),
             other => Some(
                 view! {
                     <p class="notice notice-error" role="alert" data-testid="action-error">
@@ -95,6 +89,52 @@ pub fn ActionError(error: Signal<Option<AppError>>) -> impl IntoView {
                 .into_any(),
             ),
         })
+    }
+}
+
+/// The fields a submission got wrong, each linking to its field; it takes the focus when it
+/// appears, so the keyboard starts from the list of what to fix.
+#[component]
+fn ErrorSummary(errors: FieldErrors) -> impl IntoView {
+    let summary = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(el) = summary.get() {
+            let _ = el.focus();
+        }
+    });
+    view! {
+        <div class="notice notice-error error-summary" role="alert" tabindex="-1" node_ref=summary data-testid="error-summary">
+            <p><strong>"Some fields need attention:"</strong></p>
+            <ul>
+                {errors
+                    .summary()
+                    .into_iter()
+                    .map(|(field, text)| {
+                        let target = format!("f-{field}");
+                        view! {
+                            <li>
+                                <a href=format!("#{target}") on:click=move |ev| jump_to(ev, &target)>{text}</a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+/// Follows a link to a part of the page (`#id`) by bringing it into view and focusing it (a
+/// plain fragment link only scrolls, and the router may not even do that).
+pub fn jump_to(ev: leptos::ev::MouseEvent, id: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    if let Some(field) = document()
+        .get_element_by_id(id)
+        .and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+    {
+        ev.prevent_default();
+        field.scroll_into_view();
+        let _ = field.focus();
     }
 }
 

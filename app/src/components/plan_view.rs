@@ -2,9 +2,41 @@
 
 use leptos::prelude::*;
 
+use crate::domain::runs::{RunKind, RunState, StepState};
 use crate::domain::time;
 use crate::procedure::plan::{CheckOutcome, Decision, Step};
-use crate::views::PlanView;
+use crate::views::{PlanView, RunView};
+
+/// What the run of a plan did with one of its changing steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ran {
+    run: i32,
+    /// The step's state in the run; `None` before the run reached it.
+    state: Option<StepState>,
+    /// Whether the run has ended (a step it never reached then never will be).
+    ended: bool,
+}
+
+impl Ran {
+    fn badge(self) -> (&'static str, String) {
+        let run = self.run;
+        match self.state {
+            Some(StepState::Done) => ("badge badge-run-done", format!("done by run #{run}")),
+            Some(StepState::Failed) => ("badge badge-run-failed", format!("failed in run #{run}")),
+            Some(StepState::Started | StepState::Applying) => {
+                ("badge badge-run-applying", format!("running in run #{run}"))
+            }
+            None if self.ended => ("badge badge-skipped", format!("not reached by run #{run}")),
+            None => ("badge badge-change", format!("waiting in run #{run}")),
+        }
+    }
+}
+
+/// The apply run whose steps the plan shows instead of its decisions (a rollback's plan is the
+/// undo plan, shown with the rollback).
+fn applied_by(run: Option<&RunView>) -> Option<&RunView> {
+    run.filter(|r| r.kind == RunKind::Apply && r.state != RunState::AwaitingApproval)
+}
 
 /// The decision of a step as a badge.
 #[component]
@@ -28,7 +60,12 @@ fn Commands(lines: Vec<String>) -> impl IntoView {
 }
 
 #[component]
-fn StepItem(number: usize, step: Step) -> impl IntoView {
+fn StepItem(
+    number: usize,
+    step: Step,
+    /// What the plan's run did with it, when the plan is shown after its run started.
+    ran: Option<Ran>,
+) -> impl IntoView {
     let reason = step.decision.reason().map(str::to_string);
     let change = step.decision == Decision::Change;
     view! {
@@ -36,7 +73,13 @@ fn StepItem(number: usize, step: Step) -> impl IntoView {
             <div class="step-head">
                 <span class="step-number">{number}</span>
                 <strong class="step-title">{step.title.clone()}</strong>
-                <DecisionBadge decision=step.decision.clone() />
+                {match ran.filter(|_| change) {
+                    Some(ran) => {
+                        let (class, text) = ran.badge();
+                        view! { <span class=class data-testid="step-ran">{text}</span> }.into_any()
+                    }
+                    None => view! { <DecisionBadge decision=step.decision.clone() /> }.into_any(),
+                }}
             </div>
             <p class="step-target">{step.target.label()}</p>
             {reason.map(|r| view! { <p class="step-reason">{r}</p> })}
@@ -64,14 +107,47 @@ fn StepItem(number: usize, step: Step) -> impl IntoView {
     }
 }
 
-/// The whole plan; `request` (the request number) adds download links.
+/// The whole plan; `request` (the request number) adds download links. With `run` (the
+/// request's latest run, when it applies this plan), each changing step says what the run did
+/// with it instead of "will change".
 #[component]
-pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl IntoView {
+pub fn PlanPanel(
+    view: PlanView,
+    #[prop(optional)] request: Option<i32>,
+    #[prop(optional)] run: Option<RunView>,
+) -> impl IntoView {
     let plan = view.plan;
     let failures = plan.failures().len();
     let warnings = plan.warnings().len();
     let changes = plan.changes().count();
     let short = view.hash.chars().take(12).collect::<String>();
+    let run = applied_by(run.as_ref()).cloned();
+    let run_id = run.as_ref().map(|r| r.id);
+    let ran = move |step: &Step| {
+        run.as_ref().map(|r| Ran {
+            run: r.id,
+            state: r
+                .steps
+                .iter()
+                .find(|s| s.step_id == step.id)
+                .map(|s| s.state),
+            ended: matches!(
+                r.state,
+                RunState::Succeeded | RunState::Failed | RunState::Cancelled
+            ),
+        })
+    };
+    let done = plan
+        .changes()
+        .filter(|s| ran(s).is_some_and(|r| r.state == Some(StepState::Done)))
+        .count();
+    let summary = match run_id {
+        Some(id) => format!(" · run #{id} did {done} of its {changes} changes"),
+        None => format!(
+            " · {changes} of {} steps change something",
+            plan.steps.len()
+        ),
+    };
     view! {
         <section class="panel plan" aria-labelledby="plan-h">
             <div class="panel-head">
@@ -79,7 +155,7 @@ pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl
                 <span class="meta">
                     "Plan " <code title=view.hash.clone() data-testid="plan-hash">{short}</code>
                     {view.planned_at.map(|at| format!(" · planned {}", time::display(at)))}
-                    {format!(" · {changes} of {} steps change something", plan.steps.len())}
+                    <span data-testid="plan-summary">{summary}</span>
                 </span>
             </div>
             {request
@@ -150,9 +226,20 @@ pub fn PlanPanel(view: PlanView, #[prop(optional)] request: Option<i32>) -> impl
                     .collect_view()}
             </ul>
             <h3>"Steps"</h3>
-            <StepList steps=plan.steps />
+            <ol class="steps">
+                {plan
+                    .steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, step)| {
+                        let ran = ran(&step);
+                        view! { <StepItem number=i + 1 step ran /> }
+                    })
+                    .collect_view()}
+            </ol>
         </section>
     }
+    .into_any()
 }
 
 /// A plan's steps, numbered, each with its decision, commands, check and rollback.
@@ -163,7 +250,7 @@ pub fn StepList(steps: Vec<Step>) -> impl IntoView {
             {steps
                 .into_iter()
                 .enumerate()
-                .map(|(i, step)| view! { <StepItem number=i + 1 step /> })
+                .map(|(i, step)| view! { <StepItem number=i + 1 step ran=None /> })
                 .collect_view()}
         </ol>
     }

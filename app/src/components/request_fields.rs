@@ -3,13 +3,12 @@
 use leptos::prelude::*;
 
 use super::text_area::TextArea;
-use crate::domain::request::{FieldErrors, RequestInput, RequestKind};
+use crate::domain::request::{Field, FieldErrors, RequestInput, RequestKind};
 
 /// One labelled input with its hint and, when invalid, its error.
 #[component]
 fn TextField(
-    field: &'static str,
-    label: &'static str,
+    field: Field,
     hint: &'static str,
     value: String,
     errors: FieldErrors,
@@ -20,6 +19,7 @@ fn TextField(
     #[prop(optional)]
     list: Option<&'static str>,
 ) -> impl IntoView {
+    let (label, field) = (field.label(), field.name());
     let id = format!("f-{field}");
     let error = errors.get(field).map(str::to_string);
     let invalid = error.is_some();
@@ -76,7 +76,7 @@ pub fn RequestFields(
     view! {
         <fieldset class="fieldset" class:field-invalid=kind_invalid>
             <legend>"Change"</legend>
-            <div class="choices" role="radiogroup" aria-label="What the request changes">
+            <div class="choices" role="radiogroup" aria-label=Field::Kind.label()>
                 {RequestKind::ALL
                     .iter()
                     .map(|k| {
@@ -85,6 +85,7 @@ pub fn RequestFields(
                             <label class="choice">
                                 <input
                                     type="radio"
+                                    id=(*k == RequestKind::ALL[0]).then_some("f-kind")
                                     name="input[kind]"
                                     value=value
                                     checked=values.kind == value
@@ -106,8 +107,7 @@ pub fn RequestFields(
         <fieldset class="fieldset">
             <legend>"Lync"</legend>
             <TextField
-                field="site_id"
-                label="Lync site (SiteId)"
+                field=Field::SiteId
                 hint="The SiteId that Get-CsSite reports for the site, which may differ from its display name; the discovered sites are offered. A display name is resolved to its SiteId."
                 value=values.site_id.clone()
                 errors=e()
@@ -122,16 +122,14 @@ pub fn RequestFields(
             </datalist>
             <div class="integration-only" hidden=turning_off>
             <TextField
-                field="registrar_fqdn"
-                label="Lync registrar pool FQDN"
+                field=Field::RegistrarFqdn
                 hint="The Front End pool that will be the registrar, e.g. atl-cs-001.litwareinc.com. It also becomes IMServerName in OWA's web.config."
                 value=values.registrar_fqdn.clone()
                 errors=e()
                 mono=true
             />
             <TextField
-                field="owa_pool_fqdn"
-                label="OWA trusted application pool FQDN"
+                field=Field::OwaPoolFqdn
                 hint="Must match the subject name of the Exchange certificate, e.g. atl-owa-001.litwareinc.com."
                 value=values.owa_pool_fqdn.clone()
                 errors=e()
@@ -139,15 +137,13 @@ pub fn RequestFields(
             />
             <div class="field-row">
                 <TextField
-                    field="application_id"
-                    label="Application ID"
+                    field=Field::ApplicationId
                     hint="Letters and digits only."
                     value=values.application_id.clone()
                     errors=e()
                 />
                 <TextField
-                    field="port"
-                    label="Port"
+                    field=Field::Port
                     hint="1–65535, unused in the pool."
                     value=values.port.clone()
                     errors=e()
@@ -160,8 +156,7 @@ pub fn RequestFields(
             <legend>"Exchange"</legend>
             <div class="integration-only" hidden=turning_off>
             <TextField
-                field="thumbprint"
-                label="Exchange certificate thumbprint"
+                field=Field::Thumbprint
                 hint="40 hexadecimal digits, as Get-ExchangeCertificate shows it. Spaces and invisible characters pasted from the certificate dialog are removed. Where each Mailbox server has its own certificate, list them all, separated by commas: each server's web.config gets the one installed on it."
                 value=values.thumbprint.clone()
                 errors=e()
@@ -169,9 +164,7 @@ pub fn RequestFields(
             />
             </div>
             <div class="field" class:field-invalid=policies_invalid>
-                <span class="label" id="policies-label">
-                    "OWA mailbox policies to enable for IM"
-                </span>
+                <span class="label" id="policies-label">{Field::Policies.label()}</span>
                 <div class="choices" role="radiogroup" aria-labelledby="policies-label">
                     <label class="choice">
                         <input
@@ -207,7 +200,7 @@ pub fn RequestFields(
         <fieldset class="fieldset">
             <legend>"Change"</legend>
             <div class="field" class:field-invalid=justification_invalid>
-                <label for="f-justification">"Justification"</label>
+                <label for="f-justification">{Field::Justification.label()}</label>
                 <TextArea
                     id="f-justification"
                     name="input[justification]"
@@ -225,16 +218,14 @@ pub fn RequestFields(
             </div>
             <div class="field-row">
                 <TextField
-                    field="window_start"
-                    label="Change window start (UTC, optional)"
+                    field=Field::WindowStart
                     hint="Leave both empty to run whenever approved."
                     value=values.window_start.clone()
                     errors=e()
                     kind="datetime-local"
                 />
                 <TextField
-                    field="window_end"
-                    label="Change window end (UTC, optional)"
+                    field=Field::WindowEnd
                     hint="At most 30 days after the start."
                     value=values.window_end.clone()
                     errors=e()

@@ -35,7 +35,7 @@ pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl Into
     }
     view! {
         <div class="table-wrap">
-            <table class="table">
+            <table class="table table-cards">
                 <thead>
                     <tr>
                         <th scope="col">"#"</th>
@@ -55,25 +55,25 @@ pub fn RequestTable(rows: Vec<RequestSummary>, empty: &'static str) -> impl Into
                             let href = format!("/requests/{}", r.id);
                             view! {
                                 <tr>
-                                    <td>
+                                    <td data-label="#">
                                         <a href=href.clone()>{format!("#{}", r.id)}</a>
                                     </td>
-                                    <td>
+                                    <td data-label="Site">
                                         <a href=href>{r.site_id}</a>
                                     </td>
                                     {match r.kind {
-                                        RequestKind::Integrate => view! { <td class="mono">{r.owa_pool_fqdn}</td> }.into_any(),
-                                        RequestKind::TurnOff => view! { <td>{r.kind.label()}</td> }.into_any(),
+                                        RequestKind::Integrate => view! { <td class="mono" data-label="OWA pool">{r.owa_pool_fqdn}</td> }.into_any(),
+                                        RequestKind::TurnOff => view! { <td data-label="Change">{r.kind.label()}</td> }.into_any(),
                                     }}
-                                    <td>{r.requester.display_name}</td>
-                                    <td>
+                                    <td data-label="Requester">{r.requester.display_name}</td>
+                                    <td data-label="State">
                                         <StateBadge state=r.state />
                                     </td>
-                                    <td>
+                                    <td data-label="On the servers">
                                         <ChangeBadge change=r.change kind=r.kind />
                                     </td>
-                                    <td>{format!("{} of {}", r.approvals, r.quorum)}</td>
-                                    <td>{time::display(r.updated_at)}</td>
+                                    <td data-label="Approvals">{format!("{} of {}", r.approvals, r.quorum)}</td>
+                                    <td data-label="Updated">{time::display(r.updated_at)}</td>
                                 </tr>
                             }
                         })

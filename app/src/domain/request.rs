@@ -73,6 +73,38 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field, in the order the form shows them.
+    pub const ALL: [Field; 11] = [
+        Field::Kind,
+        Field::SiteId,
+        Field::RegistrarFqdn,
+        Field::OwaPoolFqdn,
+        Field::ApplicationId,
+        Field::Port,
+        Field::Thumbprint,
+        Field::Policies,
+        Field::Justification,
+        Field::WindowStart,
+        Field::WindowEnd,
+    ];
+
+    /// The field's label on the form.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Kind => "What the request changes",
+            Field::SiteId => "Lync site (SiteId)",
+            Field::RegistrarFqdn => "Lync registrar pool FQDN",
+            Field::OwaPoolFqdn => "OWA trusted application pool FQDN",
+            Field::ApplicationId => "Application ID",
+            Field::Port => "Port",
+            Field::Thumbprint => "Exchange certificate thumbprint",
+            Field::Policies => "OWA mailbox policies to enable for IM",
+            Field::Justification => "Justification",
+            Field::WindowStart => "Change window start (UTC, optional)",
+            Field::WindowEnd => "Change window end (UTC, optional)",
+        }
+    }
+
     /// The field's name in the form and in [`FieldErrors`].
     pub fn name(self) -> &'static str {
         match self {
@@ -119,6 +151,21 @@ impl FieldErrors {
 
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// The messages for an error summary: `(field name, text)`, a request's fields in form
+    /// order and named by their labels, any other field after them as its message alone.
+    pub fn summary(&self) -> Vec<(String, String)> {
+        let known = Field::ALL.iter().filter_map(|f| {
+            self.get(f.name())
+                .map(|m| (f.name().to_string(), format!("{}: {m}", f.label())))
+        });
+        let others = self
+            .errors
+            .iter()
+            .filter(|(name, _)| !Field::ALL.iter().any(|f| f.name() == name.as_str()))
+            .map(|(name, m)| (name.clone(), m.clone()));
+        known.chain(others).collect()
     }
 }
 
@@ -595,6 +642,27 @@ impl RequestState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_error_summary_follows_the_form_and_names_each_field() {
+        let mut errors = FieldErrors::default();
+        errors.add("upn", "Enter a user principal name.");
+        errors.add(Field::Justification.name(), "Too short.");
+        errors.add(Field::Port.name(), "From 1 to 65535.");
+        errors.add(Field::SiteId.name(), "Unknown site.");
+        assert_eq!(
+            errors.summary(),
+            [
+                ("site_id", "Lync site (SiteId): Unknown site."),
+                ("port", "Port: From 1 to 65535."),
+                ("justification", "Justification: Too short."),
+                ("upn", "Enter a user principal name."),
+            ]
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+        );
+        let named: std::collections::BTreeSet<_> = Field::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(named.len(), Field::ALL.len(), "every field once");
+    }
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::audit::audit_log;
 use crate::components::audit_table::AuditTable;
 use crate::components::feedback::{ErrorNotice, Loading};
+use crate::domain::activity;
 use crate::error::AppError;
 use crate::views::AuditFilter;
 
@@ -53,14 +54,22 @@ pub fn AuditPage() -> impl IntoView {
                     <Form method="GET" action="" attr:class="filter-form">
                         <div class="field">
                             <label for="q-actor">"Who"</label>
-                            <input id="q-actor" name="actor" value=f.actor.clone() placeholder="username" />
+                            <input id="q-actor" name="actor" value=f.actor.clone() placeholder="name or username" />
                         </div>
                         <div class="field">
                             <label for="q-action">"Action"</label>
                             <select id="q-action" name="action">
-                                {[("", "Any"), ("request.", "Any request change"), ("request.create", "Filed"), ("request.edit", "Edited"), ("request.submit", "Submitted"), ("request.approve", "Approved"), ("request.reject", "Rejected"), ("request.cancel", "Cancelled"), ("request.expire", "Expired"), ("session.", "Sign-in and sign-out"), ("audit.", "Audit access")]
+                                <option value="" selected=f.action.is_empty()>"Any"</option>
+                                {activity::filter_options()
                                     .into_iter()
-                                    .map(|(value, label)| view! { <option value=value selected=f.action.as_str() == value>{label}</option> })
+                                    .map(|(group, options)| view! {
+                                        <optgroup label=group>
+                                            {options
+                                                .into_iter()
+                                                .map(|(value, label)| view! { <option value=value selected=f.action.as_str() == value>{label}</option> })
+                                                .collect_view()}
+                                        </optgroup>
+                                    })
                                     .collect_view()}
                             </select>
                         </div>

@@ -16,15 +16,17 @@ pub fn LabPage() -> impl IntoView {
     let reset = ServerAction::<ResetLab>::new();
     let cu = ServerAction::<LabInstallCu>::new();
     let sign_in = ServerAction::<SimulateSignIn>::new();
+    let query = leptos_router::hooks::use_query_map();
     let lab = Resource::new(
         move || {
             (
+                query.read().get("tried"),
                 reset.version().get(),
                 cu.version().get(),
                 sign_in.version().get(),
             )
         },
-        |_| get_lab(),
+        |(tried, ..)| get_lab(tried),
     );
     let user = expect_context::<UserResource>();
     let errors = [
@@ -70,7 +72,16 @@ fn Organization(
     sign_in: ServerAction<SimulateSignIn>,
 ) -> impl IntoView {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    let latest = move || sign_in.value().get().and_then(Result::ok);
+    // The result of the sign-in just simulated here, or (posted without JavaScript) of the
+    // person the page was asked about.
+    let tried = v.tried.clone();
+    let latest = move || {
+        sign_in
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .or_else(|| tried.clone())
+    };
     view! {
         <p class="meta" data-testid="lab-scenario">
             {format!("Scenario {} · {} users in the directory", v.scenario, v.users)}
@@ -83,8 +94,8 @@ fn Organization(
                     <h2 id="admin-h">"Administer the lab"</h2>
                     <div class="toolbar">
                         <ActionForm action=reset attr:class="inline-form">
-                            <label for="lab-scenario">"Reset to scenario"</label>
-                            <select id="lab-scenario" name="scenario">
+                            <label for="f-scenario">"Reset to scenario"</label>
+                            <select id="f-scenario" name="scenario">
                                 {scenarios.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
                             </select>
                             <ConfirmSubmit
@@ -94,8 +105,8 @@ fn Organization(
                             />
                         </ActionForm>
                         <ActionForm action=cu attr:class="inline-form">
-                            <label for="lab-cu">"Install an Exchange cumulative update on"</label>
-                            <select id="lab-cu" name="server">
+                            <label for="f-server">"Install an Exchange cumulative update on"</label>
+                            <select id="f-server" name="server">
                                 {servers.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
                             </select>
                             <button type="submit" class="button-secondary">"Install"</button>
@@ -107,11 +118,13 @@ fn Organization(
         <section class="panel" aria-labelledby="people-h">
             <h2 id="people-h">"What OWA shows"</h2>
             <ActionForm action=sign_in attr:class="inline-form">
-                <label for="lab-upn">"Sign in to OWA as"</label>
-                <input id="lab-upn" name="upn" value="user0001@litwareinc.com" autocomplete="off" />
+                <label for="f-upn">"Sign in to OWA as"</label>
+                <input id="f-upn" name="upn" value=v.tried.as_ref().map_or("user0001@litwareinc.com".to_string(), |t| t.upn.clone()) autocomplete="off" />
                 <button type="submit" class="button">"Sign in"</button>
             </ActionForm>
-            {move || latest().map(|s| view! { <SignInResult s looks_up /> })}
+            <div id="signin-result" aria-live="polite">
+                {move || latest().map(|s| view! { <SignInResult s looks_up /> })}
+            </div>
             <h3>"Sample users"</h3>
             <ul class="people">
                 {v.people.iter().cloned().map(|s| view! { <li><SignInResult s looks_up /></li> }).collect_view()}

@@ -225,7 +225,7 @@ fn Person(
         })}
         <section class="panel" aria-labelledby="checks-h">
             <h2 id="checks-h">"Checks"</h2>
-            <table class="table checks" data-testid="checks">
+            <table class="table table-cards checks" data-testid="checks">
                 <thead>
                     <tr>
                         <th scope="col">"Check"</th>
@@ -280,8 +280,8 @@ fn CheckRow(k: Check) -> impl IntoView {
                 <code class="code">{k.code.as_str()}</code>
                 {informational.then(|| view! { <span class="hint">" (informational)"</span> })}
             </th>
-            <td><span class=format!("badge badge-{outcome}")>{outcome}</span></td>
-            <td>
+            <td data-label="Outcome"><span class=format!("badge badge-{outcome}")>{outcome}</span></td>
+            <td data-label="Evidence">
                 <dl class="evidence">
                     {k.evidence.into_iter().map(|(name, value)| view! {
                         <dt class="mono">{name}</dt>
@@ -289,7 +289,7 @@ fn CheckRow(k: Check) -> impl IntoView {
                     }).collect_view()}
                 </dl>
             </td>
-            <td>
+            <td data-label="Why it matters">
                 {k.explanation}
                 {k.fix.map(|fix| view! { <pre class="commands">{fix}</pre> })}
             </td>
@@ -300,7 +300,7 @@ fn CheckRow(k: Check) -> impl IntoView {
 #[component]
 fn History(rows: Vec<CheckSummary>, current: i64) -> impl IntoView {
     view! {
-        <table class="table" data-testid="history">
+        <table class="table table-cards" data-testid="history">
             <thead>
                 <tr>
                     <th scope="col">"Checked"</th>
@@ -315,10 +315,10 @@ fn History(rows: Vec<CheckSummary>, current: i64) -> impl IntoView {
                     let reasons = r.reasons.iter().map(|c: &Code| c.as_str()).collect::<Vec<_>>().join(", ");
                     view! {
                         <tr class:current=r.id == current>
-                            <td><a href=format!("/people/checks/{}", r.id)>{when}</a></td>
-                            <td>{r.asked_by}</td>
-                            <td>{r.verdict.as_str()}</td>
-                            <td class="mono">{reasons}</td>
+                            <td data-label="Checked"><a href=format!("/people/checks/{}", r.id)>{when}</a></td>
+                            <td data-label="By">{r.asked_by}</td>
+                            <td data-label="Verdict">{r.verdict.as_str()}</td>
+                            <td data-label="Reasons" class="mono">{reasons}</td>
                         </tr>
                     }
                 }).collect_view()}

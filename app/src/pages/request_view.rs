@@ -10,7 +10,7 @@ use crate::api::requests::{
 };
 use crate::components::audit_table::AuditTable;
 use crate::components::confirm::ConfirmSubmit;
-use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading};
+use crate::components::feedback::{ActionError, Empty, ErrorNotice, Loading, jump_to};
 use crate::components::plan_view::{PlanPanel, StepList};
 use crate::components::request_table::{ChangeBadge, StateBadge};
 use crate::components::text_area::TextArea;
@@ -75,45 +75,63 @@ pub fn RequestPage() -> impl IntoView {
     });
     // What the person's last action did, said where they are looking.
     let query = leptos_router::hooks::use_query_map();
-    let done = move |quorum: u32| -> Option<String> {
+    let outcome = move || -> Option<Outcome> {
         fn ok<T>(v: Option<Result<T, AppError>>) -> bool {
             matches!(v, Some(Ok(_)))
         }
-        if ok(submit.value().get()) {
-            return Some(format!(
-                "Submitted: waiting for approval by {quorum} approver{} other than you.",
-                if quorum == 1 { "" } else { "s" }
-            ));
-        }
-        if ok(cancel.value().get()) {
-            return Some("Request cancelled.".into());
-        }
-        if ok(vote.value().get()) {
-            return Some("Your vote is recorded.".into());
-        }
-        if ok(cancel_run.value().get()) {
-            return Some("The run is cancelled: it stops before its next step.".into());
-        }
-        if ok(resume_run.value().get()) {
-            return Some("The run is back in the queue.".into());
-        }
-        if ok(rollback_run.value().get()) {
-            return Some(
-                "Rollback asked: its undo plan is below, and it runs once another approver approves it."
-                    .into(),
-            );
-        }
-        if ok(approve_rollback.value().get()) {
-            return Some("Rollback approved: it runs now.".into());
-        }
-        match query.read().get("done").as_deref() {
-            Some("saved") => {
-                Some("Draft saved. Review its plan below, then submit it for approval.".into())
-            }
-            Some("updated") => Some("Changes saved.".into()),
-            _ => None,
-        }
+        let done = [
+            (ok(submit.value().get()), Outcome::Submitted),
+            (ok(cancel.value().get()), Outcome::Cancelled),
+            (ok(vote.value().get()), Outcome::Voted),
+            (ok(cancel_run.value().get()), Outcome::RunCancelled),
+            (ok(resume_run.value().get()), Outcome::RunResumed),
+            (ok(rollback_run.value().get()), Outcome::RollbackAsked),
+            (
+                ok(approve_rollback.value().get()),
+                Outcome::RollbackApproved,
+            ),
+        ];
+        done.into_iter()
+            .find_map(|(happened, outcome)| happened.then_some(outcome))
+            .or_else(|| match query.read().get("done").as_deref() {
+                Some("saved") => Some(Outcome::Saved),
+                Some("updated") => Some(Outcome::Updated),
+                _ => None,
+            })
     };
+    // Focus follows each new outcome to its message, so keyboard and screen-reader users
+    // start from what happened rather than from the top of the page. The message may be drawn
+    // only once the request has loaded (after a redirect to this page), so the focus waits.
+    #[cfg(feature = "hydrate")]
+    {
+        let focus_pending = StoredValue::new(false);
+        Effect::new(move |last: Option<Option<Outcome>>| {
+            let now = outcome();
+            if now.is_some() && last.flatten() != now {
+                focus_pending.set_value(true);
+            }
+            detail.track();
+            if focus_pending.get_value() {
+                request_animation_frame(move || {
+                    if focus_pending.get_value() && focus("outcome") {
+                        focus_pending.set_value(false);
+                    }
+                });
+            }
+            now
+        });
+    }
+    // Run progress for screen readers, in a region that outlives the page's re-renders.
+    let announced = RwSignal::new(String::new());
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = detail.get() {
+            let line = d.run.as_ref().map(run_line).unwrap_or_default();
+            if announced.get_untracked() != line {
+                announced.set(line);
+            }
+        }
+    });
     let replan_outcome = move || match replan.value().get() {
         Some(Ok(false)) => Some("Re-planned against the current facts: the plan is unchanged."),
         Some(Ok(true)) => Some(
@@ -122,18 +140,32 @@ pub fn RequestPage() -> impl IntoView {
         _ => None,
     };
     view! {
+        <p class="visually-hidden" role="status" aria-live="polite" data-testid="run-live">{announced}</p>
+        // Outside the request's transition, so that reloading the request keeps the message
+        // (and the focus it took). Only the outcomes of actions taken here read the request:
+        // none of them is shown while the page hydrates.
+        {move || outcome().map(|o| {
+            let loaded = move || detail.get().and_then(Result::ok);
+            view! {
+                <p class="notice notice-ok" role="status" id="outcome" tabindex="-1" data-testid="outcome">
+                    {o.message(|| loaded().map_or(1, |d| d.summary.quorum))}
+                    {move || (o.concerns_run() && loaded().is_some_and(|d| d.run.is_some())).then(|| view! {
+                        " " <a href="#run" on:click=|ev| jump_to(ev, "run")>"Follow the run"</a>
+                    })}
+                </p>
+            }
+        })}
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(d) => view! {
                         <Title text=format!("Request #{}", d.summary.id) />
                         <RequestHeader d=d.clone() />
-                        {
-                            let quorum = d.summary.quorum;
-                            move || done(quorum).map(|m| view! {
-                                <p class="notice notice-ok" role="status" data-testid="outcome">{m}</p>
-                            })
-                        }
+                        {d.run.as_ref().map(|run| view! {
+                            <p class="meta run-summary" data-testid="run-summary">
+                                {run_line(run)} " " <a href="#run" on:click=|ev| jump_to(ev, "run")>"See the run"</a>
+                            </p>
+                        })}
                         <ActionError error=submit_error />
                         <ActionError error=cancel_error />
                         <ActionError error=vote_error />
@@ -150,7 +182,10 @@ pub fn RequestPage() -> impl IntoView {
                             </section>
                         </div>
                         {match d.plan.clone() {
-                            Some(view) => view! { <PlanPanel view request=d.summary.id /> }.into_any(),
+                            Some(view) => match d.run.clone() {
+                                Some(run) => view! { <PlanPanel view request=d.summary.id run /> }.into_any(),
+                                None => view! { <PlanPanel view request=d.summary.id /> }.into_any(),
+                            },
                             None => view! {
                                 <section class="panel" aria-labelledby="plan-h">
                                     <h2 id="plan-h">"Plan"</h2>
@@ -179,6 +214,80 @@ pub fn RequestPage() -> impl IntoView {
     }
 }
 
+/// What the viewer's last action on this page did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Saved,
+    Updated,
+    Submitted,
+    Cancelled,
+    Voted,
+    RunCancelled,
+    RunResumed,
+    RollbackAsked,
+    RollbackApproved,
+}
+
+impl Outcome {
+    /// The confirmation shown for it; `quorum` gives the request's number of approvals needed
+    /// (asked only for a submission).
+    fn message(self, quorum: impl FnOnce() -> u32) -> String {
+        match self {
+            Outcome::Saved => "Draft saved. Review its plan below, then submit it for approval.".into(),
+            Outcome::Updated => "Changes saved.".into(),
+            Outcome::Submitted => {
+                let quorum = quorum();
+                format!(
+                    "Submitted: waiting for approval by {quorum} approver{} other than you.",
+                    if quorum == 1 { "" } else { "s" }
+                )
+            }
+            Outcome::Cancelled => "Request cancelled.".into(),
+            Outcome::Voted => "Your vote is recorded.".into(),
+            Outcome::RunCancelled => "The run is cancelled: it stops before its next step.".into(),
+            Outcome::RunResumed => "The run is back in the queue.".into(),
+            Outcome::RollbackAsked => {
+                "Rollback asked: its undo plan is with the run, and it runs once another approver approves it.".into()
+            }
+            Outcome::RollbackApproved => "Rollback approved: it runs now.".into(),
+        }
+    }
+
+    /// Whether the outcome starts, stops or changes a run (the message then links to it).
+    fn concerns_run(self) -> bool {
+        !matches!(self, Outcome::Saved | Outcome::Updated | Outcome::Cancelled)
+    }
+}
+
+/// One line on where the run stands, for the summary at the top and for screen readers.
+fn run_line(run: &RunView) -> String {
+    let what = match run.kind {
+        RunKind::Rollback => "Rollback run",
+        RunKind::Apply => "Run",
+    };
+    let done = run
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Done)
+        .count();
+    let progress = if run.total > 0 {
+        format!(", {done} of {} steps done", run.total)
+    } else {
+        String::new()
+    };
+    format!("{what} #{}: {}{progress}.", run.id, run.state.label())
+}
+
+/// Moves focus to the element `id`; whether it was there to take it.
+#[cfg(feature = "hydrate")]
+fn focus(id: &str) -> bool {
+    use wasm_bindgen::JsCast;
+    document()
+        .get_element_by_id(id)
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+        .is_some_and(|el| el.focus().is_ok())
+}
+
 #[component]
 fn RequestHeader(d: RequestDetail) -> impl IntoView {
     let s = d.summary;
@@ -200,6 +309,7 @@ fn RequestHeader(d: RequestDetail) -> impl IntoView {
             {s.expires_at.map(|at| format!(" · approvals time out at {}", time::display(at)))}
         </p>
     }
+    .into_any()
 }
 
 #[component]
@@ -266,7 +376,7 @@ fn RequesterActions(
                 </ActionForm>
             })}
         </div>
-    })
+    }.into_any())
 }
 
 #[component]
@@ -479,6 +589,7 @@ fn Verification(evidence: Vec<crate::views::ServerVerification>) -> impl IntoVie
                 .collect_view()}
         </div>
     }
+    .into_any()
 }
 
 /// The documented checks for a server where event 112 is missing.
@@ -583,7 +694,7 @@ fn RunPanel(
         "No step has run yet."
     };
     view! {
-        <section class="panel" aria-labelledby="run-h">
+        <section class="panel" id="run" tabindex="-1" aria-labelledby="run-h">
             <div class="panel-head">
                 <h2 id="run-h">{heading}</h2>
                 <div class="toolbar">
@@ -693,4 +804,5 @@ fn RunPanel(
             })}
         </section>
     }
+    .into_any()
 }

@@ -37,7 +37,7 @@ pub fn UsersPage() -> impl IntoView {
 #[component]
 fn UserTable(rows: Vec<PortalUser>, manage: ServerAction<ManagePortalUser>) -> impl IntoView {
     view! {
-        <table class="table" data-testid="users">
+        <table class="table table-cards" data-testid="users">
             <thead>
                 <tr>
                     <th scope="col">"Person"</th>
@@ -85,11 +85,11 @@ fn UserRow(u: PortalUser, manage: ServerAction<ManagePortalUser>) -> impl IntoVi
                 <span class="meta">{u.username.clone()}</span>
                 {u.is_you.then(|| view! { <span class="meta">" (you)"</span> })}
             </td>
-            <td>{roles}</td>
-            <td>{method}</td>
-            <td>{u.last_sign_in_at.map_or_else(|| "never".to_string(), display)}</td>
-            <td>{u.open_sessions}</td>
-            <td>
+            <td data-label="Roles">{roles}</td>
+            <td data-label="Signs in with">{method}</td>
+            <td data-label="Last sign-in">{u.last_sign_in_at.map_or_else(|| "never".to_string(), display)}</td>
+            <td data-label="Open sessions">{u.open_sessions}</td>
+            <td data-label="Status">
                 {match u.disabled_at {
                     Some(at) => view! { <span class="badge badge-disabled">{format!("Disabled {}", display(at))}</span> }.into_any(),
                     None => view! { <span class="badge badge-enabled">"Enabled"</span> }.into_any(),

@@ -29,8 +29,8 @@ pub enum LabError {
 /// The lab, as the portal uses it. State lives in the database and survives restarts. Changes
 /// are made in the caller's transaction, so the audit event that records one commits with it.
 pub trait Lab: Send + Sync {
-    /// The organization at a glance.
-    fn view(&self) -> Pending<'_, LabView>;
+    /// The organization at a glance, with what `tried`'s sign-in would show now.
+    fn view<'a>(&'a self, tried: Option<&'a str>) -> Pending<'a, LabView>;
     /// Replaces the organization with a fresh copy of `scenario`.
     fn reset<'a>(&'a self, txn: &'a DatabaseTransaction, scenario: &'a str) -> Pending<'a, ()>;
     /// Simulates `upn`'s OWA sign-in (which may log event 112 and create the IM log folder).

@@ -16,15 +16,20 @@ pub mod runs;
 pub mod state;
 pub mod users;
 
+/// Whether the server function was called by a form posted without JavaScript (the browser
+/// then expects a page, not data).
+pub fn plain_form() -> bool {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.headers.get(axum::http::header::ACCEPT).cloned())
+        .and_then(|v| v.to_str().ok().map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}
+
 /// Finishes a server function: a failure gets its HTTP status (so API callers see 401, 403,
 /// 409, 422…), except for plain form posts, which must stay redirects back to the form.
 pub fn reply<T>(result: Result<T, crate::error::AppError>) -> Result<T, crate::error::AppError> {
     if let Err(error) = &result {
-        let plain_form = leptos::prelude::use_context::<axum::http::request::Parts>()
-            .and_then(|p| p.headers.get(axum::http::header::ACCEPT).cloned())
-            .and_then(|v| v.to_str().ok().map(|v| v.contains("text/html")))
-            .unwrap_or(false);
-        if !plain_form
+        if !plain_form()
             && let (Some(response), Ok(status)) = (
                 leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
                 axum::http::StatusCode::from_u16(error.status()),

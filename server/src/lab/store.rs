@@ -155,7 +155,7 @@ impl LabStore {
     }
 }
 
-fn view(scenario: String, state: &mut LabState) -> LabView {
+fn view(scenario: String, state: &mut LabState, tried: Option<&str>) -> LabView {
     let lync = &state.lync;
     let published = |fqdn: &str| lync.published.trusted_pools.iter().any(|p| p.fqdn == fqdn);
     let backends = state
@@ -238,6 +238,7 @@ fn view(scenario: String, state: &mut LabState) -> LabView {
             .collect(),
         backends,
         people: Vec::new(),
+        tried: None,
         users: state.users.len(),
     };
     // What a sign-in would show, without recording it (the page only looks).
@@ -246,6 +247,7 @@ fn view(scenario: String, state: &mut LabState) -> LabView {
         .iter()
         .map(|upn| sign_in_view(preview.owa_sign_in(upn, Utc::now())))
         .collect();
+    out.tried = tried.map(|upn| sign_in_view(preview.owa_sign_in(upn, Utc::now())));
     out
 }
 
@@ -361,10 +363,10 @@ fn unreadable(e: LabError) -> DirectoryError {
 }
 
 impl Lab for LabStore {
-    fn view(&self) -> Pending<'_, LabView> {
+    fn view<'a>(&'a self, tried: Option<&'a str>) -> Pending<'a, LabView> {
         Box::pin(async move {
             let (scenario, mut state) = Self::load(&self.db).await?;
-            Ok(view(scenario, &mut state))
+            Ok(view(scenario, &mut state, tried))
         })
     }
 

@@ -23,22 +23,17 @@ use serde_json::{Value, json};
 
 use super::audit::{self, AuditRecord};
 use super::db::begin_write;
-use super::entities::{approvals, audit_events, change_requests};
+use super::entities::{approvals, change_requests};
 use super::plans;
 use super::state::AppState;
 use crate::domain::request::{ChangeWindow, IntegrationSpec, RequestInput, RequestState};
 use crate::domain::roles::CurrentUser;
 use crate::domain::workflow::{self, Action, Denial, RequestFacts, Verdict, Vote};
 use crate::error::AppError;
-use crate::views::{
-    AuditEntry, AuditFilter, AuditPage, Dashboard, Permissions, RequestDetail, RequestSummary,
-    UserRef, VoteView,
-};
+use crate::views::{Dashboard, Permissions, RequestDetail, RequestSummary, UserRef, VoteView};
 
 /// The entity type recorded in audit events about requests.
 pub const ENTITY: &str = "change_request";
-/// Audit log page size.
-pub const AUDIT_PAGE_SIZE: u64 = 25;
 /// How many entries the dashboard lists per section.
 const DASHBOARD_ROWS: u64 = 10;
 /// The longest reject comment accepted.

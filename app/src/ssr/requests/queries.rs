@@ -45,15 +45,7 @@ pub async fn detail(
             withdrawn: v.withdrawn_at.is_some() || v.revision != row.revision,
         })
         .collect();
-    let timeline = audit_events::Entity::find()
-        .filter(audit_events::Column::EntityType.eq(ENTITY))
-        .filter(audit_events::Column::EntityId.eq(id.to_string()))
-        .order_by_asc(audit_events::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(entry_of)
-        .collect();
+    let timeline = audit::read::timeline(db, ENTITY, &id.to_string()).await?;
     Ok(RequestDetail {
         summary,
         values: spec.to_input(),
@@ -106,15 +98,8 @@ pub async fn dashboard(state: &AppState, viewer: &CurrentUser) -> Result<Dashboa
     } else {
         None
     };
-    let recent = audit_events::Entity::find()
-        .filter(audit_events::Column::EntityType.eq(ENTITY))
-        .order_by_desc(audit_events::Column::Id)
-        .limit(DASHBOARD_ROWS)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(entry_of)
-        .collect();
+    // Each step of a run is in the request's timeline; at a glance, the run is enough.
+    let recent = audit::read::recent(&state.db, ENTITY, &["run.step"], DASHBOARD_ROWS).await?;
     Ok(Dashboard {
         mine,
         awaiting_me,
@@ -165,52 +150,6 @@ pub async fn list(
     }
     let rows = query.all(&state.db).await?;
     summaries(state, rows).await
-}
-
-/// One page of the audit log.
-pub async fn audit_page(state: &AppState, filter: &AuditFilter) -> Result<AuditPage, AppError> {
-    let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::Id);
-    let actor = filter.actor.trim();
-    if !actor.is_empty() {
-        query = query.filter(audit_events::Column::Actor.eq(actor));
-    }
-    let action = filter.action.trim();
-    if !action.is_empty() {
-        query = query.filter(audit_events::Column::Action.starts_with(action));
-    }
-    let outcome = filter.outcome.trim();
-    if !outcome.is_empty() {
-        query = query.filter(audit_events::Column::Outcome.eq(outcome));
-    }
-    let request = filter.request.trim().trim_start_matches('#');
-    if !request.is_empty() {
-        if request.parse::<u32>().is_err() {
-            return Err(AppError::invalid_field(
-                "request",
-                "Enter a request number, like 12.",
-                [("request", filter.request.clone())],
-            ));
-        }
-        query = query
-            .filter(audit_events::Column::EntityType.eq(ENTITY))
-            .filter(audit_events::Column::EntityId.eq(request));
-    }
-    let paginator = query.paginate(&state.db, AUDIT_PAGE_SIZE);
-    let total = paginator.num_items().await?;
-    let pages = total.div_ceil(AUDIT_PAGE_SIZE).max(1) as u32;
-    let page = filter.page.clamp(1, pages);
-    let entries = paginator
-        .fetch_page(u64::from(page - 1))
-        .await?
-        .into_iter()
-        .map(entry_of)
-        .collect();
-    Ok(AuditPage {
-        entries,
-        total,
-        page,
-        pages,
-    })
 }
 
 fn person(people: &HashMap<i32, UserRef>, id: i32) -> UserRef {
@@ -274,20 +213,5 @@ fn summary_of(
             .flatten()
             .map(|at| policy.expires_at(at)),
         change,
-    }
-}
-
-fn entry_of(e: audit_events::Model) -> AuditEntry {
-    AuditEntry {
-        seq: e.id,
-        at: e.occurred_at,
-        actor: e.actor,
-        action: e.action,
-        outcome: e.outcome,
-        entity_type: e.entity_type,
-        entity_id: e.entity_id,
-        before: e.before,
-        after: e.after,
-        detail: e.detail,
     }
 }

@@ -353,11 +353,16 @@ impl Lease {
             AuditRecord::ok(&actor(&self.owner), "run.step")
                 .entity(ENTITY, self.job.request_id)
                 .detail(format!(
-                    "run #{} step {} ({}): {}; output SHA-256 {sha256}",
+                    "run #{} step {} ({}): {}; {}",
                     self.job.id,
                     step.position + 1,
                     step.step_id,
-                    state.as_str()
+                    state.as_str(),
+                    if output.is_empty() {
+                        "no output".to_string()
+                    } else {
+                        format!("output SHA-256 {sha256}")
+                    }
                 )),
         )
         .await?;

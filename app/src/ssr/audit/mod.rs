@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::entities::{audit_events, audit_head};
 
+pub mod read;
+
 /// The hash the first event chains from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
