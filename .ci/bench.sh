@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Prints the worker's figures on PostgreSQL (release build; nothing is asserted about time):
+# Prints the size of the browser's WebAssembly as a release ships it (.ci/wasm-size.sh; wasm-opt
+# 0.116.1 is installed first when missing, a C++ build of about nine minutes), then the
+# worker's figures on PostgreSQL (release build; nothing is asserted about time):
 # approval commit to claim and to first step, a whole Litware run, and queue throughput with
 # two workers; then a bulk eligibility check of 100,000 people in slapd against ldapsearch
 # (IMLINK_BENCH_PEOPLE to change the number). PostgreSQL: IMLINK_TEST_DATABASE_URL, or else a
@@ -21,5 +23,7 @@ if [ -z "${IMLINK_TEST_DATABASE_URL:-}" ]; then
   IMLINK_TEST_DATABASE_URL=$(.ci/postgres.sh start "$work/pg" "$port")
   export IMLINK_TEST_DATABASE_URL
 fi
+command -v wasm-opt >/dev/null || cargo install wasm-opt --version 0.116.1 --locked
+.ci/wasm-size.sh
 cargo bench -p server --bench worker
 cargo bench -p server --bench scan

@@ -114,7 +114,9 @@ test('every page is accessible and fits a phone, for each kind of visitor', asyn
   await button(page, 'Approve').click();
   await expect(stateBadge(page)).toHaveText('Approved');
   await expect(page.getByTestId('run-state')).toHaveAttribute('data-state', 'succeeded', { timeout: 30_000 });
-  await page.getByTestId('next-checks').first().locator('summary').click();
+  // The next checks are listed while event 112 is missing (the lab may already have logged it).
+  const next = page.getByTestId('next-checks');
+  if ((await next.count()) > 0) await next.first().locator('summary').click();
   await check(page, 'a request after its run, with the next checks open');
   await page.goto('/requests');
   await check(page, 'the requests list');
