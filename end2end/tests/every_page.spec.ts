@@ -137,6 +137,16 @@ test('every page is accessible and fits a phone, for each kind of visitor', asyn
   await button(page, 'Check').click();
   await expect(page).toHaveURL(/\/people\/checks\/\d+$/);
   await check(page, "a person's eligibility check");
+  await page.goto('/people');
+  await waitForHydration(page);
+  await page.getByLabel('A list of people (pasted, or a CSV file)').check();
+  await page
+    .getByLabel('People', { exact: true })
+    .fill('user0001@litwareinc.com\nuser0029@litwareinc.com\nnobody@litwareinc.com');
+  await button(page, 'Start bulk check').click();
+  await expect(page).toHaveURL(/\/people\/scans\/\d+$/);
+  await expect(page.getByTestId('scan-status')).toContainText('Finished', { timeout: 30_000 });
+  await check(page, 'a finished bulk check, with a line it could not check');
   await page.goto('/lab');
   await waitForHydration(page);
   await page.getByLabel('Sign in to OWA as').fill('user0013@litwareinc.com');

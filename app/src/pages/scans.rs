@@ -329,6 +329,7 @@ fn Scan(v: ScanView, cancel: ServerAction<CancelScan>) -> impl IntoView {
         </div>
         <section class="panel" aria-labelledby="reasons-h">
             <h2 id="reasons-h">"Why people are not eligible"</h2>
+            <div class="table-wrap">
             <table class="table" data-testid="reason-counts">
                 <thead><tr><th scope="col">"Reason"</th><th scope="col">"People"</th></tr></thead>
                 <tbody>
@@ -343,6 +344,7 @@ fn Scan(v: ScanView, cancel: ServerAction<CancelScan>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            </div>
         </section>
         {(!v.bad_lines.is_empty()).then(|| view! {
             <section class="panel" aria-labelledby="bad-h">
