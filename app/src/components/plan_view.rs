@@ -226,17 +226,7 @@ pub fn PlanPanel(
                     .collect_view()}
             </ul>
             <h3>"Steps"</h3>
-            <ol class="steps">
-                {plan
-                    .steps
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, step)| {
-                        let ran = ran(&step);
-                        view! { <StepItem number=i + 1 step ran /> }
-                    })
-                    .collect_view()}
-            </ol>
+            {steps(plan.steps, ran)}
         </section>
     }
     .into_any()
@@ -246,11 +236,21 @@ pub fn PlanPanel(
 #[component]
 pub fn StepList(steps: Vec<Step>) -> impl IntoView {
     view! {
+        {self::steps(steps, |_| None)}
+    }
+}
+
+/// Steps, numbered, each with what `ran` says its run did with it (when it has a run).
+fn steps(steps: Vec<Step>, ran: impl Fn(&Step) -> Option<Ran>) -> impl IntoView {
+    view! {
         <ol class="steps">
             {steps
                 .into_iter()
                 .enumerate()
-                .map(|(i, step)| view! { <StepItem number=i + 1 step ran=None /> })
+                .map(|(i, step)| {
+                    let ran = ran(&step);
+                    view! { <StepItem number=i + 1 step ran /> }
+                })
                 .collect_view()}
         </ol>
     }
